@@ -1,0 +1,73 @@
+//! The SCIM endpoints under `/scim/v2`.
+//!
+//! # Layout
+//! - [`users`]: the `/Users` endpoints.
+//! - [`response`]: SCIM JSON responses and the mapping of store errors.
+
+pub mod response;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use splashsync_shared::scim::ScimError;
+
+use crate::auth::{require_token, BearerToken};
+use crate::extract::MAX_BODY_BYTES;
+use crate::store::Directory;
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The directory.
+    pub directory: Arc<dyn Directory>,
+    /// The tenant this receiver serves.
+    pub tenant: Arc<str>,
+    /// `http(s)://host/scim/v2`, for `meta.location`.
+    pub base_url: Arc<str>,
+    /// Default page size.
+    pub page_size: u64,
+    /// Largest page size.
+    pub max_page_size: u64,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("tenant", &self.tenant)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole HTTP router: `/scim/v2/...` behind the bearer token, `/healthz` open.
+pub fn router(state: AppState, token: BearerToken) -> Router {
+    let scim = Router::new()
+        .route("/Users", get(users::list).post(users::create))
+        .route("/Users/{id}", get(users::get_one))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(token, require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Router::new()
+        .nest("/scim/v2", scim)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+}
+
+async fn not_found() -> impl IntoResponse {
+    ScimError::new(StatusCode::NOT_FOUND, None, "no such endpoint")
+}
+
+async fn method_not_allowed(method: Method) -> impl IntoResponse {
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        format!("{method} is not supported on this endpoint"),
+    )
+}

@@ -1,0 +1,250 @@
+//! SCIM User bodies: validated into directory records, rendered back with `id` and `meta`,
+//! and turned into the desired Splashtop state that user jobs carry.
+
+use serde_json::{Map, Value};
+use splashsync_shared::job::UserState;
+use splashsync_shared::scim::{schema, ScimError, ScimType};
+
+use crate::store::UserRecord;
+
+/// Longest userName accepted.
+const MAX_USER_NAME: usize = 256;
+
+/// Attributes the server owns or never keeps: `password` above all (Okta sends a random
+/// one even with password sync off; it is dropped here, before anything can log or store it).
+const DROPPED: &[&str] = &["password", "id", "meta", "groups"];
+
+/// Looks a key up case-insensitively (SCIM attribute names are case-insensitive).
+pub fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// A validated User body: the resource to store and its userName.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidUser {
+    /// The userName.
+    pub user_name: String,
+    /// The body to store.
+    pub resource: Value,
+}
+
+/// Validates a create (or replace) body.
+pub fn validate(body: Value) -> Result<ValidUser, ScimError> {
+    let Value::Object(mut obj) = body else {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            "the request body must be a JSON object (a SCIM User resource)",
+        ));
+    };
+    obj.retain(|k, _| !DROPPED.iter().any(|d| k.eq_ignore_ascii_case(d)));
+    let user_name = match get_ci(&obj, "userName") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "userName is required and must be a non-empty string",
+            ))
+        }
+        Some(_) => {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "userName must be a string",
+            ))
+        }
+    };
+    if user_name.len() > MAX_USER_NAME {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("userName is longer than {MAX_USER_NAME} bytes"),
+        ));
+    }
+    obj.retain(|k, _| !k.eq_ignore_ascii_case("userName"));
+    obj.insert("userName".into(), Value::String(user_name.clone()));
+    let active = match get_ci(&obj, "active") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+        Some(other) => {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("active must be a boolean, got {other}"),
+            ))
+        }
+    };
+    obj.retain(|k, _| !k.eq_ignore_ascii_case("active"));
+    obj.insert("active".into(), Value::Bool(active));
+    match get_ci(&obj, "schemas") {
+        None => {
+            obj.insert("schemas".into(), Value::Array(vec![schema::USER.into()]));
+        }
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+        Some(_) => {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                "schemas must be an array of schema URNs",
+            ))
+        }
+    }
+    Ok(ValidUser {
+        user_name,
+        resource: Value::Object(obj),
+    })
+}
+
+/// The resource as SCIM returns it: the stored body plus `id` and `meta`.
+pub fn render(record: &UserRecord, base_url: &str) -> Value {
+    let mut out = match &record.resource {
+        Value::Object(obj) => obj.clone(),
+        _ => Map::new(),
+    };
+    out.insert("id".into(), Value::String(record.id.clone()));
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": "User",
+            "created": record.created,
+            "lastModified": record.last_modified,
+            "location": format!("{base_url}/Users/{}", record.id),
+            "version": format!("W/\"{}\"", record.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+fn str_at<'a>(obj: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
+    let (last, parents) = path.split_last()?;
+    let mut cur = obj;
+    for p in parents {
+        cur = get_ci(cur, p)?.as_object()?;
+    }
+    get_ci(cur, last)?.as_str()
+}
+
+/// The Splashtop account email: the userName when it is one, else the primary email.
+fn account_email(user_name: &str, obj: &Map<String, Value>) -> String {
+    if user_name.contains('@') {
+        return user_name.to_string();
+    }
+    let emails = get_ci(obj, "emails").and_then(Value::as_array);
+    let pick = emails.and_then(|list| {
+        list.iter()
+            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+            .or_else(|| list.first())
+            .and_then(|e| e.get("value"))
+            .and_then(Value::as_str)
+    });
+    pick.unwrap_or(user_name).to_string()
+}
+
+/// The desired Splashtop state of a user record.
+pub fn desired_state(record: &UserRecord) -> UserState {
+    let empty = Map::new();
+    let obj = record.resource.as_object().unwrap_or(&empty);
+    let first_name = str_at(obj, &["name", "givenName"])
+        .unwrap_or("")
+        .to_string();
+    let last_name = str_at(obj, &["name", "familyName"])
+        .unwrap_or("")
+        .to_string();
+    let display_name = match str_at(obj, &["displayName"]) {
+        Some(d) if !d.is_empty() => d.to_string(),
+        _ => format!("{first_name} {last_name}").trim().to_string(),
+    };
+    UserState {
+        user_id: record.id.clone(),
+        user_name: record.user_name.clone(),
+        email: account_email(&record.user_name, obj),
+        first_name,
+        last_name,
+        display_name,
+        active: get_ci(obj, "active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        group: None,
+        sso_name: str_at(obj, &[schema::SPLASHTOP_USER, "ssoName"]).map(str::to_string),
+        deleted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn okta_create_body_drops_the_password_and_keeps_the_rest() {
+        let v = validate(json!({
+            "schemas": [schema::USER], "userName": "a@b.com", "password": "1mz050nq",
+            "name": {"givenName": "A", "familyName": "B"}, "active": true
+        }))
+        .unwrap();
+        assert_eq!(v.user_name, "a@b.com");
+        assert!(v.resource.get("password").is_none());
+        assert!(!v.resource.to_string().contains("1mz050nq"));
+        assert_eq!(v.resource["name"]["givenName"], "A");
+    }
+
+    #[test]
+    fn a_missing_or_blank_user_name_is_invalid_value() {
+        for body in [
+            json!({}),
+            json!({"userName": "  "}),
+            json!({"userName": null}),
+            json!({"userName": 5}),
+        ] {
+            let err = validate(body).unwrap_err();
+            assert_eq!(err.scim_type(), Some(ScimType::InvalidValue));
+        }
+    }
+
+    #[test]
+    fn active_defaults_to_true_and_accepts_string_booleans() {
+        assert_eq!(
+            validate(json!({"userName": "x"})).unwrap().resource["active"],
+            true
+        );
+        assert_eq!(
+            validate(json!({"userName": "x", "active": "False"}))
+                .unwrap()
+                .resource["active"],
+            false
+        );
+        assert!(validate(json!({"userName": "x", "active": 3})).is_err());
+    }
+
+    #[test]
+    fn a_non_object_body_is_invalid_syntax() {
+        assert_eq!(
+            validate(json!([1])).unwrap_err().scim_type(),
+            Some(ScimType::InvalidSyntax)
+        );
+    }
+
+    #[test]
+    fn desired_state_reads_names_email_and_sso_name() {
+        let v = validate(json!({
+            "userName": "jdoe", "emails": [{"value": "j@x.com", "primary": true}],
+            "name": {"givenName": "J", "familyName": "Doe"},
+            schema::SPLASHTOP_USER: {"ssoName": "Okta SSO"}
+        }))
+        .unwrap();
+        let record = UserRecord {
+            id: "u1".into(),
+            user_name: v.user_name,
+            resource: v.resource,
+            version: 1,
+            created: String::new(),
+            last_modified: String::new(),
+        };
+        let s = desired_state(&record);
+        assert_eq!(s.email, "j@x.com");
+        assert_eq!(s.display_name, "J Doe");
+        assert_eq!(s.sso_name.as_deref(), Some("Okta SSO"));
+        assert!(s.active);
+    }
+}

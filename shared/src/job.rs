@@ -1,0 +1,187 @@
+//! The provisioning job schema: what the receiver's outbox holds and RabbitMQ carries.
+//!
+//! A job describes a desired state, not a step (invariant 4): a user job carries the
+//! user's whole desired Splashtop state as of one directory version, a group job the
+//! group's. The enum is tagged (`"type": "UserV1"`) so that a later `UserV2` can be added
+//! while old messages are still in flight.
+
+use serde::{Deserialize, Serialize};
+
+/// A provisioning job, versioned by its tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Job {
+    /// Converge one user to `state`.
+    UserV1(UserJob),
+    /// Converge one group to `state`.
+    GroupV1(GroupJob),
+}
+
+/// Fields every job carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMeta {
+    /// Unique id of this job; also the AMQP `message_id`.
+    pub job_id: String,
+    /// The tenant (one Splashtop team) the job belongs to.
+    pub tenant: String,
+    /// The ordering key: `{tenant}/user/{id}` or `{tenant}/group/{id}`.
+    pub key: String,
+    /// The key's directory version this state was taken at; strictly increasing per key.
+    pub version: i64,
+    /// When the receiver committed the change (RFC 3339).
+    pub created_at: String,
+    /// The request that caused the job, e.g. `POST /Users`, for operators.
+    #[serde(default)]
+    pub origin: String,
+}
+
+/// A user job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserJob {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: JobMeta,
+    /// The desired state.
+    pub state: UserState,
+}
+
+/// A group job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupJob {
+    /// Common fields.
+    #[serde(flatten)]
+    pub meta: JobMeta,
+    /// The desired state.
+    pub state: GroupState,
+}
+
+/// The desired Splashtop state of one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    /// The directory's SCIM id.
+    pub user_id: String,
+    /// The SCIM userName.
+    pub user_name: String,
+    /// The Splashtop account email (the userName, or the primary email when the userName is not one).
+    pub email: String,
+    /// First name.
+    #[serde(default)]
+    pub first_name: String,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Whether the user should be a member of the team.
+    pub active: bool,
+    /// The user's one group, or `None` for the team's default group.
+    #[serde(default)]
+    pub group: Option<GroupRef>,
+    /// Splashtop SSO method name, passed through exactly.
+    #[serde(default)]
+    pub sso_name: Option<String>,
+    /// The user was deleted from the directory (hard delete).
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// A reference to a group from a user job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRef {
+    /// The directory's SCIM id of the group.
+    pub group_id: String,
+    /// The group's current display name.
+    pub display_name: String,
+}
+
+/// The desired Splashtop state of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// The directory's SCIM id.
+    pub group_id: String,
+    /// The current display name.
+    pub display_name: String,
+    /// Names the group had before, newest first, so a rename can find the old group.
+    #[serde(default)]
+    pub former_names: Vec<String>,
+    /// The group was deleted from the directory.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl Job {
+    /// The fields every job carries.
+    pub fn meta(&self) -> &JobMeta {
+        match self {
+            Job::UserV1(j) => &j.meta,
+            Job::GroupV1(j) => &j.meta,
+        }
+    }
+
+    /// The job's kind for metrics and logs: `user` or `group`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::UserV1(_) => "user",
+            Job::GroupV1(_) => "group",
+        }
+    }
+}
+
+/// The ordering key of a user.
+pub fn user_key(tenant: &str, user_id: &str) -> String {
+    format!("{tenant}/user/{user_id}")
+}
+
+/// The ordering key of a group.
+pub fn group_key(tenant: &str, group_id: &str) -> String {
+    format!("{tenant}/group/{group_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> JobMeta {
+        JobMeta {
+            job_id: "j1".into(),
+            tenant: "default".into(),
+            key: user_key("default", "u1"),
+            version: 3,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            origin: "POST /Users".into(),
+        }
+    }
+
+    #[test]
+    fn a_user_job_is_tagged_and_flat_on_the_wire() {
+        let job = Job::UserV1(UserJob {
+            meta: meta(),
+            state: UserState {
+                user_id: "u1".into(),
+                user_name: "a@b.com".into(),
+                email: "a@b.com".into(),
+                first_name: "A".into(),
+                last_name: "B".into(),
+                display_name: "A B".into(),
+                active: true,
+                group: None,
+                sso_name: Some("Okta SSO".into()),
+                deleted: false,
+            },
+        });
+        let wire = serde_json::to_value(&job).unwrap();
+        assert_eq!(wire["type"], "UserV1");
+        assert_eq!(wire["version"], 3);
+        assert_eq!(wire["key"], "default/user/u1");
+        assert_eq!(wire["state"]["sso_name"], "Okta SSO");
+        let back: Job = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, job);
+    }
+
+    #[test]
+    fn an_unknown_job_type_is_refused() {
+        let err = serde_json::from_str::<Job>(r#"{"type":"UserV9","job_id":"x"}"#);
+        assert!(err.is_err());
+    }
+}

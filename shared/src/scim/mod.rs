@@ -1,0 +1,26 @@
+//! SCIM 2.0 (RFC 7643 / RFC 7644) wire types and protocol code, apart from storage.
+//!
+//! # Layout
+//! - [`error`]: the RFC 7644 §3.12 error body and its HTTP response.
+//! - [`list`]: the ListResponse envelope and paging parameters.
+//! - [`schema`]: schema and message URNs.
+
+pub mod error;
+pub mod list;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};
+pub use list::ListResponse;
+
+/// The SCIM media type; `application/json` is accepted too.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// The current time as RFC 3339 with millisecond precision, UTC.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,231 @@
+//! The team API under `/api/open/v1` (see `docs/splashtop-api.md`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{body, API_PREFIX};
+use crate::error::ApiError;
+use crate::faults::ErrorAfterApply;
+use crate::log::{Applied, RequestMeta};
+use crate::sim::Sim;
+use crate::state::{RemoveMode, Team};
+
+/// The API routes, relative to `/api/open/v1`.
+pub(crate) fn router() -> Router<Sim> {
+    Router::new()
+        .route("/teams/{team_id}/users", get(list_users).post(invite_user))
+        .route(
+            "/teams/{team_id}/users/{user_id}",
+            get(get_user).patch(update_user).delete(remove_user),
+        )
+        .route("/teams/{team_id}/groups", get(list_groups).post(create_group))
+        .route(
+            "/teams/{team_id}/groups/{group_id}",
+            get(get_group).patch(rename_group).delete(delete_group),
+        )
+        .route("/groups/{group_id}/members", get(group_members))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        let header = |name: &str| header_text(&parts.headers, name);
+        Ok(Self {
+            method: parts.method.to_string(),
+            // Nesting strips the prefix; the log shows the path the client sent.
+            path: format!("{API_PREFIX}{}", parts.uri.path()),
+            job_id: header("x-splashsync-job-id"),
+            key: header("x-splashsync-key"),
+            version: header("x-splashsync-version").and_then(|v| v.trim().parse().ok()),
+            error_after_apply: parts.extensions.get::<ErrorAfterApply>().is_some(),
+        })
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Runs a read on the team, or 404 `team_not_found`.
+fn read<T>(
+    sim: &Sim,
+    team_id: &str,
+    f: impl FnOnce(&Team) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let inner = sim.lock();
+    check_team(&inner.team, team_id)?;
+    f(&inner.team)
+}
+
+/// Runs a change on the team and logs it when it succeeds; answers `status` with the body.
+fn apply(
+    sim: &Sim,
+    team_id: &str,
+    meta: &RequestMeta,
+    status: StatusCode,
+    f: impl FnOnce(&mut Team) -> Result<(Option<Value>, Applied), ApiError>,
+) -> Result<Response, ApiError> {
+    let mut inner = sim.lock();
+    check_team(&inner.team, team_id)?;
+    let (body, applied) = f(&mut inner.team)?;
+    inner.journal.record(meta, applied, status.as_u16());
+    drop(inner);
+    Ok(match body {
+        Some(body) => (status, Json(body)).into_response(),
+        None => status.into_response(),
+    })
+}
+
+fn check_team(team: &Team, team_id: &str) -> Result<(), ApiError> {
+    if team.id == team_id {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "team_not_found",
+            format!("no team {team_id:?}"),
+        ))
+    }
+}
+
+type QueryMap = Query<HashMap<String, String>>;
+
+async fn list_users(
+    State(sim): State<Sim>,
+    Path(team_id): Path<String>,
+    Query(query): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let users = read(&sim, &team_id, |team| {
+        Ok(team.list_users(query.get("email").map(String::as_str)))
+    })?;
+    Ok(Json(json!({ "users": users })))
+}
+
+async fn get_user(
+    State(sim): State<Sim>,
+    Path((team_id, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let user = read(&sim, &team_id, |team| Ok(team.user_json(team.user(&user_id)?)))?;
+    Ok(Json(json!({ "user": user })))
+}
+
+async fn invite_user(
+    State(sim): State<Sim>,
+    Path(team_id): Path<String>,
+    meta: RequestMeta,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let invite = body::invite(&bytes)?;
+    apply(&sim, &team_id, &meta, StatusCode::CREATED, |team| {
+        let (user, applied) = team.invite(invite)?;
+        Ok((Some(json!({ "user": user })), applied))
+    })
+}
+
+async fn update_user(
+    State(sim): State<Sim>,
+    Path((team_id, user_id)): Path<(String, String)>,
+    meta: RequestMeta,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let patch = body::user_patch(&bytes)?;
+    apply(&sim, &team_id, &meta, StatusCode::OK, |team| {
+        let (user, applied) = team.update(&user_id, patch)?;
+        Ok((Some(json!({ "user": user })), applied))
+    })
+}
+
+async fn remove_user(
+    State(sim): State<Sim>,
+    Path((team_id, user_id)): Path<(String, String)>,
+    Query(query): QueryMap,
+    meta: RequestMeta,
+) -> Result<Response, ApiError> {
+    let mode = match query.get("mode").map(String::as_str) {
+        None | Some("remove") => RemoveMode::Remove,
+        Some("delete") => RemoveMode::Delete,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "mode must be remove or delete, got {other:?}"
+            )))
+        }
+    };
+    apply(&sim, &team_id, &meta, StatusCode::NO_CONTENT, |team| {
+        Ok((None, team.remove(&user_id, mode)?))
+    })
+}
+
+async fn list_groups(
+    State(sim): State<Sim>,
+    Path(team_id): Path<String>,
+    Query(query): QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let groups = read(&sim, &team_id, |team| {
+        Ok(team.list_groups(query.get("name").map(String::as_str)))
+    })?;
+    Ok(Json(json!({ "groups": groups })))
+}
+
+async fn get_group(
+    State(sim): State<Sim>,
+    Path((team_id, group_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let group = read(&sim, &team_id, |team| team.group(&group_id))?;
+    Ok(Json(json!({ "group": group })))
+}
+
+async fn create_group(
+    State(sim): State<Sim>,
+    Path(team_id): Path<String>,
+    meta: RequestMeta,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let name = body::group_name(&bytes)?;
+    apply(&sim, &team_id, &meta, StatusCode::CREATED, |team| {
+        let (group, applied) = team.create_group(&name)?;
+        Ok((Some(json!({ "group": group })), applied))
+    })
+}
+
+async fn rename_group(
+    State(sim): State<Sim>,
+    Path((team_id, group_id)): Path<(String, String)>,
+    meta: RequestMeta,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let name = body::group_name(&bytes)?;
+    apply(&sim, &team_id, &meta, StatusCode::OK, |team| {
+        let (group, applied) = team.rename_group(&group_id, &name)?;
+        Ok((Some(json!({ "group": group })), applied))
+    })
+}
+
+async fn delete_group(
+    State(sim): State<Sim>,
+    Path((team_id, group_id)): Path<(String, String)>,
+    meta: RequestMeta,
+) -> Result<Response, ApiError> {
+    apply(&sim, &team_id, &meta, StatusCode::NO_CONTENT, |team| {
+        Ok((None, team.delete_group(&group_id)?))
+    })
+}
+
+async fn group_members(
+    State(sim): State<Sim>,
+    Path(group_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let members = sim.lock().team.members(&group_id)?;
+    Ok(Json(json!({ "members": members })))
+}

@@ -1,0 +1,85 @@
+//! The simulator's shared state: configuration, the mutex-protected team, log,
+//! counters, faults and rate-limit window, and the shutdown signal.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::SimConfig;
+use crate::faults::Faults;
+use crate::log::Journal;
+use crate::state::rules::Rules;
+use crate::state::Team;
+
+/// A handle on the shared simulator.
+pub(crate) type Sim = Arc<Shared>;
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub(crate) config: SimConfig,
+    inner: Mutex<Inner>,
+    closing: watch::Sender<bool>,
+}
+
+/// The mutable part; the lock is never held across an `.await`.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) team: Team,
+    pub(crate) journal: Journal,
+    pub(crate) faults: Faults,
+    /// When the API requests inside the current 60 s rate-limit window were admitted.
+    pub(crate) window: VecDeque<Instant>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// A fresh simulator for this configuration.
+    pub(crate) fn new(config: SimConfig) -> Sim {
+        let inner = Inner {
+            team: Team::new(&config.team_id, Rules::from_config(&config)),
+            journal: Journal::default(),
+            faults: config.faults.clone(),
+            window: VecDeque::new(),
+        };
+        Arc::new(Self {
+            config,
+            inner: Mutex::new(inner),
+            closing: watch::channel(false).0,
+        })
+    }
+
+    /// Locks the mutable state (a poisoned lock is still usable: every change is made whole).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Clears the team, the log, the counters and the rate-limit window (faults stay).
+    pub(crate) fn reset(&self) {
+        let mut inner = self.lock();
+        inner.team = Team::new(&self.config.team_id, Rules::from_config(&self.config));
+        inner.journal = Journal::default();
+        inner.window.clear();
+    }
+
+    /// Tells hanging requests that the server is shutting down.
+    pub(crate) fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once the server is shutting down.
+    pub(crate) async fn closing(&self) {
+        let mut rx = self.closing.subscribe();
+        // An error means the sender is gone, which cannot happen while `self` lives.
+        let _ = rx.wait_for(|closing| *closing).await;
+    }
+}

@@ -1,0 +1,383 @@
+//! The simulated team held in memory: users, groups (one of them the default group)
+//! and the Splashtop accounts removed from the team, with the API's operations.
+
+pub(crate) mod rules;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::log::Applied;
+use rules::Rules;
+
+/// A team member.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) display_name: String,
+    pub(crate) sso_name: Option<String>,
+    pub(crate) group_id: String,
+}
+
+/// A user group.
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) is_default: bool,
+}
+
+/// The body of an invite.
+#[derive(Debug)]
+pub(crate) struct Invite {
+    pub(crate) email: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) sso_name: Option<String>,
+    pub(crate) group_id: Option<String>,
+}
+
+/// The body of a user update: `None` leaves a field alone; `Some(None)` sets null.
+#[derive(Debug, Default)]
+pub(crate) struct UserPatch {
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) sso_name: Option<Option<String>>,
+    pub(crate) group_id: Option<Option<String>>,
+}
+
+/// How a user leaves the team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RemoveMode {
+    /// Out of the team; the Splashtop account survives.
+    Remove,
+    /// The Splashtop account is deleted.
+    Delete,
+}
+
+/// The team: its rules, users and groups.
+#[derive(Debug)]
+pub(crate) struct Team {
+    pub(crate) id: String,
+    rules: Rules,
+    users: BTreeMap<String, User>,
+    groups: BTreeMap<String, Group>,
+    default_group: String,
+    /// Emails (lowercase) of accounts removed from the team that still exist.
+    detached: BTreeSet<String>,
+}
+
+impl Team {
+    /// An empty team with only its default group.
+    pub(crate) fn new(id: &str, rules: Rules) -> Self {
+        let default = Group {
+            id: new_id("g"),
+            name: "Default".to_owned(),
+            is_default: true,
+        };
+        let default_group = default.id.clone();
+        Self {
+            id: id.to_owned(),
+            rules,
+            users: BTreeMap::new(),
+            groups: BTreeMap::from([(default_group.clone(), default)]),
+            default_group,
+            detached: BTreeSet::new(),
+        }
+    }
+
+    /// The user's JSON object.
+    pub(crate) fn user_json(&self, user: &User) -> Value {
+        json!({
+            "id": user.id, "email": user.email, "first_name": user.first_name,
+            "last_name": user.last_name, "display_name": user.display_name,
+            "sso_name": user.sso_name, "group_id": user.group_id,
+            "role": "member", "status": "invited",
+        })
+    }
+
+    fn group_json(&self, group: &Group, counts: &HashMap<&str, usize>) -> Value {
+        json!({
+            "id": group.id, "name": group.name, "is_default": group.is_default,
+            "member_count": counts.get(group.id.as_str()).copied().unwrap_or(0),
+        })
+    }
+
+    fn member_counts(&self) -> HashMap<&str, usize> {
+        let mut counts = HashMap::new();
+        for user in self.users.values() {
+            *counts.entry(user.group_id.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
+    fn group_name(&self, group_id: &str) -> Option<String> {
+        self.groups.get(group_id).map(|g| g.name.clone())
+    }
+
+    fn find_by_email(&self, email: &str) -> Option<&User> {
+        self.users.values().find(|u| u.email.eq_ignore_ascii_case(email))
+    }
+
+    /// Users, optionally only the one with this email (case-insensitive), sorted by email.
+    pub(crate) fn list_users(&self, email: Option<&str>) -> Vec<Value> {
+        let mut users: Vec<&User> = self
+            .users
+            .values()
+            .filter(|u| email.is_none_or(|e| u.email.to_lowercase() == e.to_lowercase()))
+            .collect();
+        users.sort_by_key(|u| u.email.to_lowercase());
+        users.into_iter().map(|u| self.user_json(u)).collect()
+    }
+
+    /// One user, or 404 `user_not_found`.
+    pub(crate) fn user(&self, user_id: &str) -> Result<&User, ApiError> {
+        self.users.get(user_id).ok_or_else(|| {
+            ApiError::not_found("user_not_found", format!("no user {user_id} in this team"))
+        })
+    }
+
+    fn resolve_group(&self, group_id: Option<&str>) -> Result<String, ApiError> {
+        match group_id {
+            None => Ok(self.default_group.clone()),
+            Some(id) if self.groups.contains_key(id) => Ok(id.to_owned()),
+            Some(id) => Err(group_not_found(id)),
+        }
+    }
+
+    /// Invites a user (see the contract for the order of the checks).
+    pub(crate) fn invite(&mut self, invite: Invite) -> Result<(Value, Applied), ApiError> {
+        if let Some(existing) = self.find_by_email(&invite.email) {
+            return Err(ApiError::conflict(
+                "user_exists",
+                format!("{} is already in this team as {}", existing.email, existing.id),
+            ));
+        }
+        self.rules.check_foreign(&invite.email)?;
+        let group_id = self.resolve_group(invite.group_id.as_deref())?;
+        self.rules
+            .check_sso(invite.sso_name.as_deref(), &invite.email)?;
+        if self.users.len() as u64 >= self.rules.seats {
+            return Err(ApiError::unprocessable(
+                "seat_limit_reached",
+                format!("the licence's {} seats are all taken", self.rules.seats),
+            ));
+        }
+        let display_name = invite.display_name.unwrap_or_else(|| {
+            let full = format!("{} {}", invite.first_name, invite.last_name);
+            match full.trim() {
+                "" => invite.email.clone(),
+                name => name.to_owned(),
+            }
+        });
+        let user = User {
+            id: new_id("u"),
+            email: invite.email,
+            first_name: invite.first_name,
+            last_name: invite.last_name,
+            display_name,
+            sso_name: invite.sso_name,
+            group_id,
+        };
+        self.detached.remove(&user.email.to_lowercase());
+        let applied = self.applied_user("invite_user", &user);
+        let body = self.user_json(&user);
+        self.users.insert(user.id.clone(), user);
+        Ok((body, applied))
+    }
+
+    /// Updates a user's names, SSO method or group.
+    pub(crate) fn update(
+        &mut self,
+        user_id: &str,
+        patch: UserPatch,
+    ) -> Result<(Value, Applied), ApiError> {
+        let mut user = self.user(user_id)?.clone();
+        if let Some(group_id) = patch.group_id {
+            user.group_id = self.resolve_group(group_id.as_deref())?;
+        }
+        if let Some(sso_name) = patch.sso_name {
+            self.rules.check_sso(sso_name.as_deref(), &user.email)?;
+            user.sso_name = sso_name;
+        }
+        if let Some(first_name) = patch.first_name {
+            user.first_name = first_name;
+        }
+        if let Some(last_name) = patch.last_name {
+            user.last_name = last_name;
+        }
+        if let Some(display_name) = patch.display_name {
+            user.display_name = display_name;
+        }
+        let applied = self.applied_user("update_user", &user);
+        let body = self.user_json(&user);
+        self.users.insert(user.id.clone(), user);
+        Ok((body, applied))
+    }
+
+    /// Takes a user out of the team, keeping (`Remove`) or deleting (`Delete`) the account.
+    pub(crate) fn remove(&mut self, user_id: &str, mode: RemoveMode) -> Result<Applied, ApiError> {
+        self.user(user_id)?;
+        let Some(user) = self.users.remove(user_id) else {
+            return Err(ApiError::not_found("user_not_found", "no such user"));
+        };
+        let op = match mode {
+            RemoveMode::Remove => {
+                self.detached.insert(user.email.to_lowercase());
+                "remove_user"
+            }
+            RemoveMode::Delete => "delete_user",
+        };
+        Ok(self.applied_user(op, &user))
+    }
+
+    fn applied_user(&self, op: &'static str, user: &User) -> Applied {
+        Applied {
+            op,
+            email: Some(user.email.clone()),
+            group: self.group_name(&user.group_id),
+            user_id: Some(user.id.clone()),
+            group_id: Some(user.group_id.clone()),
+        }
+    }
+
+    /// Groups, optionally only the one with this name (case-insensitive), sorted by name.
+    pub(crate) fn list_groups(&self, name: Option<&str>) -> Vec<Value> {
+        let counts = self.member_counts();
+        let mut groups: Vec<&Group> = self
+            .groups
+            .values()
+            .filter(|g| name.is_none_or(|n| g.name.to_lowercase() == n.to_lowercase()))
+            .collect();
+        groups.sort_by_key(|g| (g.name.to_lowercase(), g.name.clone()));
+        groups.into_iter().map(|g| self.group_json(g, &counts)).collect()
+    }
+
+    /// One group's JSON, or 404 `group_not_found`.
+    pub(crate) fn group(&self, group_id: &str) -> Result<Value, ApiError> {
+        let group = self.groups.get(group_id).ok_or_else(|| group_not_found(group_id))?;
+        Ok(self.group_json(group, &self.member_counts()))
+    }
+
+    /// The members of a group, sorted by email, or 404 `group_not_found`.
+    pub(crate) fn members(&self, group_id: &str) -> Result<Vec<Value>, ApiError> {
+        self.group(group_id)?;
+        let mut members: Vec<&User> = self.users.values().filter(|u| u.group_id == group_id).collect();
+        members.sort_by_key(|u| u.email.to_lowercase());
+        Ok(members.into_iter().map(|u| self.user_json(u)).collect())
+    }
+
+    fn check_name_free(&self, name: &str, except: Option<&str>) -> Result<(), ApiError> {
+        rules::validate_group_name(name)?;
+        let taken = self.groups.values().find(|g| {
+            Some(g.id.as_str()) != except && g.name.to_lowercase() == name.to_lowercase()
+        });
+        if let Some(group) = taken {
+            return Err(ApiError::conflict(
+                "group_exists",
+                format!("a group named {:?} already exists ({})", group.name, group.id),
+            ));
+        }
+        self.rules.check_computer_group(name)
+    }
+
+    /// Creates a group.
+    pub(crate) fn create_group(&mut self, name: &str) -> Result<(Value, Applied), ApiError> {
+        self.check_name_free(name, None)?;
+        if self.groups.len() >= self.rules.max_groups {
+            return Err(ApiError::unprocessable(
+                "group_limit_reached",
+                format!("the team has reached its limit of {} groups (the default group included)", self.rules.max_groups),
+            ));
+        }
+        let group = Group { id: new_id("g"), name: name.to_owned(), is_default: false };
+        let id = group.id.clone();
+        self.groups.insert(id.clone(), group);
+        Ok((self.group(&id)?, applied_group("create_group", name, &id)))
+    }
+
+    /// Renames a group other than the default group.
+    pub(crate) fn rename_group(
+        &mut self,
+        group_id: &str,
+        name: &str,
+    ) -> Result<(Value, Applied), ApiError> {
+        self.mutable_group(group_id)?;
+        self.check_name_free(name, Some(group_id))?;
+        if let Some(group) = self.groups.get_mut(group_id) {
+            group.name = name.to_owned();
+        }
+        Ok((self.group(group_id)?, applied_group("rename_group", name, group_id)))
+    }
+
+    /// Deletes a group other than the default group; its members move to the default group.
+    pub(crate) fn delete_group(&mut self, group_id: &str) -> Result<Applied, ApiError> {
+        self.mutable_group(group_id)?;
+        let Some(group) = self.groups.remove(group_id) else {
+            return Err(group_not_found(group_id));
+        };
+        for user in self.users.values_mut().filter(|u| u.group_id == group_id) {
+            user.group_id = self.default_group.clone();
+        }
+        Ok(applied_group("delete_group", &group.name, group_id))
+    }
+
+    fn mutable_group(&self, group_id: &str) -> Result<(), ApiError> {
+        let group = self.groups.get(group_id).ok_or_else(|| group_not_found(group_id))?;
+        if group.is_default {
+            return Err(ApiError::unprocessable(
+                "default_group_immutable",
+                "the default group cannot be renamed or deleted",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The body of `GET /_sim/state`.
+    pub(crate) fn snapshot(&self) -> Value {
+        let mut users: Vec<&User> = self.users.values().collect();
+        users.sort_by_key(|u| u.email.to_lowercase());
+        let users: Vec<Value> = users
+            .into_iter()
+            .map(|u| {
+                json!({
+                    "id": u.id, "email": u.email, "first_name": u.first_name,
+                    "last_name": u.last_name, "display_name": u.display_name,
+                    "sso_name": u.sso_name, "group": self.group_name(&u.group_id),
+                    "group_id": u.group_id, "status": "invited",
+                })
+            })
+            .collect();
+        json!({
+            "team_id": self.id,
+            "users": users,
+            "groups": self.list_groups(None),
+            "detached_accounts": self.detached,
+        })
+    }
+}
+
+fn applied_group(op: &'static str, name: &str, group_id: &str) -> Applied {
+    Applied {
+        op,
+        email: None,
+        group: Some(name.to_owned()),
+        user_id: None,
+        group_id: Some(group_id.to_owned()),
+    }
+}
+
+fn group_not_found(group_id: &str) -> ApiError {
+    ApiError::not_found("group_not_found", format!("no group {group_id} in this team"))
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", Uuid::new_v4().simple())
+}

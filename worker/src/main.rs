@@ -1,0 +1,25 @@
+//! `splashsync-worker`: parses settings, starts telemetry, runs the worker.
+
+use clap::Parser;
+use splashsync_worker::config::Settings;
+use splashsync_worker::consumer::Worker;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let settings = Settings::parse();
+    splashsync_shared::telemetry::init(settings.log_format);
+    let worker = match Worker::from_settings(&settings) {
+        Ok(w) => w,
+        Err(err) => {
+            eprintln!("splashsync-worker: invalid configuration: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match worker.run(splashsync_shared::shutdown::signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "worker failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
