@@ -1,0 +1,167 @@
+//! Load benchmark of the receiver: POST /Users with unique userNames from N concurrent
+//! connections for D seconds, against the real receiver binary (SQLite, synchronous=FULL)
+//! with its relay publishing to the real RabbitMQ. Prints req/s, latency percentiles and
+//! the receiver's peak RSS. It measures; it asserts nothing.
+//!
+//! ```text
+//! cargo build --release -p splashsync-receiver -p splashsync-tests --bins
+//! target/release/bench-scim [--connections 64] [--seconds 10]
+//! ```
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const TOKEN: &str = "bench-scim-token-0123456789";
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Receiver(Child);
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let connections = arg("--connections", 64) as usize;
+    let seconds = arg("--seconds", 10);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir()?;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let bin = std::env::current_exe()?.with_file_name("splashsync-receiver");
+    let child = Command::new(&bin)
+        .env("SPLASHSYNC_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "SPLASHSYNC_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        )
+        .env("SPLASHSYNC_AMQP_URL", splashsync_tests::amqp_url())
+        .env("SPLASHSYNC_AMQP_PREFIX", &prefix)
+        .env("SPLASHSYNC_PARTITIONS", "4")
+        .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start {}: {e} (build it with --release first)",
+                bin.display()
+            )
+        })?;
+    let receiver = Receiver(child);
+    let pid = receiver.0.id();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let started = Instant::now();
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        if started.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("the receiver did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let client = client.clone();
+        let url = format!("{base}/Users");
+        let run_id = run_id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                i += 1;
+                let body = json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("u{c}-{i}-{run_id}@bench.example.com"),
+                    "name": {"givenName": "Bench", "familyName": format!("User{i}")},
+                    "emails": [{"primary": true, "type": "work", "value": format!("u{c}-{i}@bench.example.com")}],
+                    "displayName": "Bench User", "active": true, "password": "random-okta-password"
+                });
+                let t = Instant::now();
+                match client.post(&url).bearer_auth(TOKEN).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 201 => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = seconds as f64;
+    all.sort();
+    println!("POST /Users, {connections} connections, {seconds} s, SQLite synchronous=FULL, relay to RabbitMQ");
+    println!("  created      {}", all.len());
+    println!("  errors       {errors}");
+    println!("  throughput   {:.0} creates/s", all.len() as f64 / elapsed);
+    println!(
+        "  latency p50  {:.2} ms",
+        percentile(&all, 0.50).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  latency p99  {:.2} ms",
+        percentile(&all, 0.99).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  latency max  {:.2} ms",
+        all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    println!("  receiver peak RSS {} MiB", rss_kib(pid) / 1024);
+    drop(receiver);
+    splashsync_tests::delete_topology(&splashsync_shared::topology::Topology::new(prefix, 4)).await;
+    Ok(())
+}
