@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 
 use crate::faults::Faults;
@@ -99,7 +99,11 @@ pub enum LogFormat {
 
 /// The binary's command line; every flag can also come from its environment variable.
 #[derive(Parser)]
-#[command(name = "splashtop-sim", version, about = "Splashtop team API simulator")]
+#[command(
+    name = "splashtop-sim",
+    version,
+    about = "Splashtop team API simulator"
+)]
 pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "SPLASHTOP_SIM_LISTEN", default_value = "127.0.0.1:9090")]
@@ -109,7 +113,7 @@ pub struct Cli {
     pub log_format: LogFormat,
     /// API bearer token clients must send (required).
     #[arg(long, env = "SPLASHTOP_SIM_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: Option<String>,
     /// The team id.
     #[arg(long, env = "SPLASHTOP_SIM_TEAM_ID", default_value = "team-1")]
     pub team_id: String,
@@ -173,8 +177,15 @@ impl fmt::Debug for Cli {
 impl Cli {
     /// Turns the command line into a validated [`SimConfig`].
     pub fn to_config(&self) -> Result<SimConfig> {
+        let token = self
+            .token
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .context(
+            "SPLASHTOP_SIM_TOKEN (or --token) is required: the bearer token API clients must send",
+        )?;
         let config = SimConfig {
-            token: self.token.clone(),
+            token,
             team_id: self.team_id.clone(),
             sso_methods: split_list(&self.sso_methods),
             allowed_domains: split_list(&self.allowed_domains),
@@ -231,11 +242,23 @@ mod tests {
     #[test]
     fn cli_parses_and_validates() {
         let cli = Cli::try_parse_from(["sim", "--token", "t", "--sso-methods", "A B,C"]);
-        let config = cli.map_err(|e| e.to_string()).and_then(|c| c.to_config().map_err(|e| e.to_string()));
-        assert_eq!(config.map(|c| c.sso_methods), Ok(vec!["A B".to_owned(), "C".to_owned()]));
+        let config = cli
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.to_config().map_err(|e| e.to_string()));
+        assert_eq!(
+            config.map(|c| c.sso_methods),
+            Ok(vec!["A B".to_owned(), "C".to_owned()])
+        );
         assert!(Cli::try_parse_from(["sim", "--token", "t", "--error-rate", "2"]).is_err());
-        assert!(Cli::try_parse_from(["sim"]).is_err());
-        let debug = format!("{:?}", SimConfig { token: "s3cret".into(), ..SimConfig::default() });
+        let no_token = Cli::try_parse_from(["sim", "--token", " "]).map(|c| c.to_config().is_err());
+        assert_eq!(no_token.ok(), Some(true));
+        let debug = format!(
+            "{:?}",
+            SimConfig {
+                token: "s3cret".into(),
+                ..SimConfig::default()
+            }
+        );
         assert!(!debug.contains("s3cret"));
     }
 }

@@ -175,14 +175,17 @@ fn decide(inner: &mut Inner, method: &Method) -> Decision {
     if limit > 0 {
         let now = Instant::now();
         let window = Duration::from_secs(60);
-        while inner.window.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while inner
+            .window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             inner.window.pop_front();
         }
         if inner.window.len() >= limit as usize {
-            let frees_in = inner
-                .window
-                .front()
-                .map_or(window, |oldest| window.saturating_sub(now.duration_since(*oldest)));
+            let frees_in = inner.window.front().map_or(window, |oldest| {
+                window.saturating_sub(now.duration_since(*oldest))
+            });
             inner.journal.stats.rejected_rate_limited += 1;
             return Decision::RateLimited(ceil_secs(frees_in));
         }
@@ -222,7 +225,10 @@ fn ceil_secs(duration: Duration) -> u64 {
 
 /// True when the request carries `Authorization: Bearer <token>` (compared in constant time).
 fn authorized(token: &str, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let Some((scheme, presented)) = value.trim().split_once(' ') else {
@@ -257,7 +263,10 @@ mod tests {
     #[test]
     fn validates_rates() {
         assert!(Faults::default().validate().is_ok());
-        let bad = Faults { reset_rate: 1.5, ..Faults::default() };
+        let bad = Faults {
+            reset_rate: 1.5,
+            ..Faults::default()
+        };
         assert!(bad.validate().is_err());
     }
 
@@ -265,7 +274,10 @@ mod tests {
     fn bearer_tokens() {
         let mut headers = HeaderMap::new();
         assert!(!authorized("t0k", &headers));
-        headers.insert(header::AUTHORIZATION, axum::http::HeaderValue::from_static("bearer t0k"));
+        headers.insert(
+            header::AUTHORIZATION,
+            axum::http::HeaderValue::from_static("bearer t0k"),
+        );
         assert!(authorized("t0k", &headers));
         assert!(!authorized("t0kk", &headers));
     }

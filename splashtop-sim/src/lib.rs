@@ -6,9 +6,10 @@
 //!
 //! - [`config`]: [`SimConfig`] (team rules and start-up faults) and the binary's
 //!   clap/environment parsing ([`Cli`]), validated at start.
-//! - `state`: the team held in memory (users, groups, the default group) and its
-//!   operations; `state::rules` holds Splashtop's rules (SSO methods, allowed
-//!   domains, seats, group limit, foreign accounts, computer groups).
+//! - `state`: the team held in memory (users, groups, the default group) and its user
+//!   operations; `state::groups` holds the group operations and `state::rules`
+//!   Splashtop's rules (SSO methods, allowed domains, seats, group limit, foreign
+//!   accounts, computer groups).
 //! - `routes`: the axum router: the team API under `/api/open/v1` (`routes::api`),
 //!   the unauthenticated control endpoints under `/_sim` and `/healthz`
 //!   (`routes::control`), and strict JSON body parsing (`routes::body`).

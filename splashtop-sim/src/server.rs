@@ -22,7 +22,9 @@ pub async fn serve(
     config: SimConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    config.validate().context("invalid simulator configuration")?;
+    config
+        .validate()
+        .context("invalid simulator configuration")?;
     run(listener, Shared::new(config), shutdown).await
 }
 
@@ -55,7 +57,9 @@ async fn run(
 
 /// Starts a simulator on `127.0.0.1:0` in the background; dropping the handle stops it.
 pub async fn spawn(config: SimConfig) -> Result<SimHandle> {
-    config.validate().context("invalid simulator configuration")?;
+    config
+        .validate()
+        .context("invalid simulator configuration")?;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot bind 127.0.0.1:0")?;
@@ -127,7 +131,13 @@ impl SimHandle {
 
     /// Replaces the faults (as `PUT /_sim/faults`); rates outside 0..=1 are clamped.
     pub fn set_faults(&self, faults: Faults) {
-        let clamp = |rate: f64| if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
+        let clamp = |rate: f64| {
+            if rate.is_nan() {
+                0.0
+            } else {
+                rate.clamp(0.0, 1.0)
+            }
+        };
         let faults = Faults {
             error_rate: clamp(faults.error_rate),
             error_after_apply_rate: clamp(faults.error_after_apply_rate),

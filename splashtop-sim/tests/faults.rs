@@ -10,12 +10,19 @@ use serde_json::json;
 use splashtop_sim::{Faults, SimConfig};
 
 fn with(faults: Faults) -> SimConfig {
-    SimConfig { faults, ..SimConfig::default() }
+    SimConfig {
+        faults,
+        ..SimConfig::default()
+    }
 }
 
 #[tokio::test]
 async fn errors_answer_5xx_and_change_nothing() {
-    let sim = start(with(Faults { error_rate: 1.0, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
     for n in 0..10 {
         let answer = sim.invite(&format!("u{n}@example.com"), json!({})).await;
         assert!(answer.status.is_server_error(), "{:?}", answer.status);
@@ -31,9 +38,17 @@ async fn errors_answer_5xx_and_change_nothing() {
 
 #[tokio::test]
 async fn throttling_answers_429_with_retry_after() {
-    let sim = start(with(Faults { throttle_rate: 1.0, retry_after_secs: 7, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        throttle_rate: 1.0,
+        retry_after_secs: 7,
+        ..Faults::default()
+    }))
+    .await;
     let answer = sim.invite("a@example.com", json!({})).await;
-    assert_eq!((answer.status, answer.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
     assert_eq!(answer.retry_after, Some(7));
     assert_eq!(sim.handle.snapshot()["users"], json!([]));
     assert_eq!(sim.handle.stats()["by_status"], json!({"429": 1}));
@@ -41,15 +56,30 @@ async fn throttling_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn the_rate_limit_refuses_the_request_over_it() {
-    let sim = start(with(Faults { rate_limit_per_minute: 3, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        rate_limit_per_minute: 3,
+        ..Faults::default()
+    }))
+    .await;
     for n in 0..3 {
         let answer = sim.invite(&format!("u{n}@example.com"), json!({})).await;
         assert_eq!(answer.status, StatusCode::CREATED);
     }
     let over = sim.invite("u3@example.com", json!({})).await;
-    assert_eq!((over.status, over.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
-    assert!(over.retry_after.is_some_and(|secs| (59..=60).contains(&secs)), "{:?}", over.retry_after);
-    assert_eq!(sim.handle.snapshot()["users"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        (over.status, over.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert!(
+        over.retry_after
+            .is_some_and(|secs| (59..=60).contains(&secs)),
+        "{:?}",
+        over.retry_after
+    );
+    assert_eq!(
+        sim.handle.snapshot()["users"].as_array().map(Vec::len),
+        Some(3)
+    );
     let stats = sim.get("/_sim/stats").await.body;
     assert_eq!(stats["rejected_rate_limited"], 1);
     assert_eq!(stats["by_status"], json!({"201": 3, "429": 1}));
@@ -57,7 +87,11 @@ async fn the_rate_limit_refuses_the_request_over_it() {
 
 #[tokio::test]
 async fn latency_delays_api_requests() {
-    let sim = start(with(Faults { latency_ms: 300, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    }))
+    .await;
     let started = Instant::now();
     assert_eq!(sim.get(&sim.team("/users")).await.status, StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -68,7 +102,11 @@ async fn latency_delays_api_requests() {
 
 #[tokio::test]
 async fn a_hanging_request_times_the_client_out_and_changes_nothing() {
-    let sim = start(with(Faults { timeout_rate: 1.0, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        timeout_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
     let body = json!({"email": "a@example.com", "first_name": "A", "last_name": "B"});
     let request = sim
         .request(Method::POST, &sim.team("/users"))
@@ -90,25 +128,48 @@ async fn a_hanging_request_times_the_client_out_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_reset_drops_the_connection_without_an_answer() {
-    let sim = start(with(Faults { reset_rate: 1.0, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        reset_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
     let body = json!({"email": "a@example.com", "first_name": "A", "last_name": "B"});
     for _ in 0..3 {
-        let result = sim.request(Method::POST, &sim.team("/users")).json(&body).send().await;
+        let result = sim
+            .request(Method::POST, &sim.team("/users"))
+            .json(&body)
+            .send()
+            .await;
         let error = result.err();
-        assert!(error.as_ref().is_some_and(|e| !e.is_timeout() && e.status().is_none()), "{error:?}");
+        assert!(
+            error
+                .as_ref()
+                .is_some_and(|e| !e.is_timeout() && e.status().is_none()),
+            "{error:?}"
+        );
     }
     assert_eq!(sim.handle.snapshot()["users"], json!([]));
     assert_eq!(sim.handle.stats()["resets"], 3);
     // The server is still fine afterwards.
     sim.handle.set_faults(Faults::default());
-    assert_eq!(sim.invite("a@example.com", json!({})).await.status, StatusCode::CREATED);
+    assert_eq!(
+        sim.invite("a@example.com", json!({})).await.status,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
 async fn an_error_after_applying_makes_a_retried_invite_conflict() {
-    let sim = start(with(Faults { error_after_apply_rate: 1.0, ..Faults::default() })).await;
+    let sim = start(with(Faults {
+        error_after_apply_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
     let first = sim.invite("a@example.com", json!({})).await;
-    assert_eq!((first.status, first.code()), (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"));
+    assert_eq!(
+        (first.status, first.code()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+    );
     let log = sim.handle.log();
     assert_eq!((log.len(), log[0].status), (1, 500));
     // Reads are never faulted this way: the client finds the user it invited.
@@ -117,17 +178,35 @@ async fn an_error_after_applying_makes_a_retried_invite_conflict() {
     assert_eq!(found.body["users"][0]["email"], "a@example.com");
     sim.handle.set_faults(Faults::default());
     let retry = sim.invite("a@example.com", json!({})).await;
-    assert_eq!((retry.status, retry.code()), (StatusCode::CONFLICT, "user_exists"));
+    assert_eq!(
+        (retry.status, retry.code()),
+        (StatusCode::CONFLICT, "user_exists")
+    );
 }
 
 #[tokio::test]
 async fn faults_change_at_run_time() {
     let sim = start(SimConfig::default()).await;
-    assert_eq!(sim.get("/_sim/faults").await.body, serde_json::to_value(Faults::default()).unwrap_or_default());
-    let put = sim.call(Method::PUT, "/_sim/faults", Some(json!({"throttle_rate": 1.0, "retry_after_secs": 3}))).await;
+    assert_eq!(
+        sim.get("/_sim/faults").await.body,
+        serde_json::to_value(Faults::default()).unwrap_or_default()
+    );
+    let put = sim
+        .call(
+            Method::PUT,
+            "/_sim/faults",
+            Some(json!({"throttle_rate": 1.0, "retry_after_secs": 3})),
+        )
+        .await;
     assert_eq!(put.status, StatusCode::OK);
     assert_eq!(sim.get(&sim.team("/users")).await.retry_after, Some(3));
-    let patch = sim.call(Method::PATCH, "/_sim/faults", Some(json!({"throttle_rate": 0.0}))).await;
+    let patch = sim
+        .call(
+            Method::PATCH,
+            "/_sim/faults",
+            Some(json!({"throttle_rate": 0.0})),
+        )
+        .await;
     assert_eq!(patch.body["retry_after_secs"], 3);
     assert_eq!(sim.get(&sim.team("/users")).await.status, StatusCode::OK);
     for bad in [json!({"error_rate": 2.0}), json!({"eror_rate": 0.5})] {

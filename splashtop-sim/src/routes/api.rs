@@ -27,7 +27,10 @@ pub(crate) fn router() -> Router<Sim> {
             "/teams/{team_id}/users/{user_id}",
             get(get_user).patch(update_user).delete(remove_user),
         )
-        .route("/teams/{team_id}/groups", get(list_groups).post(create_group))
+        .route(
+            "/teams/{team_id}/groups",
+            get(list_groups).post(create_group),
+        )
         .route(
             "/teams/{team_id}/groups/{group_id}",
             get(get_group).patch(rename_group).delete(delete_group),
@@ -117,7 +120,9 @@ async fn get_user(
     State(sim): State<Sim>,
     Path((team_id, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = read(&sim, &team_id, |team| Ok(team.user_json(team.user(&user_id)?)))?;
+    let user = read(&sim, &team_id, |team| {
+        Ok(team.user_json(team.user(&user_id)?))
+    })?;
     Ok(Json(json!({ "user": user })))
 }
 

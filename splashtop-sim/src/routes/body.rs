@@ -138,16 +138,35 @@ mod tests {
         assert!(ok.is_ok_and(|i| i.group_id.is_none() && i.display_name.is_none()));
         let code = |r: Result<Invite, ApiError>| r.err().map(|e| e.code);
         assert_eq!(code(invite(b"[]")), Some("invalid_request"));
-        assert_eq!(code(invite(br#"{"email":"a@x.com","first_name":"A"}"#)), Some("invalid_request"));
-        assert_eq!(code(invite(br#"{"email":"x","first_name":"A","last_name":"B"}"#)), Some("invalid_request"));
-        assert_eq!(code(invite(br#"{"email":"a@x.com","first_name":"A","last_name":"B","role":"admin"}"#)), Some("invalid_request"));
+        assert_eq!(
+            code(invite(br#"{"email":"a@x.com","first_name":"A"}"#)),
+            Some("invalid_request")
+        );
+        assert_eq!(
+            code(invite(br#"{"email":"x","first_name":"A","last_name":"B"}"#)),
+            Some("invalid_request")
+        );
+        assert_eq!(
+            code(invite(
+                br#"{"email":"a@x.com","first_name":"A","last_name":"B","role":"admin"}"#
+            )),
+            Some("invalid_request")
+        );
     }
 
     #[test]
     fn patch_bodies() {
         let patch = user_patch(br#"{"group_id":null,"sso_name":"S"}"#);
-        assert!(patch.is_ok_and(|p| p.group_id == Some(None) && p.sso_name == Some(Some("S".into()))));
-        assert_eq!(user_patch(br#"{"email":"b@x.com"}"#).err().map(|e| e.code), Some("email_immutable"));
-        assert_eq!(user_patch(br#"{"first_name":null}"#).err().map(|e| e.code), Some("invalid_request"));
+        assert!(
+            patch.is_ok_and(|p| p.group_id == Some(None) && p.sso_name == Some(Some("S".into())))
+        );
+        assert_eq!(
+            user_patch(br#"{"email":"b@x.com"}"#).err().map(|e| e.code),
+            Some("email_immutable")
+        );
+        assert_eq!(
+            user_patch(br#"{"first_name":null}"#).err().map(|e| e.code),
+            Some("invalid_request")
+        );
     }
 }

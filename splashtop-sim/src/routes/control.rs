@@ -20,7 +20,10 @@ pub(crate) fn router() -> Router<Sim> {
         .route("/_sim/state", get(state))
         .route("/_sim/log", get(log))
         .route("/_sim/stats", get(stats))
-        .route("/_sim/faults", get(get_faults).put(put_faults).patch(patch_faults))
+        .route(
+            "/_sim/faults",
+            get(get_faults).put(put_faults).patch(patch_faults),
+        )
         .route("/_sim/reset", post(reset))
 }
 

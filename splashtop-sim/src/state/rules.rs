@@ -60,7 +60,9 @@ impl Rules {
         if !self.allowed_domains.is_empty() && !self.allowed_domains.contains(&domain) {
             return Err(ApiError::unprocessable(
                 "domain_not_allowed",
-                format!("the email domain {domain:?} is not allowed for the SSO method {sso_name:?}"),
+                format!(
+                    "the email domain {domain:?} is not allowed for the SSO method {sso_name:?}"
+                ),
             ));
         }
         Ok(())
@@ -108,7 +110,9 @@ pub(crate) fn validate_email(email: &str) -> Result<(), ApiError> {
         None => false,
     };
     if !valid || email.len() > 254 {
-        return Err(ApiError::invalid(format!("email {email:?} is not a valid email address")));
+        return Err(ApiError::invalid(format!(
+            "email {email:?} is not a valid email address"
+        )));
     }
     Ok(())
 }

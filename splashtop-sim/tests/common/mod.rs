@@ -45,7 +45,9 @@ impl Sim {
         } else {
             format!("{}{path}", self.handle.base_url())
         };
-        self.http.request(method, url).bearer_auth(self.handle.token())
+        self.http
+            .request(method, url)
+            .bearer_auth(self.handle.token())
     }
 
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> Answer {
@@ -62,7 +64,11 @@ impl Sim {
         } else {
             serde_json::from_slice(&bytes).expect("json body")
         };
-        Answer { status, retry_after, body }
+        Answer {
+            status,
+            retry_after,
+            body,
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
@@ -82,17 +88,26 @@ impl Sim {
         if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
             body.extend(extra);
         }
-        self.call(Method::POST, &self.team("/users"), Some(body)).await
+        self.call(Method::POST, &self.team("/users"), Some(body))
+            .await
     }
 
     pub async fn create_group(&self, name: &str) -> Answer {
-        self.call(Method::POST, &self.team("/groups"), Some(json!({"name": name}))).await
+        self.call(
+            Method::POST,
+            &self.team("/groups"),
+            Some(json!({"name": name})),
+        )
+        .await
     }
 
     pub fn default_group_id(&self) -> String {
         let state = self.handle.snapshot();
         let groups = state["groups"].as_array().cloned().unwrap_or_default();
         let default = groups.iter().find(|g| g["is_default"] == json!(true));
-        default.and_then(|g| g["id"].as_str()).expect("default group").to_owned()
+        default
+            .and_then(|g| g["id"].as_str())
+            .expect("default group")
+            .to_owned()
     }
 }
