@@ -4,9 +4,14 @@
 //! - [`error`]: the RFC 7644 §3.12 error body and its HTTP response.
 //! - [`list`]: the ListResponse envelope and paging parameters.
 //! - [`schema`]: schema and message URNs.
+//! - [`filter`]: the filter grammar of RFC 7644 §3.4.2.2 as a typed AST, its printer and evaluator.
+//! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) parsed and applied atomically, with the
+//!   Okta and Entra quirks.
 
 pub mod error;
+pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
