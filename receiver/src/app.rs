@@ -38,6 +38,7 @@ impl Application {
             base_url: settings.base_url(addr).into(),
             page_size: settings.page_size,
             max_page_size: settings.max_page_size,
+            group_policy: settings.group_policy,
         };
         let token = BearerToken(Arc::new(SecretString::from(
             secrecy::ExposeSecret::expose_secret(&settings.scim_token).to_owned(),

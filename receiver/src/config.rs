@@ -63,6 +63,15 @@ pub struct Settings {
     #[arg(long, env = "SPLASHSYNC_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: u64,
 
+    /// What a second group for one user does: reject (409), move (latest wins) or first.
+    #[arg(
+        long,
+        env = "SPLASHSYNC_GROUP_POLICY",
+        value_enum,
+        default_value = "reject"
+    )]
+    pub group_policy: crate::store::GroupPolicy,
+
     /// Log format: text or json.
     #[arg(long, env = "SPLASHSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

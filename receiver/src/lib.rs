@@ -11,6 +11,7 @@
 //! - [`auth`]: bearer-token authentication in constant time.
 //! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
 //! - [`user`]: turning SCIM User bodies into directory records and back.
+//! - [`group`]: the same for SCIM Group bodies.
 //! - [`store`]: the directory store (SQLite with group commit) behind the [`store::Directory`] trait.
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
 
@@ -18,6 +19,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod extract;
+pub mod group;
 pub mod relay;
 pub mod routes;
 pub mod store;

@@ -2,7 +2,7 @@
 //! and turned into the desired Splashtop state that user jobs carry.
 
 use serde_json::{Map, Value};
-use splashsync_shared::job::UserState;
+use splashsync_shared::job::{GroupRef, UserState};
 use splashsync_shared::scim::{schema, ScimError, ScimType};
 
 use crate::store::UserRecord;
@@ -103,6 +103,21 @@ pub fn render(record: &UserRecord, base_url: &str) -> Value {
         _ => Map::new(),
     };
     out.insert("id".into(), Value::String(record.id.clone()));
+    if !record.groups.is_empty() {
+        let groups = record
+            .groups
+            .iter()
+            .map(|g| {
+                serde_json::json!({
+                    "value": g.group_id,
+                    "display": g.display_name,
+                    "$ref": format!("{base_url}/Groups/{}", g.group_id),
+                    "type": "direct",
+                })
+            })
+            .collect();
+        out.insert("groups".into(), Value::Array(groups));
+    }
     out.insert(
         "meta".into(),
         serde_json::json!({
@@ -141,8 +156,8 @@ fn account_email(user_name: &str, obj: &Map<String, Value>) -> String {
     pick.unwrap_or(user_name).to_string()
 }
 
-/// The desired Splashtop state of a user record.
-pub fn desired_state(record: &UserRecord) -> UserState {
+/// The desired Splashtop state of a user record whose Splashtop group is `group`.
+pub fn desired_state(record: &UserRecord, group: Option<GroupRef>) -> UserState {
     let empty = Map::new();
     let obj = record.resource.as_object().unwrap_or(&empty);
     let first_name = str_at(obj, &["name", "givenName"])
@@ -165,7 +180,7 @@ pub fn desired_state(record: &UserRecord) -> UserState {
         active: get_ci(obj, "active")
             .and_then(Value::as_bool)
             .unwrap_or(true),
-        group: None,
+        group,
         sso_name: str_at(obj, &[schema::SPLASHTOP_USER, "ssoName"]).map(str::to_string),
         deleted: false,
     }
@@ -240,8 +255,9 @@ mod tests {
             version: 1,
             created: String::new(),
             last_modified: String::new(),
+            groups: Vec::new(),
         };
-        let s = desired_state(&record);
+        let s = desired_state(&record, None);
         assert_eq!(s.email, "j@x.com");
         assert_eq!(s.display_name, "J Doe");
         assert_eq!(s.sso_name.as_deref(), Some("Okta SSO"));

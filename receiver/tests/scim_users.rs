@@ -31,6 +31,7 @@ async fn api() -> Api {
         base_url: "http://scim.test/scim/v2".into(),
         page_size: 100,
         max_page_size: 1000,
+        group_policy: Default::default(),
     };
     let token = BearerToken(Arc::new(SecretString::from(TOKEN)));
     Api {

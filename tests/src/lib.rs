@@ -2,6 +2,8 @@
 //! and a worker in-process, each on port 0 with its own SQLite file and its own AMQP
 //! prefix, and clean the broker up afterwards.
 
+pub mod workers;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -131,6 +133,7 @@ impl TestApp {
             public_url: None,
             page_size: 100,
             max_page_size: 1000,
+            group_policy: Default::default(),
             log_format: splashsync_shared::telemetry::LogFormat::Text,
         };
         let app = Application::build(settings).await.expect("receiver builds");

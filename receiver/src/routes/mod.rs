@@ -2,8 +2,14 @@
 //!
 //! # Layout
 //! - [`users`]: the `/Users` endpoints.
-//! - [`response`]: SCIM JSON responses and the mapping of store errors.
+//! - [`groups`]: the `/Groups` endpoints.
+//! - [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+//! - [`query`]: filters, paging, sorting and attribute projection of list requests.
+//! - [`response`]: SCIM JSON responses, ETags, and the mapping of store errors.
 
+pub mod discovery;
+pub mod groups;
+pub mod query;
 pub mod response;
 pub mod users;
 
@@ -18,7 +24,7 @@ use splashsync_shared::scim::ScimError;
 
 use crate::auth::{require_token, BearerToken};
 use crate::extract::MAX_BODY_BYTES;
-use crate::store::Directory;
+use crate::store::{Directory, GroupPolicy, WriteCtx};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -33,6 +39,19 @@ pub struct AppState {
     pub page_size: u64,
     /// Largest page size.
     pub max_page_size: u64,
+    /// What a second group for one user does.
+    pub group_policy: GroupPolicy,
+}
+
+impl AppState {
+    /// The write context of a request.
+    pub fn write_ctx(&self, origin: String) -> WriteCtx {
+        WriteCtx {
+            tenant: self.tenant.clone(),
+            origin,
+            policy: self.group_policy,
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -40,6 +59,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("tenant", &self.tenant)
             .field("base_url", &self.base_url)
+            .field("group_policy", &self.group_policy)
             .finish_non_exhaustive()
     }
 }
@@ -48,7 +68,29 @@ impl std::fmt::Debug for AppState {
 pub fn router(state: AppState, token: BearerToken) -> Router {
     let scim = Router::new()
         .route("/Users", get(users::list).post(users::create))
-        .route("/Users/{id}", get(users::get_one))
+        .route(
+            "/Users/{id}",
+            get(users::get_one)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route(
+            "/Groups/{id}",
+            get(groups::get_one)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/ResourceTypes", get(discovery::list_resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::get_resource_type))
+        .route("/Schemas", get(discovery::list_schemas))
+        .route("/Schemas/{id}", get(discovery::get_schema))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(token, require_token))

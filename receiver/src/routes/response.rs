@@ -1,8 +1,8 @@
-//! SCIM JSON responses, and store errors turned into SCIM errors.
+//! SCIM JSON responses, ETags, and store errors turned into SCIM errors.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use splashsync_shared::scim::{ScimError, SCIM_CONTENT_TYPE};
+use splashsync_shared::scim::{ScimError, ScimType, SCIM_CONTENT_TYPE};
 
 use crate::store::StoreError;
 
@@ -17,15 +17,78 @@ pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
     response
 }
 
+/// A resource response with its ETag (and Location on 201).
+pub fn resource(status: StatusCode, body: &serde_json::Value, version: i64) -> Response {
+    let mut response = scim_json(status, body);
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED {
+        if let Some(l) = body["meta"]["location"]
+            .as_str()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            response.headers_mut().insert(header::LOCATION, l);
+        }
+    }
+    response
+}
+
+/// The weak ETag of a version, also `meta.version`.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The version an `If-Match` header asks for: `None` when absent or `*`; a value that
+/// names no version of ours can never match (412).
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<i64>().map(Some).map_err(|_| {
+        ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            format!("If-Match {text:?} names no version of this resource"),
+        )
+    })
+}
+
 /// Maps a store failure to the SCIM error the caller sees; internal details are logged,
 /// never sent.
 pub fn store_error(err: StoreError) -> ScimError {
     match err {
         StoreError::Conflict(detail) => ScimError::conflict(detail),
+        StoreError::GroupConflict(_, detail) => ScimError::conflict(detail),
+        StoreError::NotFound(what) => {
+            ScimError::new(StatusCode::NOT_FOUND, None, format!("{what} not found"))
+        }
+        StoreError::PreconditionFailed { current } => ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            format!("the resource changed: its current version is {current}; read it again"),
+        ),
+        StoreError::Invalid(e) => e,
         StoreError::Closed => ScimError::unavailable("the service is shutting down; retry shortly"),
         StoreError::Database(e) => {
             tracing::error!(error = %e, "store failure");
             ScimError::internal()
         }
     }
+}
+
+/// 400 `mutability` for a userName change, saying why.
+pub fn user_name_immutable(from: &str, to: &str) -> ScimError {
+    ScimError::bad_request(
+        ScimType::Mutability,
+        format!(
+            "userName cannot change (from {from:?} to {to:?}): it is the user's Splashtop account, which Splashtop \
+             cannot rename. Deprovision the user and provision the new userName instead"
+        ),
+    )
 }

@@ -1,38 +1,19 @@
-//! `/Users`: create, read, list.
+//! `/Users`: create, read, list, replace, patch, delete.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
-use serde::Deserialize;
-use splashsync_shared::job::{user_key, Job, JobMeta, UserJob};
-use splashsync_shared::scim::list::Paging;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use splashsync_shared::scim::filter::AttrPath;
+use splashsync_shared::scim::patch::{self, PatchRules};
 use splashsync_shared::scim::{now_rfc3339, ListResponse, ScimError, ScimType};
 
-use super::response::{scim_json, store_error};
+use super::query::{ListParams, ListRequest, Projection};
+use super::response::{if_match, resource, scim_json, store_error, user_name_immutable};
 use super::AppState;
 use crate::extract::ScimJson;
-use crate::store::{NewUser, UserQuery, UserRecord};
+use crate::store::{Indexed, Query as StoreQuery, StoreError, UserRecord};
 use crate::user;
-
-/// Query parameters of a list request; numbers arrive as text and are checked here so a
-/// bad value is a SCIM error, not a plain-text rejection.
-#[derive(Debug, Deserialize, Default)]
-pub struct ListParams {
-    filter: Option<String>,
-    #[serde(rename = "startIndex")]
-    start_index: Option<String>,
-    count: Option<String>,
-}
-
-fn parse_int(name: &str, value: Option<&str>) -> Result<Option<i64>, ScimError> {
-    value
-        .map(|v| {
-            v.trim().parse::<i64>().map_err(|_| {
-                ScimError::bad_request(ScimType::InvalidValue, format!("{name} must be an integer"))
-            })
-        })
-        .transpose()
-}
 
 /// `POST /Users`.
 pub async fn create(
@@ -47,109 +28,198 @@ pub async fn create(
         resource: valid.resource,
         version: 1,
         created: now.clone(),
-        last_modified: now.clone(),
+        last_modified: now,
+        groups: Vec::new(),
     };
-    let job = Job::UserV1(UserJob {
-        meta: JobMeta {
-            job_id: uuid::Uuid::now_v7().to_string(),
-            tenant: state.tenant.to_string(),
-            key: user_key(&state.tenant, &record.id),
-            version: record.version,
-            created_at: now,
-            origin: "POST /Users".into(),
+    let cx = state.write_ctx("POST /Users".into());
+    match state.directory.create_user(cx, record.clone()).await {
+        Ok(created) => Ok(resource(
+            StatusCode::CREATED,
+            &user::render(&created, &state.base_url),
+            created.version,
+        )),
+        Err(StoreError::Conflict(detail)) => match idempotent_retry(&state, &record).await {
+            Some(existing) => Ok(resource(
+                StatusCode::CREATED,
+                &user::render(&existing, &state.base_url),
+                existing.version,
+            )),
+            None => Err(ScimError::conflict(detail)),
         },
-        state: user::desired_state(&record),
-    });
-    let record = state
-        .directory
-        .create_user(NewUser { record, job })
-        .await
-        .map_err(store_error)?;
-    let body = user::render(&record, &state.base_url);
-    let mut response = scim_json(StatusCode::CREATED, &body);
-    if let Some(location) = body["meta"]["location"]
-        .as_str()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        response.headers_mut().insert(header::LOCATION, location);
+        Err(e) => Err(store_error(e)),
     }
-    set_etag(&mut response, record.version);
-    Ok(response)
 }
 
-fn set_etag(response: &mut Response, version: i64) {
-    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
+/// Entra retries a create whose answer it lost: the same userName with the same
+/// externalId and the same body is that retry, answered with the user it created.
+/// Anything else stays a 409 (Okta's "repeated create gives 409" included).
+async fn idempotent_retry(state: &AppState, attempt: &UserRecord) -> Option<UserRecord> {
+    let external_id = attempt.resource.get("externalId").and_then(Value::as_str)?;
+    let (found, _) = state
+        .directory
+        .list_users(StoreQuery {
+            lookup: Some((Indexed::Name, attempt.user_name.clone())),
+            all: true,
+            ..StoreQuery::default()
+        })
+        .await
+        .ok()?;
+    found.into_iter().find(|u| {
+        u.resource.get("externalId").and_then(Value::as_str) == Some(external_id)
+            && u.resource == attempt.resource
+    })
 }
 
 /// `GET /Users/{id}`.
 pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(params): Query<ListParams>,
 ) -> Result<Response, ScimError> {
+    let projection = Projection::parse(&params)?;
     let record = state
         .directory
         .get_user(&id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found("User", &id))?;
-    let mut response = scim_json(StatusCode::OK, &user::render(&record, &state.base_url));
-    set_etag(&mut response, record.version);
-    Ok(response)
+    let body = projection.apply(user::render(&record, &state.base_url));
+    Ok(resource(StatusCode::OK, &body, record.version))
 }
 
-/// `GET /Users?filter=…&startIndex=…&count=…`.
+/// `GET /Users?filter=…&startIndex=…&count=…&sortBy=…&attributes=…`.
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ScimError> {
-    let paging = Paging::normalise(
-        parse_int("startIndex", params.start_index.as_deref())?,
-        parse_int("count", params.count.as_deref())?,
-        state.page_size,
-        state.max_page_size,
-    );
-    let user_name = match params.filter.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(f) => Some(user_name_eq(f)?),
-    };
+    let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
+    let query = request.store_query("userName", true);
+    let store_paged = !query.all;
     let (records, total) = state
         .directory
-        .list_users(UserQuery {
-            user_name,
-            offset: paging.offset(),
-            limit: paging.count,
-        })
+        .list_users(query)
         .await
         .map_err(store_error)?;
-    let resources = records
+    let rendered = records
         .iter()
         .map(|r| user::render(r, &state.base_url))
         .collect();
-    let page = ListResponse::new(resources, total, paging.start_index);
+    let (page, total) = request.finish(rendered, total, store_paged);
+    let body = ListResponse::new(page, total, request.paging.start_index);
     Ok(scim_json(
         StatusCode::OK,
-        &serde_json::to_value(page).unwrap_or_default(),
+        &serde_json::to_value(body).unwrap_or_default(),
     ))
 }
 
-/// The filter Okta sends before every create: `userName eq "value"`.
-fn user_name_eq(filter: &str) -> Result<String, ScimError> {
-    let invalid = || {
-        ScimError::bad_request(
-            ScimType::InvalidFilter,
-            format!("unsupported filter {filter:?}: use userName eq \"value\""),
-        )
-    };
-    let mut parts = filter.splitn(3, char::is_whitespace);
-    let (attr, op, value) = (parts.next(), parts.next(), parts.next());
-    match (attr, op, value) {
-        (Some(a), Some(o), Some(v))
-            if a.eq_ignore_ascii_case("userName") && o.eq_ignore_ascii_case("eq") =>
-        {
-            serde_json::from_str::<String>(v.trim()).map_err(|_| invalid())
-        }
-        _ => Err(invalid()),
+/// The userName of `new` unless it changes `current`'s (a case-only change keeps the
+/// original spelling: Splashtop emails are case-insensitive).
+fn keep_user_name(current: &UserRecord, mut new: Value) -> Result<Value, ScimError> {
+    let proposed = new
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if !proposed.eq_ignore_ascii_case(&current.user_name) {
+        return Err(user_name_immutable(&current.user_name, &proposed));
     }
+    if let Some(obj) = new.as_object_mut() {
+        obj.insert("userName".into(), Value::String(current.user_name.clone()));
+    }
+    Ok(new)
+}
+
+/// `PUT /Users/{id}`: replaces every attribute the client may set.
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let version = if_match(&headers)?;
+    let valid = user::validate(body)?;
+    let cx = state.write_ctx(format!("PUT /Users/{id}"));
+    let edit = Box::new(move |current: &UserRecord| keep_user_name(current, valid.resource));
+    let record = state
+        .directory
+        .update_user(cx, id, version, edit)
+        .await
+        .map_err(store_error)?;
+    Ok(resource(
+        StatusCode::OK,
+        &user::render(&record, &state.base_url),
+        record.version,
+    ))
+}
+
+/// User PATCH rules: `groups` is read-only (membership is changed through /Groups).
+struct UserRules;
+
+impl PatchRules for UserRules {
+    fn is_read_only(&self, path: &AttrPath) -> bool {
+        path.extension_urn().is_none()
+            && ["id", "meta", "groups"]
+                .iter()
+                .any(|a| path.name.eq_ignore_ascii_case(a))
+    }
+}
+
+/// `PATCH /Users/{id}`: all operations apply, or none.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let version = if_match(&headers)?;
+    let request = patch::parse_patch(&body).map_err(patch_error)?;
+    let cx = state.write_ctx(format!("PATCH /Users/{id}"));
+    let edit = Box::new(move |current: &UserRecord| {
+        let mut doc = current.resource.clone();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("id".into(), Value::String(current.id.clone()));
+        }
+        let patched = patch::apply(&doc, &request, &UserRules).map_err(patch_error)?;
+        let valid = user::validate(patched)?;
+        keep_user_name(current, valid.resource)
+    });
+    let record = state
+        .directory
+        .update_user(cx, id, version, edit)
+        .await
+        .map_err(store_error)?;
+    Ok(resource(
+        StatusCode::OK,
+        &user::render(&record, &state.base_url),
+        record.version,
+    ))
+}
+
+/// `DELETE /Users/{id}`: a hard delete; the Splashtop user is removed too.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let version = if_match(&headers)?;
+    let cx = state.write_ctx(format!("DELETE /Users/{id}"));
+    state
+        .directory
+        .delete_user(cx, id, version)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A PATCH engine error as a SCIM 400.
+pub fn patch_error(e: patch::PatchError) -> ScimError {
+    let scim_type = match e.scim_type() {
+        "invalidSyntax" => ScimType::InvalidSyntax,
+        "invalidPath" => ScimType::InvalidPath,
+        "noTarget" => ScimType::NoTarget,
+        "mutability" => ScimType::Mutability,
+        "invalidFilter" => ScimType::InvalidFilter,
+        _ => ScimType::InvalidValue,
+    };
+    ScimError::bad_request(scim_type, e.detail().to_string())
 }

@@ -2,7 +2,7 @@
 
 use sqlx::{Connection, Row, SqliteConnection};
 
-/// (version, SQL) pairs; append only, never edit an applied one.
+/// (version, SQL) pairs; append only once released, never edit an applied one.
 const MIGRATIONS: &[(i64, &str)] = &[(
     1,
     r#"
@@ -11,10 +11,41 @@ CREATE TABLE users (
     id             TEXT NOT NULL UNIQUE,
     user_name      TEXT NOT NULL,
     user_name_key  TEXT NOT NULL UNIQUE,          -- lower-cased: userName is case-insensitive
-    resource       TEXT NOT NULL,                 -- the SCIM body without id/meta/password
+    external_id    TEXT,
+    display_name   TEXT,
+    resource       TEXT NOT NULL,                 -- the SCIM body without id/meta/password/groups
     version        INTEGER NOT NULL,
     created        TEXT NOT NULL,
     last_modified  TEXT NOT NULL
+);
+CREATE INDEX users_external_id ON users(external_id);
+CREATE TABLE groups (
+    row               INTEGER PRIMARY KEY,
+    id                TEXT NOT NULL UNIQUE,
+    display_name      TEXT NOT NULL,
+    display_name_key  TEXT NOT NULL UNIQUE,       -- group names are unique, case-insensitively
+    external_id       TEXT,
+    resource          TEXT NOT NULL,              -- the SCIM body without id/meta/members
+    former_names      TEXT NOT NULL DEFAULT '[]', -- JSON array, newest first, for renames in flight
+    version           INTEGER NOT NULL,
+    created           TEXT NOT NULL,
+    last_modified     TEXT NOT NULL
+);
+CREATE INDEX groups_external_id ON groups(external_id);
+CREATE TABLE memberships (
+    group_id  TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,                   -- order of joining: the group policy reads it
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships(user_id, seq);
+CREATE TABLE group_conflicts (
+    at         TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    group_id   TEXT NOT NULL,
+    other_group_id TEXT NOT NULL,
+    policy     TEXT NOT NULL,
+    outcome    TEXT NOT NULL
 );
 CREATE TABLE outbox (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- commit order; never reused
@@ -23,6 +54,7 @@ CREATE TABLE outbox (
     kind        TEXT NOT NULL,
     version     INTEGER NOT NULL,
     payload     TEXT NOT NULL,
+    origin      TEXT NOT NULL DEFAULT '',
     created_at  TEXT NOT NULL,
     sent_at     TEXT
 );
