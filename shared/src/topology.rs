@@ -68,6 +68,16 @@ impl Topology {
         format!("{}.dead-letters", self.prefix)
     }
 
+    /// The fanout exchange workers publish outcome events to.
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    /// The queue the receiver consumes outcome events from.
+    pub fn events_queue(&self) -> String {
+        format!("{}.events.receiver", self.prefix)
+    }
+
     /// The routing key of partition `p` on the jobs exchange.
     pub fn routing_key(&self, p: u16) -> String {
         format!("p{p:03}")
@@ -170,6 +180,33 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
+        channel
+            .exchange_declare(
+                self.events_exchange().as_str().into(),
+                ExchangeKind::Fanout,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        let mut events_args = FieldTable::default();
+        // Outcome events are the operators' audit trail: replicated and durable too.
+        events_args.insert("x-queue-type".into(), long_string("quorum"));
+        channel
+            .queue_declare(
+                self.events_queue().as_str().into(),
+                durable_queue,
+                events_args,
+            )
+            .await?;
+        channel
+            .queue_bind(
+                self.events_queue().as_str().into(),
+                self.events_exchange().as_str().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let args = self.partition_queue_args();
         for p in 0..self.partitions {
             let queue = self.partition_queue(p);
@@ -193,12 +230,17 @@ impl Topology {
     pub async fn delete(&self, channel: &Channel) -> lapin::Result<()> {
         let mut queues = self.partition_queues();
         queues.push(self.dead_letter_queue());
+        queues.push(self.events_queue());
         for queue in queues {
             channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await?;
         }
-        for exchange in [self.jobs_exchange(), self.dead_exchange()] {
+        for exchange in [
+            self.jobs_exchange(),
+            self.dead_exchange(),
+            self.events_exchange(),
+        ] {
             channel
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await?;
