@@ -53,6 +53,100 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// PATCH group membership, 100 members per request: each connection owns a group and
+/// 100 users, and alternates adding and removing all 100 in one PATCH.
+async fn group_patch_phase(
+    client: &reqwest::Client,
+    base: &str,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut setups = Vec::new();
+    for c in 0..connections {
+        let mut members = Vec::new();
+        for i in 0..100 {
+            let r = client
+                .post(format!("{base}/Users"))
+                .bearer_auth(TOKEN)
+                .json(&json!({"userName": format!("g{c}-{i}-{run}@bench.example.com"), "active": true}))
+                .send()
+                .await?;
+            let body: serde_json::Value = r.json().await?;
+            members.push(json!({"value": body["id"]}));
+        }
+        let r = client
+            .post(format!("{base}/Groups"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"displayName": format!("bench-{c}-{run}")}))
+            .send()
+            .await?;
+        let body: serde_json::Value = r.json().await?;
+        let id = body["id"].as_str().unwrap_or_default().to_string();
+        setups.push((id, members));
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (group, members) in setups {
+        let client = client.clone();
+        let url = format!("{base}/Groups/{group}");
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut add = true;
+            while Instant::now() < deadline {
+                let op = if add {
+                    json!({"op": "add", "path": "members", "value": members})
+                } else {
+                    json!({"op": "remove", "path": "members", "value": members})
+                };
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op]});
+                let t = Instant::now();
+                match client.patch(&url).bearer_auth(TOKEN).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+                add = !add;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    all.sort();
+    println!(
+        "PATCH /Groups/{{id}} with 100 member changes, {connections} connections, {seconds} s"
+    );
+    println!(
+        "  patches      {} ({} member changes, {} user jobs written)",
+        all.len(),
+        all.len() * 100,
+        all.len() * 100
+    );
+    println!("  errors       {errors}");
+    println!(
+        "  throughput   {:.0} patches/s",
+        all.len() as f64 / seconds as f64
+    );
+    println!(
+        "  latency p50  {:.2} ms",
+        percentile(&all, 0.50).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  latency p99  {:.2} ms",
+        percentile(&all, 0.99).as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let connections = arg("--connections", 64) as usize;
@@ -161,6 +255,11 @@ async fn main() -> anyhow::Result<()> {
         all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
     );
     println!("  receiver peak RSS {} MiB", rss_kib(pid) / 1024);
+    group_patch_phase(&client, &base, connections.min(16), seconds).await?;
+    println!(
+        "  receiver peak RSS after both phases {} MiB",
+        rss_kib(pid) / 1024
+    );
     drop(receiver);
     splashsync_tests::delete_topology(&splashsync_shared::topology::Topology::new(prefix, 4)).await;
     Ok(())
