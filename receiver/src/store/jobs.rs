@@ -76,7 +76,8 @@ pub async fn effective_group(
     .transpose()
 }
 
-/// Writes the job carrying `record`'s desired state (its version is the job's).
+/// Writes the job carrying `record`'s desired state (its version is the job's), reading
+/// its Splashtop group from the memberships.
 pub async fn user_job(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
@@ -88,6 +89,18 @@ pub async fn user_job(
     } else {
         effective_group(conn, &record.id, cx.policy).await?
     };
+    user_job_in_group(conn, cx, record, group, deleted).await
+}
+
+/// Writes the job carrying `record`'s desired state in `group` (a new user has none:
+/// the create path skips the membership lookup).
+pub async fn user_job_in_group(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    record: &UserRecord,
+    group: Option<GroupRef>,
+    deleted: bool,
+) -> Result<(), StoreError> {
     let mut state = desired_state(record, group);
     state.deleted = deleted;
     let job = Job::UserV1(UserJob {

@@ -4,7 +4,7 @@ use serde_json::Value;
 use splashsync_shared::scim::now_rfc3339;
 use sqlx::SqliteConnection;
 
-use super::jobs::user_job;
+use super::jobs::{user_job, user_job_in_group};
 use super::sqlite::{load_user, user_columns_of};
 use super::{StoreError, UserEdit, UserRecord, WriteCtx};
 
@@ -54,7 +54,7 @@ pub(crate) async fn create(
         Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
         other => other?,
     };
-    user_job(conn, cx, &record, false).await?;
+    user_job_in_group(conn, cx, &record, None, false).await?;
     Ok(record)
 }
 
