@@ -2,8 +2,6 @@
 //! and a worker in-process, each on port 0 with its own SQLite file and its own AMQP
 //! prefix, and clean the broker up afterwards.
 
-pub mod workers;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
