@@ -1,6 +1,7 @@
 //! The jobs a write implies, computed inside the write's transaction so that the
 //! directory change and its jobs commit together (invariant 1).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use splashsync_shared::job::{
@@ -18,25 +19,81 @@ fn encode_error(e: serde_json::Error) -> StoreError {
 
 /// Inserts a job into the outbox.
 pub async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
-    let meta = job.meta();
-    let payload = serde_json::to_string(job).map_err(encode_error)?;
-    let kind = match job {
-        Job::UserV1(_) => "UserV1",
-        Job::GroupV1(_) => "GroupV1",
-    };
-    sqlx::query(
-        "INSERT INTO outbox (job_id, key, kind, version, payload, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&meta.job_id)
-    .bind(&meta.key)
-    .bind(kind)
-    .bind(meta.version)
-    .bind(payload)
-    .bind(&meta.origin)
-    .bind(&meta.created_at)
-    .execute(&mut *conn)
-    .await?;
+    insert_jobs(conn, std::slice::from_ref(job)).await
+}
+
+/// Rows per multi-row INSERT: 7 parameters each stays far under SQLite's limit.
+const ROWS_PER_INSERT: usize = 100;
+
+/// Inserts jobs into the outbox in commit order, many rows per statement.
+pub async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<(), StoreError> {
+    for chunk in jobs.chunks(ROWS_PER_INSERT) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO outbox (job_id, key, kind, version, payload, origin, created_at) VALUES {rows}");
+        let mut q = sqlx::query(&sql);
+        for job in chunk {
+            let meta = job.meta();
+            let kind = match job {
+                Job::UserV1(_) => "UserV1",
+                Job::GroupV1(_) => "GroupV1",
+            };
+            q = q
+                .bind(meta.job_id.clone())
+                .bind(meta.key.clone())
+                .bind(kind)
+                .bind(meta.version)
+                .bind(serde_json::to_string(job).map_err(encode_error)?)
+                .bind(meta.origin.clone())
+                .bind(meta.created_at.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
+}
+
+/// `?, ?, …` for `n` parameters.
+pub fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Bound parameters per IN list.
+pub const IN_CHUNK: usize = 500;
+
+/// The group that decides each user's Splashtop group under `policy`.
+pub async fn effective_groups(
+    conn: &mut SqliteConnection,
+    user_ids: &[String],
+    policy: GroupPolicy,
+) -> Result<HashMap<String, GroupRef>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in user_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT m.user_id, g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id IN ({}) ORDER BY m.seq",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let user: String = row.try_get("user_id")?;
+            let group = GroupRef {
+                group_id: row.try_get("id")?,
+                display_name: row.try_get("display_name")?,
+            };
+            match policy {
+                // Rows come in joining order: the last one seen is the latest.
+                GroupPolicy::Move => {
+                    out.insert(user, group);
+                }
+                GroupPolicy::Reject | GroupPolicy::First => {
+                    out.entry(user).or_insert(group);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn meta(cx: &WriteCtx, key: String, version: i64) -> JobMeta {
@@ -110,26 +167,44 @@ pub async fn user_job_in_group(
     insert_job(conn, &job).await
 }
 
-/// Bumps a user's version (its desired state changed through a group) and writes its job.
-pub async fn touch_user(
+/// Bumps the versions of users whose desired state changed through a group and writes
+/// their jobs: a handful of statements whatever the number of users.
+pub async fn touch_users(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
-    user_id: &str,
+    user_ids: &[String],
 ) -> Result<(), StoreError> {
-    let now = now_rfc3339();
-    let row = sqlx::query(
-        "UPDATE users SET version = version + 1, last_modified = ? WHERE id = ? \
-         RETURNING id, user_name, resource, version, created, last_modified",
-    )
-    .bind(&now)
-    .bind(user_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
+    if user_ids.is_empty() {
         return Ok(());
-    };
-    let record = super::sqlite::user_from_row(&row)?;
-    user_job(conn, cx, &record, false).await
+    }
+    let now = now_rfc3339();
+    let mut records = Vec::with_capacity(user_ids.len());
+    for chunk in user_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE users SET version = version + 1, last_modified = ? WHERE id IN ({}) \
+             RETURNING id, user_name, resource, version, created, last_modified",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(&now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            records.push(super::sqlite::user_from_row(&row)?);
+        }
+    }
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let mut groups = effective_groups(conn, &ids, cx.policy).await?;
+    let jobs: Vec<Job> = records
+        .iter()
+        .map(|record| {
+            Job::UserV1(UserJob {
+                meta: meta(cx, user_key(&cx.tenant, &record.id), record.version),
+                state: desired_state(record, groups.remove(&record.id)),
+            })
+        })
+        .collect();
+    insert_jobs(conn, &jobs).await
 }
 
 /// Writes a group job.

@@ -236,7 +236,9 @@ impl Directory for SqliteDirectory {
         cx: WriteCtx,
         record: UserRecord,
     ) -> BoxFuture<'_, Result<UserRecord, StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        // The user INSERT is the only statement that can fail (a taken userName) and it
+        // comes first: no savepoint needed.
+        Box::pin(self.writer.write_unit(Box::new(move |conn| {
             Box::pin(async move { sqlite_users::create(conn, &cx, record).await })
         })))
     }

@@ -1,13 +1,14 @@
 //! Group writes of the SQLite directory, with the one-group policy; each runs inside the
 //! writer's batch transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use splashsync_shared::scim::now_rfc3339;
+use splashsync_shared::scim::{ScimError, ScimType};
 use sqlx::{Row, SqliteConnection};
 
-use super::jobs::{effective_group, group_job, touch_user};
+use super::jobs::{effective_groups, group_job, marks, touch_users, IN_CHUNK};
 use super::sqlite::load_group;
 use super::sqlite_users::{check_version, is_unique_violation};
 use super::{GroupConflict, GroupEdit, GroupPolicy, GroupRecord, StoreError, WriteCtx};
@@ -28,40 +29,57 @@ fn external_id(resource: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Adds `user_id` to `group_id` under the tenant's policy.
-async fn add_member(
+/// Adds users to `group_id` under the tenant's policy, in a few statements.
+async fn add_members(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     group_id: &str,
-    user_id: &str,
+    users: &[String],
 ) -> Result<(), StoreError> {
-    let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if exists.is_none() {
-        return Err(StoreError::Invalid(
-            splashsync_shared::scim::ScimError::bad_request(
-                splashsync_shared::scim::ScimType::InvalidValue,
-                format!("member {user_id:?} is not a user of this directory"),
-            ),
-        ));
+    if users.is_empty() {
+        return Ok(());
     }
-    let other = sqlx::query(
-        "SELECT g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
-         WHERE m.user_id = ? AND m.group_id != ? ORDER BY m.seq LIMIT 1",
-    )
-    .bind(user_id)
-    .bind(group_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(other) = other {
-        let other_id: String = other.try_get("id")?;
-        let other_name: String = other.try_get("display_name")?;
+    let mut known = HashSet::new();
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!("SELECT id FROM users WHERE id IN ({})", marks(chunk.len()));
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for u in chunk {
+            q = q.bind(u);
+        }
+        known.extend(q.fetch_all(&mut *conn).await?);
+    }
+    if let Some(missing) = users.iter().find(|u| !known.contains(*u)) {
+        return Err(StoreError::Invalid(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("member {missing:?} is not a user of this directory"),
+        )));
+    }
+    // Each user's earliest other group, for the one-group policy.
+    let mut others: HashMap<String, (String, String)> = HashMap::new();
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT m.user_id, g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id IN ({}) AND m.group_id != ? ORDER BY m.seq",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for u in chunk {
+            q = q.bind(u);
+        }
+        for row in q.bind(group_id).fetch_all(&mut *conn).await? {
+            others
+                .entry(row.try_get("user_id")?)
+                .or_insert((row.try_get("id")?, row.try_get("display_name")?));
+        }
+    }
+    for user in users {
+        let Some((other_id, other_name)) = others.get(user) else {
+            continue;
+        };
         let conflict = GroupConflict {
-            user_id: user_id.to_string(),
+            user_id: user.clone(),
             group_id: group_id.to_string(),
-            other_group_id: other_id,
+            other_group_id: other_id.clone(),
             policy: cx.policy,
             outcome: match cx.policy {
                 GroupPolicy::Reject => "rejected",
@@ -74,21 +92,53 @@ async fn add_member(
             return Err(StoreError::GroupConflict(
                 Box::new(conflict),
                 format!(
-                    "user {user_id:?} is already in group {other_name:?}; a Splashtop user can be in one group only \
+                    "user {user:?} is already in group {other_name:?}; a Splashtop user can be in one group only \
                      (group policy: reject). Remove it from {other_name:?} first"
                 ),
             ));
         }
         record_conflict(conn, &conflict).await?;
     }
-    sqlx::query(
-        "INSERT OR IGNORE INTO memberships (group_id, user_id, seq) \
-         VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM memberships))",
-    )
-    .bind(group_id)
-    .bind(user_id)
-    .execute(&mut *conn)
-    .await?;
+    let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM memberships")
+        .fetch_one(&mut *conn)
+        .await?;
+    for (c, chunk) in users.chunks(ROWS).enumerate() {
+        let sql = format!(
+            "INSERT OR IGNORE INTO memberships (group_id, user_id, seq) VALUES {}",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (i, u) in chunk.iter().enumerate() {
+            q = q
+                .bind(group_id)
+                .bind(u)
+                .bind(base + 1 + (c * ROWS + i) as i64);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row membership INSERT.
+const ROWS: usize = 300;
+
+/// Removes users from a group.
+async fn remove_members(
+    conn: &mut SqliteConnection,
+    group_id: &str,
+    users: &[String],
+) -> Result<(), StoreError> {
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "DELETE FROM memberships WHERE group_id = ? AND user_id IN ({})",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(group_id);
+        for u in chunk {
+            q = q.bind(u);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -118,12 +168,11 @@ async fn touch_all(
     users: Vec<String>,
 ) -> Result<(), StoreError> {
     let mut seen = HashSet::new();
-    for user in users {
-        if seen.insert(user.clone()) {
-            touch_user(conn, cx, &user).await?;
-        }
-    }
-    Ok(())
+    let unique: Vec<String> = users
+        .into_iter()
+        .filter(|u| seen.insert(u.clone()))
+        .collect();
+    touch_users(conn, cx, &unique).await
 }
 
 /// Inserts a group, its group job and its members' user jobs.
@@ -161,9 +210,7 @@ pub(crate) async fn create(
         false,
     )
     .await?;
-    for user in &members {
-        add_member(conn, cx, &record.id, user).await?;
-    }
+    add_members(conn, cx, &record.id, &members).await?;
     touch_all(conn, cx, members).await?;
     record.members = load_group(conn, &record.id, true)
         .await?
@@ -243,25 +290,20 @@ pub(crate) async fn update(
     if renamed {
         group_job(conn, cx, id, &display_name, former, version, false).await?;
         // Members whose Splashtop group is this one now want it under the new name.
-        for m in old_members.iter().filter(|m| new_set.contains(m.as_str())) {
-            if effective_group(conn, m, cx.policy)
-                .await?
-                .is_some_and(|g| g.group_id == id)
-            {
-                touched.push(m.clone());
-            }
-        }
+        let staying: Vec<String> = old_members
+            .iter()
+            .filter(|m| new_set.contains(m.as_str()))
+            .cloned()
+            .collect();
+        let groups = effective_groups(conn, &staying, cx.policy).await?;
+        touched.extend(
+            staying
+                .into_iter()
+                .filter(|m| groups.get(m).is_some_and(|g| g.group_id == id)),
+        );
     }
-    for m in &removed {
-        sqlx::query("DELETE FROM memberships WHERE group_id = ? AND user_id = ?")
-            .bind(id)
-            .bind(m)
-            .execute(&mut *conn)
-            .await?;
-    }
-    for m in &added {
-        add_member(conn, cx, id, m).await?;
-    }
+    remove_members(conn, id, &removed).await?;
+    add_members(conn, cx, id, &added).await?;
     touched.extend(removed);
     touched.extend(added);
     touch_all(conn, cx, touched).await?;
