@@ -72,6 +72,15 @@ pub struct Settings {
     )]
     pub group_policy: crate::store::GroupPolicy,
 
+    /// Token of the admin API and console (`/admin`, `/console`); both are off when unset.
+    #[arg(long, env = "SPLASHSYNC_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<SecretString>,
+
+    /// Seconds between the backlog and throughput samples the console charts.
+    #[arg(long, env = "SPLASHSYNC_SAMPLE_INTERVAL_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sample_interval_secs: u64,
+
     /// Log format: text or json.
     #[arg(long, env = "SPLASHSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -83,6 +92,17 @@ impl Settings {
         use secrecy::ExposeSecret;
         if self.scim_token.expose_secret().len() < 16 {
             return Err("SPLASHSYNC_SCIM_TOKEN must be at least 16 characters".into());
+        }
+        if let Some(admin) = &self.admin_token {
+            let admin = admin.expose_secret();
+            if admin.len() < 16 {
+                return Err("SPLASHSYNC_ADMIN_TOKEN must be at least 16 characters".into());
+            }
+            if admin == self.scim_token.expose_secret() {
+                return Err(
+                    "SPLASHSYNC_ADMIN_TOKEN must differ from SPLASHSYNC_SCIM_TOKEN: an identity provider must never reach the admin API".into(),
+                );
+            }
         }
         if !self.database_url.starts_with("sqlite:") {
             return Err(format!(
@@ -139,6 +159,22 @@ mod tests {
     fn a_short_token_is_refused_with_a_clear_message() {
         let s = parse(&["--scim-token", "short"]).unwrap();
         assert!(s.validate().unwrap_err().contains("SPLASHSYNC_SCIM_TOKEN"));
+    }
+
+    #[test]
+    fn the_admin_token_is_optional_but_never_the_scim_token() {
+        let s = parse(&["--scim-token", "0123456789abcdef"]).unwrap();
+        assert!(s.admin_token.is_none());
+        let s = parse(&[
+            "--scim-token",
+            "0123456789abcdef",
+            "--admin-token",
+            "0123456789abcdef",
+        ])
+        .unwrap();
+        assert!(s.validate().unwrap_err().contains("SPLASHSYNC_ADMIN_TOKEN"));
+        let s = parse(&["--scim-token", "0123456789abcdef", "--admin-token", "short"]).unwrap();
+        assert!(s.validate().is_err());
     }
 
     #[test]

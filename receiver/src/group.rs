@@ -33,6 +33,7 @@ pub fn validate(body: Value) -> Result<ValidGroup, ScimError> {
             "the request body must be a JSON object (a SCIM Group resource)",
         ));
     };
+    crate::provisioning::strip(&mut obj);
     let display_name = match get_ci(&obj, "displayName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
         _ => {

@@ -14,12 +14,22 @@
 //! - [`group`]: the same for SCIM Group bodies.
 //! - [`store`]: the directory store (SQLite with group commit) behind the [`store::Directory`] trait.
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
+//! - [`events`]: intake of outcome events and dead letters into the audit store.
+//! - [`admin`]: the operators' JSON API under `/admin` (its own token).
+//! - [`console`]: the operators' web console under `/console` (server-rendered HTML).
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
+//! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod console;
+pub mod events;
 pub mod extract;
 pub mod group;
+pub mod metrics;
+pub mod provisioning;
 pub mod relay;
 pub mod routes;
 pub mod store;

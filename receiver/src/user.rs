@@ -41,6 +41,7 @@ pub fn validate(body: Value) -> Result<ValidUser, ScimError> {
         ));
     };
     obj.retain(|k, _| !DROPPED.iter().any(|d| k.eq_ignore_ascii_case(d)));
+    crate::provisioning::strip(&mut obj);
     let user_name = match get_ci(&obj, "userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
         Some(Value::String(_)) | None | Some(Value::Null) => {

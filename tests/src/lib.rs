@@ -2,6 +2,9 @@
 //! and a worker in-process, each on port 0 with its own SQLite file and its own AMQP
 //! prefix, and clean the broker up afterwards.
 
+pub mod operators;
+pub mod workers;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,9 @@ pub fn amqp_url() -> String {
 
 /// The SCIM token test receivers accept.
 pub const SCIM_TOKEN: &str = "test-scim-token-0123456789";
+
+/// The admin token test receivers accept (admin API and console are on in tests).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// A process-like component running in the background.
 #[derive(Debug)]
@@ -132,6 +138,8 @@ impl TestApp {
             page_size: 100,
             max_page_size: 1000,
             group_policy: Default::default(),
+            admin_token: Some(SecretString::from(ADMIN_TOKEN)),
+            sample_interval_secs: 1,
             log_format: splashsync_shared::telemetry::LogFormat::Text,
         };
         let app = Application::build(settings).await.expect("receiver builds");
@@ -173,6 +181,18 @@ impl TestApp {
             .bearer_auth(SCIM_TOKEN)
     }
 
+    /// `http://127.0.0.1:<port>`: the receiver's root (admin API, console, metrics).
+    pub fn base_url(&self) -> String {
+        self.scim_url.trim_end_matches("/scim/v2").to_string()
+    }
+
+    /// A request to the receiver's admin API (`path` under `/admin`) with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/admin{}", self.base_url(), path))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
     /// `POST /Users` with `body`.
     pub async fn create_user(&self, body: &Value) -> reqwest::Response {
         self.scim(reqwest::Method::POST, "/Users")
@@ -204,6 +224,13 @@ impl TestApp {
             r.stop().await;
         }
         delete_topology(&self.topology).await;
+        // The worker keeps its applied versions in Redis under the same prefix.
+        if let Ok(store) = splashsync_worker::store::Store::new(
+            splashsync_worker::consumer::DEFAULT_REDIS_URL,
+            self.topology.prefix(),
+        ) {
+            let _ = store.delete_all().await;
+        }
     }
 }
 
@@ -241,7 +268,15 @@ impl Drop for TestApp {
                     .enable_all()
                     .build()
                 {
-                    rt.block_on(delete_topology(&topology));
+                    rt.block_on(async {
+                        delete_topology(&topology).await;
+                        if let Ok(store) = splashsync_worker::store::Store::new(
+                            splashsync_worker::consumer::DEFAULT_REDIS_URL,
+                            topology.prefix(),
+                        ) {
+                            let _ = store.delete_all().await;
+                        }
+                    });
                 }
             })
             .join();

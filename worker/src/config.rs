@@ -63,6 +63,28 @@ pub struct Settings {
     #[arg(long, env = "SPLASHTOP_API_TIMEOUT_SECS", default_value_t = 30)]
     pub api_timeout_secs: u64,
 
+    /// The team's Splashtop API calls per minute, shared by all worker processes
+    /// (each takes an equal share of it); 0 disables the limiter.
+    #[arg(long, env = "SPLASHTOP_RATE_LIMIT_PER_MINUTE", default_value_t = 200)]
+    pub rate_limit_per_minute: u32,
+
+    /// How long one job's transient failures are retried before it is dead-lettered,
+    /// in seconds (at most 1200, well under RabbitMQ's 30-minute consumer timeout).
+    #[arg(long, env = "SPLASHSYNC_RETRY_BUDGET_SECS", default_value_t = 300)]
+    pub retry_budget_secs: u64,
+
+    /// Redis URL of the state shared by workers (applied versions, heartbeats).
+    #[arg(
+        long,
+        env = "SPLASHSYNC_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key; defaults to the AMQP prefix.
+    #[arg(long, env = "SPLASHSYNC_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
+
     /// Log format: text or json.
     #[arg(long, env = "SPLASHSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -85,6 +107,17 @@ impl Settings {
         }
         if !(self.amqp_url.starts_with("amqp://") || self.amqp_url.starts_with("amqps://")) {
             return Err("SPLASHSYNC_AMQP_URL must start with amqp:// or amqps://".into());
+        }
+        if self.retry_budget_secs == 0
+            || self.retry_budget_secs > crate::retry::MAX_BUDGET.as_secs()
+        {
+            return Err(format!(
+                "SPLASHSYNC_RETRY_BUDGET_SECS must be between 1 and {} (RabbitMQ's consumer timeout is 1800)",
+                crate::retry::MAX_BUDGET.as_secs()
+            ));
+        }
+        if !self.redis_url.starts_with("redis://") {
+            return Err("SPLASHSYNC_REDIS_URL must start with redis://".into());
         }
         if self.api_timeout_secs == 0 {
             return Err("SPLASHTOP_API_TIMEOUT_SECS must be at least 1".into());

@@ -1,51 +1,79 @@
-//! One consumer per partition queue: jobs of a partition are applied one at a time, in
-//! order, and acked only after Splashtop answered.
+//! The worker process: one consumer per owned partition queue, jobs of a partition
+//! applied one at a time, in order, and acked only after Splashtop answered.
 //!
 //! Every partition queue has single active consumer on, so across all worker processes
-//! exactly one consumer receives a partition's jobs; the others stand by.
+//! at most one consumer receives a partition's jobs. On top of that each worker consumes
+//! only its share of the partitions ([`crate::rebalance`]), recomputed every heartbeat
+//! from the live workers in Redis: a new worker takes its share within a heartbeat, a
+//! killed worker's heartbeat expires after [`HEARTBEAT_TTL_FACTOR`] heartbeats and its
+//! partitions move to the survivors (its unacked jobs come back from RabbitMQ when its
+//! connection drops). SIGTERM stops each partition between jobs: the in-flight job
+//! finishes and is acked, then the worker leaves the live set and closes.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::StreamExt;
-use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
-    ConfirmSelectOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use splashsync_shared::job::Job;
 use splashsync_shared::topology::Topology;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::apply::{apply_group, apply_user};
 use crate::config::{DeactivateMode, Settings};
-use crate::splashtop::{ApiError, CallContext, HttpTeamApi, TeamApi};
+use crate::handle::Runtime;
+use crate::limiter::{RateLimitedApi, RateLimiter};
+use crate::retry::RetryPolicy;
+use crate::splashtop::{HttpTeamApi, TeamApi};
+use crate::store::Store;
 
-/// How long transient failures of one job are retried in place before the job is
-/// dead-lettered (well under RabbitMQ's 30-minute consumer timeout).
-pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(300);
+/// Default interval between heartbeats (and rebalances).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// A worker is dead once this many heartbeats were missed.
+pub const HEARTBEAT_TTL_FACTOR: u32 = 3;
+/// The Redis every worker shares unless configured otherwise.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
-/// A worker: the API client and the topology it consumes.
+/// A worker: the API client, the topology it consumes and its policies.
 #[derive(Clone)]
 pub struct Worker {
     api: Arc<dyn TeamApi>,
     topology: Topology,
     amqp_url: String,
     mode: DeactivateMode,
-    retry_budget: Duration,
+    retry: RetryPolicy,
+    rate_limit_per_minute: u32,
+    redis_url: String,
+    redis_prefix: String,
+    heartbeat: Duration,
     name: String,
+    id: String,
 }
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
             .field("topology", &self.topology)
-            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .finish_non_exhaustive()
+    }
+}
+
+/// One partition being consumed by a task; dropping it aborts the task.
+#[derive(Debug)]
+struct PartitionTask {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for PartitionTask {
+    fn drop(&mut self) {
+        // Only reached without a graceful stop (the worker itself was aborted).
+        self.task.abort();
     }
 }
 
@@ -59,40 +87,88 @@ impl Worker {
             settings.splashtop_api_token.clone(),
             Duration::from_secs(settings.api_timeout_secs),
         )?;
-        Ok(Self::new(
+        let worker = Self::new(
             Arc::new(api),
             Topology::new(settings.amqp_prefix.clone(), settings.partitions),
             settings.amqp_url.clone(),
             settings.deactivate_mode,
-        ))
+        )
+        .with_retry_budget(Duration::from_secs(settings.retry_budget_secs))
+        .with_rate_limit(settings.rate_limit_per_minute);
+        let prefix = settings
+            .redis_prefix
+            .clone()
+            .unwrap_or_else(|| settings.amqp_prefix.clone());
+        Ok(worker.with_redis(&settings.redis_url, &prefix))
     }
 
-    /// A worker over any [`TeamApi`].
+    /// A worker over any [`TeamApi`], with Redis keys under the topology's prefix.
     pub fn new(
         api: Arc<dyn TeamApi>,
         topology: Topology,
         amqp_url: String,
         mode: DeactivateMode,
     ) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
         Self {
             api,
+            redis_prefix: topology.prefix().to_string(),
             topology,
             amqp_url,
             mode,
-            retry_budget: DEFAULT_RETRY_BUDGET,
-            name: format!("splashsync-worker-{}", std::process::id()),
+            retry: RetryPolicy::default(),
+            rate_limit_per_minute: 200,
+            redis_url: DEFAULT_REDIS_URL.to_string(),
+            heartbeat: DEFAULT_HEARTBEAT,
+            name: format!("splashsync-worker-{}-{}", std::process::id(), &id[..8]),
+            id,
         }
     }
 
     /// Overrides the retry budget.
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
-        self.retry_budget = budget;
+        self.retry.budget = budget;
         self
     }
 
-    /// Consumes every partition until `shutdown` resolves, reconnecting when the broker
+    /// Overrides the team's rate limit in calls per minute (0: unlimited).
+    pub fn with_rate_limit(mut self, per_minute: u32) -> Self {
+        self.rate_limit_per_minute = per_minute;
+        self
+    }
+
+    /// Overrides the shared Redis and its key prefix.
+    pub fn with_redis(mut self, url: &str, prefix: &str) -> Self {
+        self.redis_url = url.to_string();
+        self.redis_prefix = prefix.to_string();
+        self
+    }
+
+    /// Overrides the heartbeat interval.
+    pub fn with_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// This worker's id in the live set.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Consumes its partitions until `shutdown` resolves, reconnecting when the broker
     /// goes away. On shutdown the in-flight jobs finish and are acked first.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let store = Store::new(&self.redis_url, &self.redis_prefix)?;
+        let limiter = Arc::new(RateLimiter::new(self.rate_limit_per_minute));
+        let rt = Arc::new(Runtime {
+            api: RateLimitedApi::new(self.api.clone(), limiter.clone()),
+            limiter,
+            store,
+            topology: self.topology.clone(),
+            mode: self.mode,
+            retry: self.retry,
+            worker: self.id.clone(),
+        });
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let Some(conn) = splashsync_shared::amqp::connect_with_retry(
@@ -105,7 +181,7 @@ impl Worker {
                 return Ok(());
             };
             let (stop_tx, stop_rx) = watch::channel(false);
-            let session = self.session(&conn, stop_rx);
+            let session = self.session(&rt, &conn, stop_rx);
             let mut session = std::pin::pin!(session);
             let stopping = tokio::select! {
                 r = &mut session => {
@@ -126,212 +202,142 @@ impl Worker {
         }
     }
 
-    async fn session(&self, conn: &Connection, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// The partitions this worker should own now, renewing its heartbeat.
+    async fn my_partitions(&self, rt: &Runtime) -> Vec<u16> {
+        let ttl = self.heartbeat * HEARTBEAT_TTL_FACTOR;
+        let mut live = match rt.store.heartbeat(&self.id, ttl).await {
+            Ok(live) => live,
+            Err(e) => {
+                // Without Redis nobody can agree on shares: take every partition and let
+                // single active consumer keep one consumer active per partition.
+                tracing::warn!(error = %e, "heartbeat failed; consuming every partition");
+                vec![self.id.clone()]
+            }
+        };
+        if !live.contains(&self.id) {
+            live.push(self.id.clone());
+            live.sort();
+        }
+        rt.limiter.set_workers(live.len());
+        crate::rebalance::assign(&live, self.topology.partitions(), &self.id)
+    }
+
+    async fn session(
+        &self,
+        rt: &Arc<Runtime>,
+        conn: &Connection,
+        mut stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
         let setup = conn.create_channel().await?;
         self.topology.declare(&setup).await?;
         let dead = conn.create_channel().await?;
         dead.confirm_select(ConfirmSelectOptions::default()).await?;
         let dead = Arc::new(dead);
-        let mut tasks = tokio::task::JoinSet::new();
-        for p in 0..self.topology.partitions() {
-            let channel = conn.create_channel().await?;
-            // One job at a time per partition: order first.
-            channel.basic_qos(1, BasicQosOptions::default()).await?;
-            let consumer = channel
-                .basic_consume(
-                    self.topology.partition_queue(p).as_str().into(),
-                    format!("{}-p{p:03}", self.name).as_str().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-            let worker = self.clone();
-            let dead = dead.clone();
-            let stop = stop.clone();
-            tasks.spawn(async move { worker.consume(p, channel, consumer, dead, stop).await });
-        }
-        tracing::info!(partitions = self.topology.partitions(), "consuming");
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(e) => return Err(anyhow::anyhow!("partition task failed: {e}")),
-            }
-        }
-        Ok(())
-    }
-
-    async fn consume(
-        self,
-        partition: u16,
-        channel: Channel,
-        mut consumer: lapin::Consumer,
-        dead: Arc<Channel>,
-        mut stop: watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
+        let mut owned: BTreeMap<u16, PartitionTask> = BTreeMap::new();
+        let mut draining: Vec<(u16, PartitionTask)> = Vec::new();
+        let mut tick = tokio::time::interval(self.heartbeat);
         loop {
-            let delivery = tokio::select! {
-                d = consumer.next() => d,
-                _ = stop.wait_for(|s| *s) => None,
-            };
-            let Some(delivery) = delivery else {
-                let _ = channel.close(200, "stopping".into()).await;
-                return if *stop.borrow() {
-                    Ok(())
-                } else {
-                    Err(anyhow::anyhow!("consumer of partition {partition} ended"))
-                };
-            };
-            let delivery = delivery?;
-            self.handle(&delivery, &dead).await?;
-        }
-    }
-
-    async fn handle(&self, delivery: &Delivery, dead: &Channel) -> anyhow::Result<()> {
-        let job: Job = match serde_json::from_slice(&delivery.data) {
-            Ok(job) => job,
-            Err(e) => {
-                tracing::error!(error = %e, "undecodable job; dead-lettering it");
-                delivery
-                    .acker
-                    .reject(BasicRejectOptions { requeue: false })
-                    .await?;
-                return Ok(());
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => break,
             }
-        };
-        let meta = job.meta().clone();
-        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version);
-        let _enter = span.enter();
-        let cx = CallContext {
-            job_id: meta.job_id.clone(),
-            key: meta.key.clone(),
-            version: meta.version,
-        };
-        let first_attempt = SystemTime::now();
-        let mut attempts = 0u32;
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(30))
-            .with_jitter()
-            .without_max_times()
-            .build();
-        let outcome = loop {
-            attempts += 1;
-            let result = match &job {
-                Job::UserV1(j) => apply_user(self.api.as_ref(), &cx, &j.state, self.mode).await,
-                Job::GroupV1(j) => apply_group(self.api.as_ref(), &cx, &j.state).await,
-            };
-            match result {
-                Ok(applied) => break Ok(applied),
-                Err(ApiError::Transient {
-                    retry_after,
-                    status,
-                    detail,
-                }) => {
-                    let elapsed = first_attempt.elapsed().unwrap_or_default();
-                    let delay = backoff.next().unwrap_or(Duration::from_secs(30));
-                    let delay =
-                        retry_after.map_or(delay, |r| r.max(delay.min(r + Duration::from_secs(1))));
-                    if elapsed + delay > self.retry_budget {
-                        break Err((
-                            "retry_budget_exhausted",
-                            ApiError::Transient {
-                                retry_after,
-                                status,
-                                detail,
-                            },
-                        ));
-                    }
-                    tracing::warn!(attempts, ?status, %detail, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
-                    tokio::time::sleep(delay).await;
+            for task in owned.values_mut() {
+                if task.task.is_finished() {
+                    (&mut task.task).await??;
+                    anyhow::bail!("a partition consumer ended");
                 }
-                Err(e @ ApiError::Permanent { .. }) => break Err(("permanent", e)),
             }
-        };
-        match outcome {
-            Ok(applied) => {
-                tracing::info!(attempts, ?applied, "job applied");
+            draining.retain(|(_, t)| !t.task.is_finished());
+            let mine = self.my_partitions(rt).await;
+            let released: Vec<u16> = owned
+                .keys()
+                .copied()
+                .filter(|p| !mine.contains(p))
+                .collect();
+            for p in released {
+                if let Some(task) = owned.remove(&p) {
+                    // Finishes its in-flight job and acks it before closing its channel.
+                    let _ = task.stop.send(true);
+                    draining.push((p, task));
+                }
             }
-            Err((reason, error)) => {
-                tracing::warn!(attempts, reason, %error, "dead-lettering job");
-                self.dead_letter(dead, delivery, reason, &error, attempts, first_attempt)
-                    .await?;
+            for &p in &mine {
+                if owned.contains_key(&p) || draining.iter().any(|(d, _)| *d == p) {
+                    continue;
+                }
+                owned.insert(p, self.start_partition(rt, conn, p, &dead).await?);
             }
+            tracing::debug!(partitions = ?owned.keys().collect::<Vec<_>>(), "owned partitions");
         }
-        delivery.acker.ack(BasicAckOptions::default()).await?;
+        for task in owned.values().chain(draining.iter().map(|(_, t)| t)) {
+            let _ = task.stop.send(true);
+        }
+        for mut task in owned
+            .into_values()
+            .chain(draining.into_iter().map(|(_, t)| t))
+        {
+            let _ = (&mut task.task).await;
+        }
+        if let Err(e) = rt.store.leave(&self.id).await {
+            tracing::warn!(error = %e, "could not leave the live set; it expires on its own");
+        }
         Ok(())
     }
 
-    /// Publishes the job to the dead-letter exchange with why, and waits for the confirm;
-    /// the caller acks the original only afterwards.
-    async fn dead_letter(
+    async fn start_partition(
         &self,
-        dead: &Channel,
-        delivery: &Delivery,
-        reason: &str,
-        error: &ApiError,
-        attempts: u32,
-        first_attempt: SystemTime,
-    ) -> anyhow::Result<()> {
-        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-        let text = |s: &str| AMQPValue::LongString(LongString::from(s));
-        headers.insert("x-splashsync-reason".into(), text(reason));
-        headers.insert(
-            "x-splashsync-attempts".into(),
-            AMQPValue::LongLongInt(i64::from(attempts)),
-        );
-        headers.insert(
-            "x-splashsync-first-attempt".into(),
-            text(&rfc3339(first_attempt)),
-        );
-        headers.insert(
-            "x-splashsync-last-attempt".into(),
-            text(&rfc3339(SystemTime::now())),
-        );
-        match error {
-            ApiError::Permanent {
-                status, code, body, ..
-            } => {
-                headers.insert(
-                    "x-splashsync-http-status".into(),
-                    AMQPValue::LongLongInt(i64::from(*status)),
-                );
-                headers.insert("x-splashsync-error-code".into(), text(code));
-                headers.insert("x-splashsync-error-body".into(), text(body));
-            }
-            ApiError::Transient { status, detail, .. } => {
-                if let Some(s) = status {
-                    headers.insert(
-                        "x-splashsync-http-status".into(),
-                        AMQPValue::LongLongInt(i64::from(*s)),
-                    );
-                }
-                headers.insert("x-splashsync-error-body".into(), text(detail));
-            }
-        }
-        let props = delivery.properties.clone().with_headers(headers);
-        let confirm = dead
-            .basic_publish(
-                self.topology.dead_exchange().as_str().into(),
-                "".into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &delivery.data,
-                props,
+        rt: &Arc<Runtime>,
+        conn: &Connection,
+        p: u16,
+        dead: &Arc<Channel>,
+    ) -> anyhow::Result<PartitionTask> {
+        let channel = conn.create_channel().await?;
+        // One job at a time per partition: order first.
+        channel.basic_qos(1, BasicQosOptions::default()).await?;
+        let consumer = channel
+            .basic_consume(
+                self.topology.partition_queue(p).as_str().into(),
+                format!("{}-p{p:03}", self.name).as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
             )
-            .await?
             .await?;
-        if !confirm.is_ack() || confirm.take_message().is_some() {
-            anyhow::bail!("the dead-letter queue refused the job");
-        }
-        Ok(())
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(consume(
+            rt.clone(),
+            channel,
+            consumer,
+            dead.clone(),
+            stop_rx,
+        ));
+        tracing::info!(partition = p, "consuming partition");
+        Ok(PartitionTask { stop, task })
     }
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+async fn consume(
+    rt: Arc<Runtime>,
+    channel: Channel,
+    mut consumer: lapin::Consumer,
+    dead: Arc<Channel>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        let delivery = tokio::select! {
+            // Stop only between jobs: the in-flight one finishes and is acked.
+            biased;
+            _ = stop.wait_for(|s| *s) => None,
+            d = consumer.next() => d,
+        };
+        let Some(delivery) = delivery else {
+            // Closing the channel returns a prefetched, unhandled job to its queue.
+            let _ = channel.close(200, "partition released".into()).await;
+            return if *stop.borrow() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("consumer ended"))
+            };
+        };
+        rt.handle(&delivery?, &dead).await?;
+    }
 }

@@ -4,10 +4,23 @@
 //! - [`config`]: settings from the environment and flags, validated at start-up.
 //! - [`splashtop`]: the one small module that speaks the Splashtop team API
 //!   (`docs/splashtop-api.md`), behind the [`splashtop::TeamApi`] trait.
+//! - [`limiter`]: the per-team token bucket every API call takes a token from.
+//! - [`retry`]: backoff with full jitter, Retry-After and the retry budget.
+//! - [`store`]: state shared by all workers in Redis: applied versions, group intents,
+//!   heartbeats.
 //! - [`apply`]: converging one user or group to the desired state a job carries.
-//! - [`consumer`]: one consumer per partition queue, manual acks, graceful stop.
+//! - [`rebalance`]: which partitions each live worker consumes.
+//! - [`consumer`]: the worker process: heartbeat, owned partitions, graceful stop.
+//! - `handle`: one delivery: version check, retries, dead letters, ack.
+//! - `outcome`: the outcome event of each attempt, for the receiver's audit log.
 
 pub mod apply;
 pub mod config;
 pub mod consumer;
+mod handle;
+pub mod limiter;
+mod outcome;
+pub mod rebalance;
+pub mod retry;
 pub mod splashtop;
+pub mod store;

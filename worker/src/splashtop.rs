@@ -2,6 +2,7 @@
 //! (`docs/splashtop-api.md`), behind the [`TeamApi`] trait so it can follow the official
 //! API reference without touching the rest.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -143,6 +144,21 @@ pub trait TeamApi: Send + Sync + 'static {
         cx: &'a CallContext,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<TeamGroup>, ApiError>>;
+    /// The team's default group (it never changes, so clients may cache it).
+    fn default_group<'a>(
+        &'a self,
+        cx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<TeamGroup, ApiError>>;
+    /// The default group if it is already known, without a call.
+    fn cached_default_group(&self) -> Option<TeamGroup> {
+        None
+    }
+    /// The members of a group.
+    fn group_members<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        group_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<TeamUser>, ApiError>>;
     /// Creates a group.
     fn create_group<'a>(
         &'a self,
@@ -169,7 +185,9 @@ pub trait TeamApi: Send + Sync + 'static {
 pub struct HttpTeamApi {
     client: Client,
     base: String,
+    root: String,
     token: SecretString,
+    default_group: Arc<OnceLock<TeamGroup>>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +201,10 @@ struct UserBody {
 #[derive(Deserialize)]
 struct GroupsBody {
     groups: Vec<TeamGroup>,
+}
+#[derive(Deserialize)]
+struct MembersBody {
+    members: Vec<TeamUser>,
 }
 #[derive(Deserialize)]
 struct GroupBody {
@@ -217,20 +239,23 @@ impl HttpTeamApi {
             .pool_max_idle_per_host(64)
             .user_agent(concat!("splashsync/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let root = format!("{}/api/open/v1", api_url.trim_end_matches('/'));
         Ok(Self {
             client,
-            base: format!(
-                "{}/api/open/v1/teams/{}",
-                api_url.trim_end_matches('/'),
-                team_id
-            ),
+            base: format!("{root}/teams/{team_id}"),
+            root,
             token,
+            default_group: Arc::default(),
         })
     }
 
     fn request(&self, cx: &CallContext, method: Method, path: &str) -> RequestBuilder {
+        self.request_url(cx, method, format!("{}{}", self.base, path))
+    }
+
+    fn request_url(&self, cx: &CallContext, method: Method, url: String) -> RequestBuilder {
         self.client
-            .request(method, format!("{}{}", self.base, path))
+            .request(method, url)
             .bearer_auth(self.token.expose_secret())
             .header("X-Splashsync-Job-Id", &cx.job_id)
             .header("X-Splashsync-Key", &cx.key)
@@ -398,6 +423,44 @@ impl TeamApi for HttpTeamApi {
                 .groups
                 .into_iter()
                 .find(|g| g.name.eq_ignore_ascii_case(name)))
+        })
+    }
+
+    fn default_group<'a>(
+        &'a self,
+        cx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<TeamGroup, ApiError>> {
+        Box::pin(async move {
+            if let Some(g) = self.default_group.get() {
+                return Ok(g.clone());
+            }
+            let body: GroupsBody = self.send(self.request(cx, Method::GET, "/groups")).await?;
+            let group = body
+                .groups
+                .into_iter()
+                .find(|g| g.is_default)
+                .ok_or_else(|| ApiError::Transient {
+                    status: None,
+                    retry_after: None,
+                    detail: "the team lists no default group".into(),
+                })?;
+            Ok(self.default_group.get_or_init(|| group).clone())
+        })
+    }
+
+    fn cached_default_group(&self) -> Option<TeamGroup> {
+        self.default_group.get().cloned()
+    }
+
+    fn group_members<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        group_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<TeamUser>, ApiError>> {
+        Box::pin(async move {
+            let url = format!("{}/groups/{group_id}/members", self.root);
+            let body: MembersBody = self.send(self.request_url(cx, Method::GET, url)).await?;
+            Ok(body.members)
         })
     }
 

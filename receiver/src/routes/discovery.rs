@@ -45,13 +45,15 @@ fn resource_types(base: &str) -> Vec<Value> {
             "description": "A Splashtop team member", "schema": schema::USER,
             "schemaExtensions": [
                 {"schema": schema::ENTERPRISE_USER, "required": false},
-                {"schema": schema::SPLASHTOP_USER, "required": false}
+                {"schema": schema::SPLASHTOP_USER, "required": false},
+                {"schema": crate::provisioning::PROVISIONING, "required": false}
             ],
             "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")}
         }),
         json!({
             "schemas": [RESOURCE_TYPE], "id": "Group", "name": "Group", "endpoint": "/Groups",
             "description": "A Splashtop user group (a user is in one group only)", "schema": schema::GROUP,
+            "schemaExtensions": [{"schema": crate::provisioning::PROVISIONING, "required": false}],
             "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}
         }),
     ]
@@ -252,6 +254,7 @@ fn schemas(base: &str) -> Vec<Value> {
             "Splashtop user extension",
             vec![sso],
         ),
+        crate::provisioning::schema_entry(base),
     ]
 }
 

@@ -48,11 +48,15 @@ pub async fn create(
         .create_group(cx, record, valid.members)
         .await
     {
-        Ok(g) => Ok(resource(
-            StatusCode::CREATED,
-            &group::render(&g, &state.base_url, true),
-            g.version,
-        )),
+        Ok(g) => {
+            let mut response = resource(
+                StatusCode::CREATED,
+                &group::render(&g, &state.base_url, true),
+                g.version,
+            );
+            response.extensions_mut().insert(crate::provisioning::Fresh);
+            Ok(response)
+        }
         Err(e) => Err(refused(&state, e).await),
     }
 }

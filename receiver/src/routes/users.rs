@@ -33,11 +33,15 @@ pub async fn create(
     };
     let cx = state.write_ctx("POST /Users".into());
     match state.directory.create_user(cx, record.clone()).await {
-        Ok(created) => Ok(resource(
-            StatusCode::CREATED,
-            &user::render(&created, &state.base_url),
-            created.version,
-        )),
+        Ok(created) => {
+            let mut response = resource(
+                StatusCode::CREATED,
+                &user::render(&created, &state.base_url),
+                created.version,
+            );
+            response.extensions_mut().insert(crate::provisioning::Fresh);
+            Ok(response)
+        }
         Err(StoreError::Conflict(detail)) => match idempotent_retry(&state, &record).await {
             Some(existing) => Ok(resource(
                 StatusCode::CREATED,

@@ -3,9 +3,10 @@
 use sqlx::{Connection, Row, SqliteConnection};
 
 /// (version, SQL) pairs; append only once released, never edit an applied one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE users (
     row            INTEGER PRIMARY KEY,           -- creation order, for stable paging
     id             TEXT NOT NULL UNIQUE,
@@ -61,7 +62,70 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox(seq) WHERE sent_at IS NULL;
 CREATE INDEX outbox_key ON outbox(key, seq);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+-- Every outcome event a worker sent, once: the event id makes intake idempotent.
+CREATE TABLE audit_events (
+    event_id      TEXT PRIMARY KEY,
+    job_id        TEXT NOT NULL,
+    tenant        TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    at            TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    detail        TEXT NOT NULL,
+    http_status   INTEGER,
+    error_code    TEXT,
+    reason        TEXT,
+    splashtop_id  TEXT,
+    worker        TEXT NOT NULL,
+    received_at   TEXT NOT NULL
+);
+CREATE INDEX audit_events_key ON audit_events(key, at);
+CREATE INDEX audit_events_job ON audit_events(job_id);
+-- Jobs taken from the dead-letter queue: an operator's to-do list.
+CREATE TABLE dead_letters (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id    TEXT NOT NULL UNIQUE,          -- job id + last attempt: a redelivered dead letter is stored once
+    job_id         TEXT NOT NULL,
+    tenant         TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    http_status    INTEGER,
+    error_code     TEXT,
+    error_body     TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    first_attempt  TEXT,
+    last_attempt   TEXT,
+    payload        TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    state          TEXT NOT NULL DEFAULT 'open', -- open | replayed | discarded
+    resolved_at    TEXT,
+    note           TEXT,
+    replay_job_id  TEXT
+);
+CREATE INDEX dead_letters_open ON dead_letters(state, received_at);
+CREATE INDEX dead_letters_key ON dead_letters(key);
+-- The provisioning state of each key as the last outcome or dead letter left it.
+CREATE TABLE provisioning_status (
+    key           TEXT PRIMARY KEY,
+    tenant        TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    state         TEXT NOT NULL,                 -- pending | applied | retrying | dead-lettered
+    version       INTEGER NOT NULL,
+    last_error    TEXT,
+    splashtop_id  TEXT,
+    updated       TEXT NOT NULL
+);
+"#,
+    ),
+];
 
 /// Applies every migration newer than the database's version.
 pub async fn run(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {

@@ -11,7 +11,9 @@
 //! - [`jobs`]: computing the jobs a write implies, inside the write's transaction.
 //! - [`writer`]: the single writer that batches concurrent writes into group commits.
 //! - [`migrations`]: schema migrations run at start-up.
+//! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
 
+pub mod audit;
 pub mod jobs;
 pub mod migrations;
 pub mod sqlite;

@@ -56,6 +56,14 @@ impl SqliteDirectory {
     }
 }
 
+impl SqliteDirectory {
+    /// The single writer and the reader pool, for the audit store that shares this file
+    /// (its writes must go through the same writer: SQLite has one writer at a time).
+    pub(crate) fn parts(&self) -> (Writer, SqlitePool) {
+        (self.writer.clone(), self.readers.clone())
+    }
+}
+
 fn decode_error(e: serde_json::Error) -> StoreError {
     StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e))))
 }

@@ -1,0 +1,274 @@
+//! Intake of what workers report: outcome events from `<prefix>.events.receiver` into
+//! the audit log, dead letters from `<prefix>.dead-letters` into the dead-letters table.
+//!
+//! Each delivery is acked only after its write committed (a crash in between redelivers
+//! it, and the store ignores what it already has: event ids and dead-letter delivery ids
+//! are unique). Deliveries are written concurrently so that the writer's group commit
+//! batches them. Like the relay, intake reconnects whenever the broker goes away.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use splashsync_shared::events::OutcomeEvent;
+use splashsync_shared::job::Job;
+use splashsync_shared::topology::Topology;
+
+use crate::metrics::Metrics;
+use crate::store::audit::replay::split_key;
+use crate::store::audit::{AuditStore, NewDeadLetter};
+
+/// Deliveries in flight per queue (written concurrently, one group commit).
+const PREFETCH: u16 = 64;
+
+/// Consumes outcome events and dead letters into the audit store.
+#[derive(Clone)]
+pub struct Intake {
+    audit: Arc<dyn AuditStore>,
+    topology: Topology,
+    amqp_url: String,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("topology", &self.topology)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Intake {
+    /// Intake for `topology`'s events and dead-letter queues.
+    pub fn new(
+        audit: Arc<dyn AuditStore>,
+        topology: Topology,
+        amqp_url: String,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            audit,
+            topology,
+            amqp_url,
+            metrics,
+        }
+    }
+
+    /// Runs until `shutdown` resolves, reconnecting whenever the broker goes away.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let Some(conn) = splashsync_shared::amqp::connect_with_retry(
+                &self.amqp_url,
+                "splashsync-receiver-intake",
+                &mut shutdown,
+            )
+            .await
+            else {
+                return;
+            };
+            let result = tokio::select! {
+                r = self.consume(&conn) => r,
+                () = &mut shutdown => {
+                    let _ = conn.close(200, "receiver shutting down".into()).await;
+                    return;
+                }
+            };
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "intake lost RabbitMQ; reconnecting");
+            }
+            let _ = conn.close(200, "intake reconnecting".into()).await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = &mut shutdown => return,
+            }
+        }
+    }
+
+    async fn consume(&self, conn: &lapin::Connection) -> anyhow::Result<()> {
+        let setup = conn.create_channel().await?;
+        self.topology.declare(&setup).await?;
+        let events = self
+            .consumer(conn, &self.topology.events_queue(), "events")
+            .await?;
+        let dead = self
+            .consumer(conn, &self.topology.dead_letter_queue(), "dead-letters")
+            .await?;
+        tracing::info!("intake consuming outcome events and dead letters");
+        let events = events.for_each_concurrent(PREFETCH as usize, |d| async move {
+            if let Ok(d) = d {
+                self.take_event(d).await;
+            }
+        });
+        let dead = dead.for_each_concurrent(PREFETCH as usize, |d| async move {
+            if let Ok(d) = d {
+                self.take_dead_letter(d).await;
+            }
+        });
+        // Either stream ends when the connection or its channel is gone.
+        tokio::select! {
+            () = events => {}
+            () = dead => {}
+        }
+        anyhow::bail!("a consumer ended (channel or connection closed)")
+    }
+
+    async fn consumer(
+        &self,
+        conn: &lapin::Connection,
+        queue: &str,
+        tag: &str,
+    ) -> lapin::Result<lapin::Consumer> {
+        let channel = conn.create_channel().await?;
+        channel
+            .basic_qos(PREFETCH, BasicQosOptions::default())
+            .await?;
+        channel
+            .basic_consume(
+                queue.into(),
+                format!("splashsync-receiver-{tag}").as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+    }
+
+    async fn take_event(&self, delivery: Delivery) {
+        let event: OutcomeEvent = match serde_json::from_slice(&delivery.data) {
+            Ok(e) => e,
+            Err(e) => {
+                // Requeueing cannot make it readable: drop it, loudly.
+                tracing::warn!(error = %e, "undecodable outcome event dropped");
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+                return;
+            }
+        };
+        let status = event.status.as_str();
+        let span = tracing::info_span!("outcome", job_id = %event.job_id, key = %event.key, tenant = %event.tenant, status);
+        let _enter = span.enter();
+        match self.audit.record_outcome(event.clone()).await {
+            Ok(fresh) => {
+                if fresh {
+                    self.metrics.outcome(status);
+                }
+                tracing::debug!(fresh, attempt = event.attempt, "outcome recorded");
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            }
+            Err(e) => self.retry_later(&delivery, &e).await,
+        }
+    }
+
+    async fn take_dead_letter(&self, delivery: Delivery) {
+        let dl = decode_dead_letter(&delivery);
+        let span = tracing::info_span!("dead_letter", job_id = %dl.job_id, key = %dl.key, tenant = %dl.tenant, reason = %dl.reason);
+        let _enter = span.enter();
+        let reason = dl.reason.clone();
+        match self.audit.record_dead_letter(dl).await {
+            Ok(fresh) => {
+                if fresh {
+                    self.metrics.dead_letter(&reason);
+                    tracing::warn!("job dead-lettered; stored for operators");
+                }
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            }
+            Err(e) => self.retry_later(&delivery, &e).await,
+        }
+    }
+
+    async fn retry_later(&self, delivery: &Delivery, e: &crate::store::StoreError) {
+        tracing::error!(error = %e, "cannot store a delivery; it goes back to its queue");
+        // A short pause so that a failing store is not hammered by redeliveries.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = delivery
+            .acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            })
+            .await;
+    }
+}
+
+fn header_text(headers: &FieldTable, name: &str) -> Option<String> {
+    match headers.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(s.to_string()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    }
+}
+
+fn header_int(headers: &FieldTable, name: &str) -> Option<i64> {
+    match headers.inner().get(name)? {
+        AMQPValue::LongLongInt(v) => Some(*v),
+        AMQPValue::LongInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortUInt(v) => Some(i64::from(*v)),
+        _ => None,
+    }
+}
+
+/// A dead letter from a delivery: the job's own fields when its body is a job, the
+/// worker's `x-splashsync-*` headers, or RabbitMQ's `x-first-death-reason` when the
+/// broker itself dead-lettered it (delivery limit).
+pub fn decode_dead_letter(delivery: &Delivery) -> NewDeadLetter {
+    let empty = FieldTable::default();
+    let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
+    let job: Option<Job> = serde_json::from_slice(&delivery.data).ok();
+    let meta = job.as_ref().map(|j| j.meta().clone());
+    let key = meta
+        .as_ref()
+        .map(|m| m.key.clone())
+        .or_else(|| header_text(headers, "key"))
+        .unwrap_or_default();
+    let (key_tenant, key_kind) = split_key(&key)
+        .map(|(t, k, _)| (t, k))
+        .unwrap_or(("", "unknown"));
+    let job_id = meta
+        .as_ref()
+        .map(|m| m.job_id.clone())
+        .or_else(|| {
+            delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.to_string())
+        })
+        .unwrap_or_else(|| format!("unknown-{}", uuid::Uuid::new_v4()));
+    let broker_reason = header_text(headers, "x-first-death-reason");
+    let reason = header_text(headers, "x-splashsync-reason")
+        .or_else(|| broker_reason.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let deliveries = header_int(headers, "x-delivery-count");
+    let error_body = header_text(headers, "x-splashsync-error-body").unwrap_or_else(|| match broker_reason {
+        Some(r) => format!(
+            "RabbitMQ dead-lettered the job ({r}) after {} deliveries: a worker kept failing before acking it",
+            deliveries.map_or_else(|| "repeated".to_string(), |n| n.to_string())
+        ),
+        None => String::new(),
+    });
+    NewDeadLetter {
+        tenant: meta
+            .as_ref()
+            .map(|m| m.tenant.clone())
+            .unwrap_or_else(|| key_tenant.to_string()),
+        kind: job.as_ref().map_or(key_kind, |j| j.kind()).to_string(),
+        version: meta.as_ref().map_or(0, |m| m.version),
+        key,
+        job_id,
+        reason,
+        http_status: header_int(headers, "x-splashsync-http-status"),
+        error_code: header_text(headers, "x-splashsync-error-code"),
+        error_body,
+        attempts: header_int(headers, "x-splashsync-attempts")
+            .or(deliveries)
+            .unwrap_or(0),
+        first_attempt: header_text(headers, "x-splashsync-first-attempt"),
+        last_attempt: header_text(headers, "x-splashsync-last-attempt"),
+        payload: String::from_utf8_lossy(&delivery.data).into_owned(),
+    }
+}

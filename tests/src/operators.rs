@@ -1,0 +1,236 @@
+//! Helpers for operator tests: play the worker's part on the broker (take a job off its
+//! partition, publish outcome events, dead-letter a job with the worker's headers) and
+//! poll the admin API.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel, Connection};
+use serde_json::Value;
+use splashsync_shared::events::{OutcomeEvent, OutcomeStatus};
+use splashsync_shared::job::Job;
+use splashsync_shared::topology::Topology;
+
+use crate::amqp_url;
+
+/// A connection that stands in for a worker.
+#[derive(Debug)]
+pub struct FakeWorker {
+    topology: Topology,
+    conn: Connection,
+    channel: Channel,
+}
+
+/// Why a fake worker dead-letters a job (the worker's `x-splashsync-*` headers).
+#[derive(Debug, Clone)]
+pub struct DeadReason {
+    /// `permanent`, `retry_budget_exhausted`…
+    pub reason: String,
+    /// Splashtop's HTTP status.
+    pub http_status: Option<i64>,
+    /// Splashtop's error code.
+    pub error_code: Option<String>,
+    /// Splashtop's answer.
+    pub body: String,
+}
+
+impl DeadReason {
+    /// A permanent failure with Splashtop's status, code and message.
+    pub fn permanent(status: i64, code: &str, body: &str) -> Self {
+        Self {
+            reason: "permanent".into(),
+            http_status: Some(status),
+            error_code: Some(code.into()),
+            body: body.into(),
+        }
+    }
+}
+
+impl FakeWorker {
+    /// Connects (with publisher confirms) to the broker of `topology`.
+    pub async fn connect(topology: &Topology) -> Self {
+        let conn = splashsync_shared::amqp::connect(&amqp_url(), "splashsync-test-fake-worker")
+            .await
+            .expect("broker reachable");
+        let channel = conn.create_channel().await.expect("channel");
+        topology.declare(&channel).await.expect("topology");
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        Self {
+            topology: topology.clone(),
+            conn,
+            channel,
+        }
+    }
+
+    /// Takes the next job of `key`'s partition, waiting up to `timeout` for the relay.
+    /// (Partition queues have single active consumer, which refuses `basic.get`: this
+    /// consumes one delivery and cancels by closing its channel.)
+    pub async fn take_job(&self, key: &str, timeout: Duration) -> Option<Job> {
+        let queue = self
+            .topology
+            .partition_queue(self.topology.partition_of(key));
+        let channel = self.conn.create_channel().await.expect("channel");
+        channel
+            .basic_qos(1, BasicQosOptions::default())
+            .await
+            .expect("qos");
+        let mut consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "fake-worker".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        let job = match tokio::time::timeout(timeout, consumer.next()).await {
+            Ok(Some(Ok(d))) => {
+                d.ack(BasicAckOptions::default()).await.expect("ack");
+                Some(serde_json::from_slice(&d.data).expect("a job"))
+            }
+            _ => None,
+        };
+        let _ = channel.close(200, "taken".into()).await;
+        job
+    }
+
+    async fn publish(&self, exchange: &str, body: &[u8], props: BasicProperties) {
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange.into(),
+                "".into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                body,
+                props.with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+        assert!(confirm.is_ack(), "the broker refused the message");
+    }
+
+    /// Publishes an outcome event to `<prefix>.events`.
+    pub async fn send_event(&self, event: &OutcomeEvent) {
+        let body = serde_json::to_vec(event).expect("event serialises");
+        self.publish(
+            &self.topology.events_exchange(),
+            &body,
+            BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await;
+    }
+
+    /// Dead-letters `job` the way the worker does: its body, `x-splashsync-*` headers.
+    pub async fn dead_letter(&self, job: &Job, why: &DeadReason, attempts: i64) {
+        let now = splashsync_shared::scim::now_rfc3339();
+        self.dead_letter_at(job, why, attempts, &now).await;
+    }
+
+    /// [`Self::dead_letter`] with the attempts' time given: the same call twice is a
+    /// redelivery of one dead letter.
+    pub async fn dead_letter_at(&self, job: &Job, why: &DeadReason, attempts: i64, now: &str) {
+        let meta = job.meta();
+        let text = |s: &str| AMQPValue::LongString(LongString::from(s));
+        let mut headers = FieldTable::default();
+        headers.insert("key".into(), text(&meta.key));
+        headers.insert("x-splashsync-reason".into(), text(&why.reason));
+        headers.insert(
+            "x-splashsync-attempts".into(),
+            AMQPValue::LongLongInt(attempts),
+        );
+        headers.insert("x-splashsync-first-attempt".into(), text(now));
+        headers.insert("x-splashsync-last-attempt".into(), text(now));
+        if let Some(s) = why.http_status {
+            headers.insert("x-splashsync-http-status".into(), AMQPValue::LongLongInt(s));
+        }
+        if let Some(code) = &why.error_code {
+            headers.insert("x-splashsync-error-code".into(), text(code));
+        }
+        headers.insert("x-splashsync-error-body".into(), text(&why.body));
+        let body = serde_json::to_vec(job).expect("job serialises");
+        self.publish(
+            &self.topology.dead_exchange(),
+            &body,
+            BasicProperties::default()
+                .with_message_id(meta.job_id.as_str().into())
+                .with_headers(headers),
+        )
+        .await;
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        let _ = self.conn.close(200, "done".into()).await;
+    }
+}
+
+/// The outcome event of one attempt at `job`.
+pub fn outcome(job: &Job, attempt: u32, status: OutcomeStatus, detail: &str) -> OutcomeEvent {
+    let meta = job.meta();
+    OutcomeEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        job_id: meta.job_id.clone(),
+        tenant: meta.tenant.clone(),
+        key: meta.key.clone(),
+        version: meta.version,
+        kind: job.kind().into(),
+        attempt,
+        at: splashsync_shared::scim::now_rfc3339(),
+        status,
+        detail: detail.into(),
+        http_status: None,
+        error_code: None,
+        reason: None,
+        splashtop_id: None,
+        worker: "fake-worker".into(),
+    }
+}
+
+/// Polls `probe` until it returns `Some` or `timeout` passes (then panics with `what`).
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The JSON body of an admin GET (any status).
+pub async fn get_json(app: &crate::TestApp, path: &str) -> (u16, Value) {
+    let r = app
+        .admin(reqwest::Method::GET, path)
+        .send()
+        .await
+        .expect("admin GET");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The provisioning state of `user_name` (`None` until the admin API knows it).
+pub async fn user_state(app: &crate::TestApp, user_name: &str) -> Option<String> {
+    let (status, body) = get_json(app, &format!("/users/{user_name}/status")).await;
+    (status == 200)
+        .then(|| body["status"]["state"].as_str().map(str::to_string))
+        .flatten()
+}

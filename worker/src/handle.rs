@@ -1,0 +1,242 @@
+//! Handling one delivery: skip it if its key already has this version or a newer one,
+//! apply it with retries in place, dead-letter it with the reason when that fails, and
+//! ack it only afterwards.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicPublishOptions};
+use lapin::types::{AMQPValue, LongString};
+use lapin::Channel;
+use splashsync_shared::job::Job;
+use splashsync_shared::topology::Topology;
+
+use crate::apply::{apply_group, apply_user, Applied, Env};
+use crate::config::DeactivateMode;
+use crate::limiter::{RateLimitedApi, RateLimiter};
+use crate::outcome::{publish, Attempt};
+use crate::retry::RetryPolicy;
+use crate::splashtop::{ApiError, CallContext};
+use crate::store::Store;
+
+/// Everything the partition tasks of one running worker share.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    pub(crate) api: RateLimitedApi,
+    pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) store: Store,
+    pub(crate) topology: Topology,
+    pub(crate) mode: DeactivateMode,
+    pub(crate) retry: RetryPolicy,
+    /// This worker's id, in outcome events.
+    pub(crate) worker: String,
+}
+
+/// Why a job went to the dead-letter queue, as its headers tell operators.
+#[derive(Debug)]
+struct DeadReason {
+    /// `permanent`, `retry_budget_exhausted` or `undecodable`.
+    class: &'static str,
+    status: Option<u16>,
+    code: Option<String>,
+    body: String,
+}
+
+impl DeadReason {
+    fn from_api(class: &'static str, error: &ApiError) -> Self {
+        match error {
+            ApiError::Permanent {
+                status, code, body, ..
+            } => Self {
+                class,
+                status: Some(*status),
+                code: Some(code.clone()),
+                body: body.clone(),
+            },
+            ApiError::Transient { status, detail, .. } => Self {
+                class,
+                status: *status,
+                code: None,
+                body: detail.clone(),
+            },
+        }
+    }
+}
+
+impl Runtime {
+    /// Handles one delivery to the end: applied, skipped or dead-lettered, then acked.
+    pub(crate) async fn handle(&self, delivery: &Delivery, dead: &Channel) -> anyhow::Result<()> {
+        let first_attempt = SystemTime::now();
+        let job: Job = match serde_json::from_slice(&delivery.data) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable job; dead-lettering it");
+                let reason = DeadReason {
+                    class: "undecodable",
+                    status: None,
+                    code: None,
+                    body: e.to_string(),
+                };
+                self.dead_letter(dead, delivery, &reason, 0, first_attempt)
+                    .await?;
+                delivery.acker.ack(BasicAckOptions::default()).await?;
+                return Ok(());
+            }
+        };
+        let meta = job.meta().clone();
+        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version);
+        let _enter = span.enter();
+        let cx = CallContext {
+            job_id: meta.job_id.clone(),
+            key: meta.key.clone(),
+            version: meta.version,
+        };
+        let mut attempts = 0u32;
+        let outcome = loop {
+            attempts += 1;
+            let report = Attempt {
+                meta: &meta,
+                kind: job.kind(),
+                attempt: attempts,
+                worker: &self.worker,
+            };
+            let error = match self.attempt(&job, &cx).await {
+                Ok(applied) => {
+                    publish(dead, &self.topology, &report.done(&applied)).await;
+                    break Ok(applied);
+                }
+                Err(e @ ApiError::Permanent { .. }) => {
+                    break Err(DeadReason::from_api("permanent", &e))
+                }
+                Err(e) => e,
+            };
+            let (retry_after, status) = match &error {
+                ApiError::Transient {
+                    retry_after,
+                    status,
+                    ..
+                } => (*retry_after, *status),
+                ApiError::Permanent { status, .. } => (None, Some(*status)),
+            };
+            let elapsed = first_attempt.elapsed().unwrap_or_default();
+            let delay = self
+                .retry
+                .delay(attempts, retry_after, elapsed, &mut rand::rng());
+            let Some(delay) = delay else {
+                break Err(DeadReason::from_api("retry_budget_exhausted", &error));
+            };
+            tracing::warn!(attempts, ?status, %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
+            publish(dead, &self.topology, &report.retrying(&error)).await;
+            tokio::time::sleep(delay).await;
+        };
+        match outcome {
+            Ok(applied) => tracing::info!(attempts, ?applied, "job done"),
+            Err(reason) => {
+                tracing::warn!(attempts, class = reason.class, status = ?reason.status, "dead-lettering job");
+                self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
+                    .await?;
+                let report = Attempt {
+                    meta: &meta,
+                    kind: job.kind(),
+                    attempt: attempts,
+                    worker: &self.worker,
+                };
+                let event = report.dead(
+                    reason.class,
+                    reason.status,
+                    reason.code.as_deref(),
+                    &reason.body,
+                );
+                publish(dead, &self.topology, &event).await;
+            }
+        }
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+
+    /// One attempt: the version check, the job, then the version record.
+    async fn attempt(&self, job: &Job, cx: &CallContext) -> Result<Applied, ApiError> {
+        let meta = job.meta();
+        // A relay re-publish or redelivery of an older state must never win (invariant 5);
+        // the same version again is already applied, so it is skipped too.
+        if let Some(applied) = self.store.applied_version(&meta.key).await? {
+            if applied >= meta.version {
+                return Ok(Applied::Skipped { newer: applied });
+            }
+        }
+        let env = Env {
+            api: &self.api,
+            store: &self.store,
+            cx,
+            tenant: &meta.tenant,
+        };
+        let applied = match job {
+            Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,
+            Job::GroupV1(j) => apply_group(env, &meta.key, meta.version, &j.state).await?,
+        };
+        self.store.record_applied(&meta.key, meta.version).await?;
+        Ok(applied)
+    }
+
+    /// Publishes the job to the dead-letter exchange with why, and waits for the confirm;
+    /// the caller acks the original only afterwards.
+    async fn dead_letter(
+        &self,
+        dead: &Channel,
+        delivery: &Delivery,
+        reason: &DeadReason,
+        attempts: u32,
+        first_attempt: SystemTime,
+    ) -> anyhow::Result<()> {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        let text = |s: &str| AMQPValue::LongString(LongString::from(s));
+        headers.insert("x-splashsync-reason".into(), text(reason.class));
+        headers.insert(
+            "x-splashsync-attempts".into(),
+            AMQPValue::LongLongInt(i64::from(attempts)),
+        );
+        headers.insert(
+            "x-splashsync-first-attempt".into(),
+            text(&rfc3339(first_attempt)),
+        );
+        headers.insert(
+            "x-splashsync-last-attempt".into(),
+            text(&rfc3339(SystemTime::now())),
+        );
+        if let Some(status) = reason.status {
+            headers.insert(
+                "x-splashsync-http-status".into(),
+                AMQPValue::LongLongInt(i64::from(status)),
+            );
+        }
+        if let Some(code) = &reason.code {
+            headers.insert("x-splashsync-error-code".into(), text(code));
+        }
+        headers.insert("x-splashsync-error-body".into(), text(&reason.body));
+        let props = delivery.properties.clone().with_headers(headers);
+        let confirm = dead
+            .basic_publish(
+                self.topology.dead_exchange().as_str().into(),
+                "".into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &delivery.data,
+                props,
+            )
+            .await?
+            .await?;
+        if !confirm.is_ack() || confirm.take_message().is_some() {
+            anyhow::bail!("the dead-letter queue refused the job");
+        }
+        Ok(())
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,240 @@
+//! State every worker process shares, in Redis: the last applied version per job key,
+//! the latest known state of each group, and the heartbeat of live workers.
+//!
+//! # Keys (all under a configurable prefix, so tests never collide)
+//! - `{prefix}:ver:{job key}`: the highest version applied for that key. Written with an
+//!   atomic compare-and-set script, so it only ever grows.
+//! - `{prefix}:grp:{group key}`: hash `version`, `name`, `deleted`: the newest group job
+//!   that *started* (written before it touches Splashtop), so that a member's job running
+//!   on another partition meanwhile uses the new name, or the default group, and does not
+//!   recreate a group that is being renamed or deleted.
+//! - `{prefix}:workers`: sorted set of live worker ids scored by the expiry of their
+//!   heartbeat, on Redis's clock (one clock for every process).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use tokio::sync::Mutex;
+
+/// Raises a key's applied version only when the new one is higher; returns 1 if it did.
+const RECORD_VERSION: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur == nil or cur < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0";
+
+/// Records a group job's intent unless a newer one already started; returns 1 if written.
+const GROUP_INTENT: &str = r"
+local cur = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if cur == nil or cur <= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'name', ARGV[2], 'deleted', ARGV[3])
+  return 1
+end
+return 0";
+
+/// Renews this worker's heartbeat, drops expired ones, returns the live ids.
+const HEARTBEAT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)";
+
+/// The latest started job of a group, as other jobs must see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupIntent {
+    /// The group job's version.
+    pub version: i64,
+    /// The group's name in that job.
+    pub name: String,
+    /// Whether that job deletes the group.
+    pub deleted: bool,
+}
+
+/// A failure to reach or use Redis; always worth retrying.
+#[derive(Debug, thiserror::Error)]
+#[error("shared store (Redis): {0}")]
+pub struct StoreError(String);
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The shared store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    client: redis::Client,
+    prefix: Arc<str>,
+    conn: Arc<Mutex<Option<MultiplexedConnection>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store at `url` (not connected until first used) with keys under `prefix`.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            prefix: prefix.into(),
+            conn: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// One multiplexed connection shared by every task, reopened after a failure.
+    async fn conn(&self) -> Result<MultiplexedConnection, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = tokio::time::timeout(
+            Duration::from_secs(3),
+            self.client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| StoreError("connect timed out".into()))??;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut c = self.conn().await?;
+        let result = tokio::time::timeout(Duration::from_secs(5), cmd.query_async::<T>(&mut c))
+            .await
+            .map_err(|_| StoreError("command timed out".into()))
+            .and_then(|r| r.map_err(StoreError::from));
+        if result.is_err() {
+            // The connection may be broken; the next call opens a fresh one.
+            *self.conn.lock().await = None;
+        }
+        result
+    }
+
+    fn eval(script: &str, keys: &[&str], args: &[String]) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len());
+        for k in keys {
+            cmd.arg(*k);
+        }
+        for a in args {
+            cmd.arg(a);
+        }
+        cmd
+    }
+
+    fn key(&self, kind: &str, rest: &str) -> String {
+        format!("{}:{kind}:{rest}", self.prefix)
+    }
+
+    /// The highest version applied for `key`, if any.
+    pub async fn applied_version(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        self.run(redis::cmd("GET").arg(self.key("ver", key))).await
+    }
+
+    /// Records that `version` of `key` was applied; false if a higher one already was.
+    pub async fn record_applied(&self, key: &str, version: i64) -> Result<bool, StoreError> {
+        let k = self.key("ver", key);
+        let n: i64 = self
+            .run(&Self::eval(RECORD_VERSION, &[&k], &[version.to_string()]))
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The newest started job of group `key`, if any.
+    pub async fn group_intent(&self, key: &str) -> Result<Option<GroupIntent>, StoreError> {
+        let fields: Vec<Option<String>> = self
+            .run(
+                redis::cmd("HMGET")
+                    .arg(self.key("grp", key))
+                    .arg("version")
+                    .arg("name")
+                    .arg("deleted"),
+            )
+            .await?;
+        Ok(match fields.as_slice() {
+            [Some(v), Some(name), Some(deleted)] => Some(GroupIntent {
+                version: v.parse().unwrap_or(0),
+                name: name.clone(),
+                deleted: deleted == "1",
+            }),
+            _ => None,
+        })
+    }
+
+    /// Records a group job's intent before it runs; false if a newer job already started.
+    pub async fn start_group_job(
+        &self,
+        key: &str,
+        intent: &GroupIntent,
+    ) -> Result<bool, StoreError> {
+        let k = self.key("grp", key);
+        let args = [
+            intent.version.to_string(),
+            intent.name.clone(),
+            if intent.deleted { "1" } else { "0" }.to_string(),
+        ];
+        let n: i64 = self.run(&Self::eval(GROUP_INTENT, &[&k], &args)).await?;
+        Ok(n == 1)
+    }
+
+    /// Renews `worker_id`'s heartbeat for `ttl`; returns every live worker id, sorted.
+    pub async fn heartbeat(
+        &self,
+        worker_id: &str,
+        ttl: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let k = format!("{}:workers", self.prefix);
+        let args = [worker_id.to_string(), ttl.as_millis().to_string()];
+        let mut live: Vec<String> = self.run(&Self::eval(HEARTBEAT, &[&k], &args)).await?;
+        live.sort();
+        Ok(live)
+    }
+
+    /// Removes `worker_id` from the live workers at once (a graceful stop).
+    pub async fn leave(&self, worker_id: &str) -> Result<(), StoreError> {
+        let k = format!("{}:workers", self.prefix);
+        self.run::<i64>(redis::cmd("ZREM").arg(k).arg(worker_id))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes every key under the prefix (tests clean up with it).
+    pub async fn delete_all(&self) -> Result<(), StoreError> {
+        let pattern = format!("{}:*", self.prefix);
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .run(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(500),
+                )
+                .await?;
+            if !keys.is_empty() {
+                self.run::<i64>(redis::cmd("DEL").arg(&keys)).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
