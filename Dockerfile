@@ -1,4 +1,5 @@
-# One image with the three binaries: splashsync-receiver, splashsync-worker, splashtop-sim.
+# One image with the binaries: splashsync-receiver, splashsync-worker, splashtop-sim and the
+# operators' CLI splashsync.
 # docker-compose.yml picks the binary per service.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -11,7 +12,7 @@ COPY tests tests
 RUN cargo build --release --locked \
       -p splashsync-receiver -p splashsync-worker -p splashtop-sim \
  && cp target/release/splashsync-receiver target/release/splashsync-worker \
-       target/release/splashtop-sim /usr/local/bin/
+       target/release/splashtop-sim target/release/splashsync /usr/local/bin/
 
 FROM debian:bookworm-slim AS runtime
 # curl serves the compose healthchecks; ca-certificates lets the worker reach https APIs.
@@ -20,7 +21,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --create-home splashsync
 COPY --from=build /usr/local/bin/splashsync-receiver /usr/local/bin/splashsync-worker \
-     /usr/local/bin/splashtop-sim /usr/local/bin/
+     /usr/local/bin/splashtop-sim /usr/local/bin/splashsync /usr/local/bin/
 USER splashsync
 WORKDIR /data
 ENV SPLASHSYNC_LOG_FORMAT=json

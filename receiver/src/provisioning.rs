@@ -93,12 +93,13 @@ async fn annotate_one(resource: &mut Value, audit: &dyn AuditStore, tenant: &str
     resource[PROVISIONING] = ext;
 }
 
-/// Marks a response whose resource this request created (not an idempotent retry).
+/// Marks a response whose resource this request created (not an idempotent retry); its
+/// handler already added the extension.
 #[derive(Debug, Clone, Copy)]
 pub struct Fresh;
 
 /// Adds the extension saying `pending` at the resource's own version.
-fn mark_pending(resource: &mut Value) {
+pub fn mark_pending(resource: &mut Value) {
     let version = resource["meta"]["version"]
         .as_str()
         .map(|v| v.trim_start_matches("W/").trim_matches('"'))
@@ -131,10 +132,9 @@ pub async fn annotate(
         return next.run(req).await;
     }
     let response = next.run(req).await;
-    // A resource just created has no outcome yet: it is pending at its first version,
-    // which the response itself says. No store read on the create hot path.
-    let created = response.extensions().get::<Fresh>().is_some();
-    if !response.status().is_success() {
+    // A resource just created has no outcome yet: its handler marked it pending at its
+    // first version. No store read and no second parse on the create hot path.
+    if !response.status().is_success() || response.extensions().get::<Fresh>().is_some() {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -144,9 +144,7 @@ pub async fn annotate(
     let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    if created {
-        mark_pending(&mut value);
-    } else if let Some(Value::Array(resources)) = value.get_mut("Resources") {
+    if let Some(Value::Array(resources)) = value.get_mut("Resources") {
         for r in resources {
             annotate_one(r, audit.as_ref(), &tenant, users).await;
         }

@@ -34,7 +34,9 @@ pub async fn create(
     let valid = group::validate(body)?;
     let now = now_rfc3339();
     let record = GroupRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered ids keep index inserts at the right edge of the B-trees: a batch
+        // dirties a few pages instead of one per row.
+        id: uuid::Uuid::now_v7().to_string(),
         display_name: valid.display_name,
         resource: valid.resource,
         version: 1,
@@ -49,11 +51,9 @@ pub async fn create(
         .await
     {
         Ok(g) => {
-            let mut response = resource(
-                StatusCode::CREATED,
-                &group::render(&g, &state.base_url, true),
-                g.version,
-            );
+            let mut body = group::render(&g, &state.base_url, true);
+            crate::provisioning::mark_pending(&mut body);
+            let mut response = resource(StatusCode::CREATED, &body, g.version);
             response.extensions_mut().insert(crate::provisioning::Fresh);
             Ok(response)
         }

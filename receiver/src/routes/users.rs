@@ -23,7 +23,9 @@ pub async fn create(
     let valid = user::validate(body)?;
     let now = now_rfc3339();
     let record = UserRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered ids keep index inserts at the right edge of the B-trees: a batch
+        // dirties a few pages instead of one per row.
+        id: uuid::Uuid::now_v7().to_string(),
         user_name: valid.user_name,
         resource: valid.resource,
         version: 1,
@@ -34,11 +36,9 @@ pub async fn create(
     let cx = state.write_ctx("POST /Users".into());
     match state.directory.create_user(cx, record.clone()).await {
         Ok(created) => {
-            let mut response = resource(
-                StatusCode::CREATED,
-                &user::render(&created, &state.base_url),
-                created.version,
-            );
+            let mut body = user::render(&created, &state.base_url);
+            crate::provisioning::mark_pending(&mut body);
+            let mut response = resource(StatusCode::CREATED, &body, created.version);
             response.extensions_mut().insert(crate::provisioning::Fresh);
             Ok(response)
         }

@@ -36,6 +36,26 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) the process has used, from /proc.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name; 100 Hz.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 struct Receiver(Child);
 
 impl Drop for Receiver {
@@ -197,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    let cpu_before = cpu_secs(pid);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut tasks = Vec::new();
@@ -237,6 +258,7 @@ async fn main() -> anyhow::Result<()> {
         errors += e;
     }
     let elapsed = seconds as f64;
+    let cpu = cpu_secs(pid) - cpu_before;
     all.sort();
     println!("POST /Users, {connections} connections, {seconds} s, SQLite synchronous=FULL, relay to RabbitMQ");
     println!("  created      {}", all.len());
@@ -253,6 +275,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  latency max  {:.2} ms",
         all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    println!(
+        "  receiver CPU {:.1} s ({:.0} µs per create, relay included)",
+        cpu,
+        cpu * 1e6 / all.len().max(1) as f64
     );
     println!("  receiver peak RSS {} MiB", rss_kib(pid) / 1024);
     group_patch_phase(&client, &base, connections.min(16), seconds).await?;
