@@ -59,7 +59,10 @@ async fn get_returns_the_user_and_404_for_an_unknown_id() {
     assert_eq!(created[ext]["state"], "pending");
     let mut expected = created.clone();
     expected.as_object_mut().unwrap().remove(ext);
-    expected["schemas"].as_array_mut().unwrap().retain(|s| s != ext);
+    expected["schemas"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s != ext);
     assert_eq!(body, expected);
     let (status, ct, body) = api
         .get("/scim/v2/Users/010101001010101011001010101011")

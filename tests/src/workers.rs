@@ -2,6 +2,7 @@
 //! topology (own AMQP prefix, own Redis prefix), a publisher that sends jobs straight
 //! to the partition queues, and ways to stop a worker gracefully or kill it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,10 @@ pub struct WorkerOptions {
     pub retry_budget: Duration,
     /// Deactivation mode.
     pub mode: DeactivateMode,
+    /// Where to serve `/healthz`, `/readyz` and `/metrics` (`None`: nowhere).
+    pub listen: Option<SocketAddr>,
+    /// The broker this worker uses instead of the test broker (a wrong one simulates an outage).
+    pub amqp_url: Option<String>,
 }
 
 impl Default for WorkerOptions {
@@ -40,6 +45,8 @@ impl Default for WorkerOptions {
             rate_limit_per_minute: 0,
             retry_budget: Duration::from_secs(60),
             mode: DeactivateMode::Remove,
+            listen: None,
+            amqp_url: None,
         }
     }
 }
@@ -49,6 +56,7 @@ impl Default for WorkerOptions {
 struct RunningWorker {
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
+    addr: Option<SocketAddr>,
 }
 
 /// The simulator and a set of workers sharing one topology.
@@ -101,21 +109,32 @@ impl Cluster {
             Duration::from_secs(5),
         )
         .expect("client builds");
-        let worker = Worker::new(
+        let mut worker = Worker::new(
             Arc::new(api),
             self.topology.clone(),
-            amqp_url(),
+            options.amqp_url.unwrap_or_else(amqp_url),
             options.mode,
         )
         .with_retry_budget(options.retry_budget)
         .with_rate_limit(options.rate_limit_per_minute)
         .with_heartbeat(Duration::from_millis(500));
+        if let Some(listen) = options.listen {
+            worker = worker.with_listen(listen);
+        }
+        let worker = worker.bind().await.expect("worker listener binds");
+        let addr = worker.addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(worker.run(async move {
             let _ = stopped.await;
         }));
-        self.workers.push(Some(RunningWorker { stop, task }));
+        self.workers.push(Some(RunningWorker { stop, task, addr }));
         self.workers.len() - 1
+    }
+
+    /// `http://<addr>` of worker `i`'s health and metrics listener, if it has one.
+    pub fn worker_url(&self, i: usize) -> Option<String> {
+        let addr = self.workers.get(i)?.as_ref()?.addr?;
+        Some(format!("http://{addr}"))
     }
 
     /// SIGTERM: the worker finishes its in-flight jobs, acks them and closes.

@@ -1,7 +1,10 @@
 //! Worker settings: every one from the environment, with a flag of the same meaning.
 
+use std::net::SocketAddr;
+
 use clap::Parser;
 use secrecy::SecretString;
+use splashsync_shared::amqp::redact_url;
 use splashsync_shared::telemetry::LogFormat;
 
 /// What deactivating a user does on Splashtop.
@@ -13,8 +16,8 @@ pub enum DeactivateMode {
     Delete,
 }
 
-/// The worker's settings.
-#[derive(Debug, Clone, Parser)]
+/// The worker's settings; their Debug output hides the API token and URL passwords.
+#[derive(Clone, Parser)]
 #[command(
     name = "splashsync-worker",
     version,
@@ -85,9 +88,38 @@ pub struct Settings {
     #[arg(long, env = "SPLASHSYNC_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
 
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(
+        long,
+        env = "SPLASHSYNC_WORKER_LISTEN",
+        default_value = "127.0.0.1:9100"
+    )]
+    pub listen: SocketAddr,
+
     /// Log format: text or json.
     #[arg(long, env = "SPLASHSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("amqp_url", &redact_url(&self.amqp_url))
+            .field("amqp_prefix", &self.amqp_prefix)
+            .field("partitions", &self.partitions)
+            .field("splashtop_api_url", &self.splashtop_api_url)
+            .field("splashtop_api_token", &self.splashtop_api_token)
+            .field("splashtop_team_id", &self.splashtop_team_id)
+            .field("deactivate_mode", &self.deactivate_mode)
+            .field("api_timeout_secs", &self.api_timeout_secs)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("retry_budget_secs", &self.retry_budget_secs)
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("listen", &self.listen)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -123,5 +155,29 @@ impl Settings {
             return Err("SPLASHTOP_API_TIMEOUT_SECS must be at least 1".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token_and_passwords() {
+        let settings = Settings::try_parse_from([
+            "splashsync-worker",
+            "--splashtop-api-url=http://127.0.0.1:9090",
+            "--splashtop-api-token=super-secret-api-token",
+            "--splashtop-team-id=team-1",
+            "--amqp-url=amqp://guest:amqp-password@rabbitmq:5672/%2f",
+            "--redis-url=redis://:redis-password@redis:6379",
+        ])
+        .unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9100".parse().unwrap());
+        let debug = format!("{settings:?}");
+        for secret in ["super-secret-api-token", "amqp-password", "redis-password"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("rabbitmq:5672"), "{debug}");
     }
 }

@@ -9,23 +9,28 @@
 //! partitions move to the survivors (its unacked jobs come back from RabbitMQ when its
 //! connection drops). SIGTERM stops each partition between jobs: the in-flight job
 //! finishes and is acked, then the worker leaves the live set and closes.
+//!
+//! With a listen address, a [`BoundWorker`] also serves `/healthz`, `/readyz` and
+//! `/metrics` from before it first reaches RabbitMQ until it has stopped.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
+use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
 use splashsync_shared::topology::Topology;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::{DeactivateMode, Settings};
 use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter};
+use crate::metrics::Metrics;
+use crate::ops::{Health, Ops};
+use crate::partition::PartitionTask;
 use crate::retry::RetryPolicy;
 use crate::splashtop::{HttpTeamApi, TeamApi};
 use crate::store::Store;
@@ -49,6 +54,7 @@ pub struct Worker {
     redis_url: String,
     redis_prefix: String,
     heartbeat: Duration,
+    listen: Option<SocketAddr>,
     name: String,
     id: String,
 }
@@ -59,21 +65,8 @@ impl std::fmt::Debug for Worker {
             .field("topology", &self.topology)
             .field("id", &self.id)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("listen", &self.listen)
             .finish_non_exhaustive()
-    }
-}
-
-/// One partition being consumed by a task; dropping it aborts the task.
-#[derive(Debug)]
-struct PartitionTask {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Drop for PartitionTask {
-    fn drop(&mut self) {
-        // Only reached without a graceful stop (the worker itself was aborted).
-        self.task.abort();
     }
 }
 
@@ -99,10 +92,13 @@ impl Worker {
             .redis_prefix
             .clone()
             .unwrap_or_else(|| settings.amqp_prefix.clone());
-        Ok(worker.with_redis(&settings.redis_url, &prefix))
+        Ok(worker
+            .with_redis(&settings.redis_url, &prefix)
+            .with_listen(settings.listen))
     }
 
-    /// A worker over any [`TeamApi`], with Redis keys under the topology's prefix.
+    /// A worker over any [`TeamApi`], with Redis keys under the topology's prefix and no
+    /// operations listener.
     pub fn new(
         api: Arc<dyn TeamApi>,
         topology: Topology,
@@ -120,6 +116,7 @@ impl Worker {
             rate_limit_per_minute: 200,
             redis_url: DEFAULT_REDIS_URL.to_string(),
             heartbeat: DEFAULT_HEARTBEAT,
+            listen: None,
             name: format!("splashsync-worker-{}-{}", std::process::id(), &id[..8]),
             id,
         }
@@ -150,25 +147,43 @@ impl Worker {
         self
     }
 
+    /// Serves `/healthz`, `/readyz` and `/metrics` on `addr` (port 0 picks a free port).
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
     /// This worker's id in the live set.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// Binds the operations listener, if one is configured; [`BoundWorker::addr`] then
+    /// tells where it listens.
+    pub async fn bind(self) -> anyhow::Result<BoundWorker> {
+        let listener = match self.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(BoundWorker {
+            worker: self,
+            listener,
+        })
+    }
+
+    /// Binds, then runs until `shutdown` resolves (see [`BoundWorker::run`]).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        self.bind().await?.run(shutdown).await
+    }
+
     /// Consumes its partitions until `shutdown` resolves, reconnecting when the broker
     /// goes away. On shutdown the in-flight jobs finish and are acked first.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let store = Store::new(&self.redis_url, &self.redis_prefix)?;
-        let limiter = Arc::new(RateLimiter::new(self.rate_limit_per_minute));
-        let rt = Arc::new(Runtime {
-            api: RateLimitedApi::new(self.api.clone(), limiter.clone()),
-            limiter,
-            store,
-            topology: self.topology.clone(),
-            mode: self.mode,
-            retry: self.retry,
-            worker: self.id.clone(),
-        });
+    async fn consume_until(
+        &self,
+        rt: &Arc<Runtime>,
+        health: &Health,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let Some(conn) = splashsync_shared::amqp::connect_with_retry(
@@ -180,8 +195,9 @@ impl Worker {
             else {
                 return Ok(());
             };
+            health.connected(conn.status());
             let (stop_tx, stop_rx) = watch::channel(false);
-            let session = self.session(&rt, &conn, stop_rx);
+            let session = self.session(rt, &conn, stop_rx);
             let mut session = std::pin::pin!(session);
             let stopping = tokio::select! {
                 r = &mut session => {
@@ -193,10 +209,12 @@ impl Worker {
             if stopping {
                 let _ = stop_tx.send(true);
                 let _ = session.await;
+                health.disconnected();
                 let _ = conn.close(200, "worker shutting down".into()).await;
                 tracing::info!("worker stopped");
                 return Ok(());
             }
+            health.disconnected();
             let _ = conn.close(200, "worker reconnecting".into()).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -219,6 +237,7 @@ impl Worker {
             live.sort();
         }
         rt.limiter.set_workers(live.len());
+        rt.metrics.set_live_workers(live.len());
         crate::rebalance::assign(&live, self.topology.partitions(), &self.id)
     }
 
@@ -267,6 +286,7 @@ impl Worker {
                 }
                 owned.insert(p, self.start_partition(rt, conn, p, &dead).await?);
             }
+            rt.metrics.set_partitions_held(owned.len());
             tracing::debug!(partitions = ?owned.keys().collect::<Vec<_>>(), "owned partitions");
         }
         for task in owned.values().chain(draining.iter().map(|(_, t)| t)) {
@@ -278,6 +298,7 @@ impl Worker {
         {
             let _ = (&mut task.task).await;
         }
+        rt.metrics.set_partitions_held(0);
         if let Err(e) = rt.store.leave(&self.id).await {
             tracing::warn!(error = %e, "could not leave the live set; it expires on its own");
         }
@@ -291,53 +312,70 @@ impl Worker {
         p: u16,
         dead: &Arc<Channel>,
     ) -> anyhow::Result<PartitionTask> {
-        let channel = conn.create_channel().await?;
-        // One job at a time per partition: order first.
-        channel.basic_qos(1, BasicQosOptions::default()).await?;
-        let consumer = channel
-            .basic_consume(
-                self.topology.partition_queue(p).as_str().into(),
-                format!("{}-p{p:03}", self.name).as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(consume(
-            rt.clone(),
-            channel,
-            consumer,
-            dead.clone(),
-            stop_rx,
-        ));
+        let queue = self.topology.partition_queue(p);
+        let tag = format!("{}-p{p:03}", self.name);
+        let task = PartitionTask::start(rt, conn, &queue, &tag, dead).await?;
         tracing::info!(partition = p, "consuming partition");
-        Ok(PartitionTask { stop, task })
+        Ok(task)
     }
 }
 
-async fn consume(
-    rt: Arc<Runtime>,
-    channel: Channel,
-    mut consumer: lapin::Consumer,
-    dead: Arc<Channel>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    loop {
-        let delivery = tokio::select! {
-            // Stop only between jobs: the in-flight one finishes and is acked.
-            biased;
-            _ = stop.wait_for(|s| *s) => None,
-            d = consumer.next() => d,
+/// A worker whose operations listener is bound, ready to run.
+#[derive(Debug)]
+pub struct BoundWorker {
+    worker: Worker,
+    listener: Option<TcpListener>,
+}
+
+impl BoundWorker {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, if anywhere.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves the operations endpoints and consumes the partitions until `shutdown`
+    /// resolves; the endpoints keep answering while the in-flight jobs finish, and stop
+    /// with the worker.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let w = self.worker;
+        let store = Store::new(&w.redis_url, &w.redis_prefix)?;
+        let limiter = Arc::new(RateLimiter::new(w.rate_limit_per_minute));
+        let metrics = Arc::new(Metrics::new(w.api.request_metrics(), &limiter));
+        let health = Arc::new(Health::default());
+        let ops = Ops {
+            metrics: metrics.clone(),
+            health: health.clone(),
+            store: store.clone(),
         };
-        let Some(delivery) = delivery else {
-            // Closing the channel returns a prefetched, unhandled job to its queue.
-            let _ = channel.close(200, "partition released".into()).await;
-            return if *stop.borrow() {
-                Ok(())
-            } else {
-                Err(anyhow::anyhow!("consumer ended"))
-            };
-        };
-        rt.handle(&delivery?, &dead).await?;
+        let rt = Arc::new(Runtime {
+            api: RateLimitedApi::new(w.api.clone(), limiter.clone()),
+            limiter,
+            metrics,
+            store,
+            topology: w.topology.clone(),
+            mode: w.mode,
+            retry: w.retry,
+            worker: w.id.clone(),
+        });
+        let server = self.listener.map(|listener| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "worker health and metrics listening");
+            }
+            let (stop, stopped) = oneshot::channel::<()>();
+            let serving = crate::ops::serve(listener, ops, async move {
+                let _ = stopped.await;
+            });
+            (stop, tokio::spawn(serving))
+        });
+        let result = w.consume_until(&rt, &health, shutdown).await;
+        if let Some((stop, task)) = server {
+            let _ = stop.send(());
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "the health and metrics listener failed"),
+                Err(e) => tracing::warn!(error = %e, "the health and metrics listener panicked"),
+            }
+        }
+        result
     }
 }

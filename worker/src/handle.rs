@@ -11,10 +11,12 @@ use lapin::types::{AMQPValue, LongString};
 use lapin::Channel;
 use splashsync_shared::job::Job;
 use splashsync_shared::topology::Topology;
+use tracing::Instrument;
 
 use crate::apply::{apply_group, apply_user, Applied, Env};
 use crate::config::DeactivateMode;
 use crate::limiter::{RateLimitedApi, RateLimiter};
+use crate::metrics::Metrics;
 use crate::outcome::{publish, Attempt};
 use crate::retry::RetryPolicy;
 use crate::splashtop::{ApiError, CallContext};
@@ -25,6 +27,7 @@ use crate::store::Store;
 pub(crate) struct Runtime {
     pub(crate) api: RateLimitedApi,
     pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) store: Store,
     pub(crate) topology: Topology,
     pub(crate) mode: DeactivateMode,
@@ -66,44 +69,84 @@ impl DeadReason {
 
 impl Runtime {
     /// Handles one delivery to the end: applied, skipped or dead-lettered, then acked.
+    /// Every line logged meanwhile carries the job's id, key and tenant.
     pub(crate) async fn handle(&self, delivery: &Delivery, dead: &Channel) -> anyhow::Result<()> {
         let first_attempt = SystemTime::now();
         let job: Job = match serde_json::from_slice(&delivery.data) {
             Ok(job) => job,
             Err(e) => {
-                tracing::error!(error = %e, "undecodable job; dead-lettering it");
-                let reason = DeadReason {
-                    class: "undecodable",
-                    status: None,
-                    code: None,
-                    body: e.to_string(),
-                };
-                self.dead_letter(dead, delivery, &reason, 0, first_attempt)
-                    .await?;
-                delivery.acker.ack(BasicAckOptions::default()).await?;
-                return Ok(());
+                // The relay sets the message id to the job id: the only id left to log.
+                let job_id = delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|id| id.to_string());
+                let span = tracing::error_span!("job", job_id = job_id.as_deref().unwrap_or(""));
+                return self
+                    .undecodable(delivery, dead, e, first_attempt)
+                    .instrument(span)
+                    .await;
             }
         };
-        let meta = job.meta().clone();
-        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version);
-        let _enter = span.enter();
+        let meta = job.meta();
+        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind());
+        let result = self
+            .handle_job(&job, delivery, dead, first_attempt)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            span.in_scope(|| tracing::warn!(error = %e, "job not acked; RabbitMQ redelivers it"));
+        }
+        result
+    }
+
+    async fn undecodable(
+        &self,
+        delivery: &Delivery,
+        dead: &Channel,
+        error: serde_json::Error,
+        first_attempt: SystemTime,
+    ) -> anyhow::Result<()> {
+        tracing::error!(%error, "undecodable job; dead-lettering it");
+        let reason = DeadReason {
+            class: "undecodable",
+            status: None,
+            code: None,
+            body: error.to_string(),
+        };
+        self.dead_letter(dead, delivery, &reason, 0, first_attempt)
+            .await?;
+        self.metrics.dead_letter("unknown", reason.class);
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+
+    async fn handle_job(
+        &self,
+        job: &Job,
+        delivery: &Delivery,
+        dead: &Channel,
+        first_attempt: SystemTime,
+    ) -> anyhow::Result<()> {
+        let meta = job.meta();
+        let kind = job.kind();
         let cx = CallContext {
             job_id: meta.job_id.clone(),
             key: meta.key.clone(),
             version: meta.version,
         };
+        let report = |attempt| Attempt {
+            meta,
+            kind,
+            attempt,
+            worker: &self.worker,
+        };
         let mut attempts = 0u32;
         let outcome = loop {
             attempts += 1;
-            let report = Attempt {
-                meta: &meta,
-                kind: job.kind(),
-                attempt: attempts,
-                worker: &self.worker,
-            };
-            let error = match self.attempt(&job, &cx).await {
+            let error = match self.attempt(job, &cx).await {
                 Ok(applied) => {
-                    publish(dead, &self.topology, &report.done(&applied)).await;
+                    publish(dead, &self.topology, &report(attempts).done(&applied)).await;
                     break Ok(applied);
                 }
                 Err(e @ ApiError::Permanent { .. }) => {
@@ -127,22 +170,25 @@ impl Runtime {
                 break Err(DeadReason::from_api("retry_budget_exhausted", &error));
             };
             tracing::warn!(attempts, ?status, %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
-            publish(dead, &self.topology, &report.retrying(&error)).await;
+            self.metrics.retry(kind);
+            publish(dead, &self.topology, &report(attempts).retrying(&error)).await;
             tokio::time::sleep(delay).await;
         };
         match outcome {
-            Ok(applied) => tracing::info!(attempts, ?applied, "job done"),
+            Ok(applied) => {
+                tracing::info!(attempts, ?applied, "job done");
+                let outcome = match applied {
+                    Applied::Skipped { .. } => "skipped_stale",
+                    _ => "applied",
+                };
+                self.metrics.job(kind, outcome);
+            }
             Err(reason) => {
                 tracing::warn!(attempts, class = reason.class, status = ?reason.status, "dead-lettering job");
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
-                let report = Attempt {
-                    meta: &meta,
-                    kind: job.kind(),
-                    attempt: attempts,
-                    worker: &self.worker,
-                };
-                let event = report.dead(
+                self.metrics.dead_letter(kind, reason.class);
+                let event = report(attempts).dead(
                     reason.class,
                     reason.status,
                     reason.code.as_deref(),

@@ -11,15 +11,21 @@
 //! - [`apply`]: converging one user or group to the desired state a job carries.
 //! - [`rebalance`]: which partitions each live worker consumes.
 //! - [`consumer`]: the worker process: heartbeat, owned partitions, graceful stop.
+//! - `partition`: one partition queue consumed by a task, a job at a time.
 //! - `handle`: one delivery: version check, retries, dead letters, ack.
 //! - `outcome`: the outcome event of each attempt, for the receiver's audit log.
+//! - [`metrics`]: the Prometheus metrics every part records into.
+//! - `ops`: `/healthz`, `/readyz` and `/metrics` on the worker's listener.
 
 pub mod apply;
 pub mod config;
 pub mod consumer;
 mod handle;
 pub mod limiter;
+pub mod metrics;
+mod ops;
 mod outcome;
+mod partition;
 pub mod rebalance;
 pub mod retry;
 pub mod splashtop;

@@ -15,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::time::Instant;
 
+use crate::metrics::ApiMetrics;
 use crate::splashtop::{ApiError, CallContext, TeamApi, TeamGroup, TeamUser, UserProfile};
 
 /// Share of the limit actually used, so that jitter between our clock and the API's
@@ -40,6 +42,8 @@ struct State {
 pub struct RateLimiter {
     per_minute: u32,
     state: Mutex<State>,
+    /// How long each call waited for its slot (zero when unlimited or idle).
+    wait: Histogram,
 }
 
 impl RateLimiter {
@@ -53,7 +57,13 @@ impl RateLimiter {
                 rate: ceiling,
                 ceiling,
             }),
+            wait: crate::metrics::wait_histogram(),
         }
+    }
+
+    /// The histogram of how long calls waited for their slot, in seconds.
+    pub fn wait_seconds(&self) -> &Histogram {
+        &self.wait
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -79,15 +89,18 @@ impl RateLimiter {
     /// Waits for this call's slot.
     pub async fn acquire(&self) {
         if self.per_minute == 0 {
+            self.wait.observe(0.0);
             return;
         }
+        let start = Instant::now();
         let slot = {
             let mut s = self.lock();
-            let slot = s.next.max(Instant::now());
+            let slot = s.next.max(start);
             s.next = slot + Duration::from_secs_f64(1.0 / s.rate);
             slot
         };
         tokio::time::sleep_until(slot).await;
+        self.wait.observe(start.elapsed().as_secs_f64());
     }
 
     /// A 429: everyone waits out Retry-After, and the rate halves (multiplicative decrease).
@@ -236,6 +249,9 @@ impl TeamApi for RateLimitedApi {
         group_id: &'a str,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(self.call(self.inner.delete_group(cx, group_id)))
+    }
+    fn request_metrics(&self) -> Option<ApiMetrics> {
+        self.inner.request_metrics()
     }
 }
 

@@ -213,6 +213,11 @@ impl Store {
             .map(drop)
     }
 
+    /// Whether Redis answers a `PING`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run::<String>(&redis::cmd("PING")).await.map(drop)
+    }
+
     /// Deletes every key under the prefix (tests clean up with it).
     pub async fn delete_all(&self) -> Result<(), StoreError> {
         let pattern = format!("{}:*", self.prefix);

@@ -1,0 +1,208 @@
+//! A worker's operations listener: `/healthz`, `/readyz` and `/metrics` tell an operator
+//! what it applied, what it dead-lettered and why, what Splashtop answered, and whether
+//! it can work at all.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use splashsync_tests::workers::{user_job, Cluster, UserSpec, WorkerOptions};
+use splashtop_sim::SimConfig;
+
+fn active(first: &str) -> UserSpec {
+    UserSpec {
+        first_name: first.into(),
+        active: true,
+        ..UserSpec::default()
+    }
+}
+
+fn with_listener() -> WorkerOptions {
+    WorkerOptions {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        // Limited, so that calls go through the limiter's slots.
+        rate_limit_per_minute: 6000,
+        ..WorkerOptions::default()
+    }
+}
+
+/// Every sample of an OpenMetrics text: (name, labels) → value.
+fn samples(text: &str) -> BTreeMap<(String, BTreeMap<String, String>), f64> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let labels = labels
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect();
+        out.insert((name.to_string(), labels), value);
+    }
+    out
+}
+
+/// The value of `name` with exactly `labels`, if the series exists.
+fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples(text).get(&(name.to_string(), labels)).copied()
+}
+
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("{base}{path}"))
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+/// Polls `path` until `done` holds or 30 s pass; returns the last answer either way.
+async fn poll(base: &str, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(base, path).await;
+        if done(status, &body) || Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lettered() {
+    let sim = SimConfig {
+        sso_methods: vec!["Okta SSO".into()],
+        ..SimConfig::default()
+    };
+    let mut cluster = Cluster::new(sim, 2).await;
+    let w = cluster.start_worker(with_listener()).await;
+    let base = cluster.worker_url(w).expect("the worker listens");
+    assert_eq!(get(&base, "/healthz").await, (200, "ok".to_string()));
+
+    cluster.publish(&user_job(1, 1, active("Ada"))).await;
+    cluster.publish(&user_job(2, 1, active("Bob"))).await;
+    let unknown_sso = UserSpec {
+        sso_name: Some("No Such SSO".into()),
+        ..active("Eve")
+    };
+    cluster.publish(&user_job(3, 1, unknown_sso)).await;
+    let jobs = |m: &str, outcome| {
+        value(
+            m,
+            "splashsync_worker_jobs_total",
+            &[("kind", "user"), ("outcome", outcome)],
+        )
+    };
+    let (_, m) = poll(&base, "/metrics", |_, m| {
+        jobs(m, "applied") == Some(2.0) && jobs(m, "dead_lettered") == Some(1.0)
+    })
+    .await;
+    assert_eq!(jobs(&m, "applied"), Some(2.0), "{m}");
+    assert_eq!(jobs(&m, "dead_lettered"), Some(1.0), "{m}");
+    // The same version again is stale.
+    cluster.publish(&user_job(1, 1, active("Ada"))).await;
+    let (status, m) = poll(&base, "/metrics", |_, m| {
+        jobs(m, "skipped_stale") == Some(1.0)
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(jobs(&m, "skipped_stale"), Some(1.0), "{m}");
+
+    let dead = value(
+        &m,
+        "splashsync_worker_dead_letters_total",
+        &[("kind", "user"), ("reason", "permanent")],
+    );
+    assert_eq!(dead, Some(1.0), "{m}");
+    assert_eq!(
+        value(
+            &m,
+            "splashsync_worker_job_retries_total",
+            &[("kind", "user")]
+        ),
+        None,
+        "nothing was retried: {m}"
+    );
+    let requests = |method, status| {
+        value(
+            &m,
+            "splashsync_worker_splashtop_requests_total",
+            &[("method", method), ("status", status)],
+        )
+    };
+    assert_eq!(requests("POST", "201"), Some(2.0), "two invites: {m}");
+    assert_eq!(requests("POST", "422"), Some(1.0), "the unknown SSO: {m}");
+    assert!(requests("GET", "200").is_some_and(|n| n >= 3.0), "{m}");
+    let posts = value(
+        &m,
+        "splashsync_worker_splashtop_request_duration_seconds_count",
+        &[("method", "POST")],
+    );
+    assert_eq!(posts, Some(3.0), "{m}");
+    let waits = value(&m, "splashsync_worker_rate_limiter_wait_seconds_count", &[]);
+    assert!(
+        waits.is_some_and(|n| n >= 6.0),
+        "every call takes a slot: {m}"
+    );
+    let held = value(&m, "splashsync_worker_partitions_held", &[]);
+    assert!(held.is_some_and(|n| n > 0.0), "{m}");
+    assert_eq!(
+        value(&m, "splashsync_worker_live_workers", &[]),
+        Some(1.0),
+        "{m}"
+    );
+
+    let (status, body) = poll(&base, "/readyz", |s, _| s == 200).await;
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["ready"], true, "{body}");
+
+    let dead = cluster.dead_letters().await;
+    assert_eq!(dead.len(), 1, "the unknown SSO is in the dead-letter queue");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_naming_rabbitmq_while_it_is_unreachable_and_the_listener_stops_with_the_worker(
+) {
+    let mut cluster = Cluster::new(SimConfig::default(), 2).await;
+    let w = cluster
+        .start_worker(WorkerOptions {
+            amqp_url: Some("amqp://guest:guest@127.0.0.1:1/%2f".into()),
+            ..with_listener()
+        })
+        .await;
+    let base = cluster.worker_url(w).expect("the worker listens");
+    assert_eq!(get(&base, "/healthz").await, (200, "ok".to_string()));
+    let (status, body) = get(&base, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["ready"], false, "{body}");
+    assert_eq!(body["rabbitmq"], "not connected", "{body}");
+    assert_eq!(body["redis"], "ok", "only RabbitMQ is down: {body}");
+    let (status, m) = get(&base, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(&m, "splashsync_worker_partitions_held", &[]),
+        Some(0.0),
+        "{m}"
+    );
+
+    cluster.stop_worker(w).await;
+    let after = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await;
+    assert!(after.is_err(), "the listener closed with the worker");
+    cluster.shutdown().await;
+}

@@ -1,0 +1,245 @@
+//! Prometheus metrics of a worker, served at `/metrics` in the OpenMetrics text format.
+//!
+//! Each component owns the instruments it records into (the Splashtop client its
+//! [`ApiMetrics`], the limiter its wait histogram), so they work wherever they are built;
+//! [`Metrics::new`] collects them into one registry with the job and partition metrics.
+//! Labels are bounded: job kind, outcome, dead-letter class, HTTP method and status.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::limiter::RateLimiter;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    /// The HTTP status, or `error` when no answer came (connect error, timeout).
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeadLabels {
+    kind: &'static str,
+    reason: &'static str,
+}
+
+type DurationFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
+
+fn request_histogram() -> Histogram {
+    // 5 ms to ~40 s: past the default 30-second request timeout.
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// The limiter's wait histogram: most calls wait nothing, a throttled team waits up to a minute.
+pub(crate) fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Splashtop API calls by method and status, and their latency; cheap to clone (shared).
+#[derive(Debug, Clone)]
+pub struct ApiMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: DurationFamily,
+}
+
+impl Default for ApiMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(request_histogram),
+        }
+    }
+}
+
+impl ApiMetrics {
+    /// Records one call: its method, its status (`None`: no answer came) and how long it took.
+    pub fn observe(&self, method: &str, status: Option<u16>, seconds: f64) {
+        let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                status,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "splashsync_worker_splashtop_requests",
+            "Splashtop API requests by method and HTTP status (error: no answer)",
+            self.requests.clone(),
+        );
+        registry.register(
+            "splashsync_worker_splashtop_request_duration_seconds",
+            "Splashtop API request latency by method, body included",
+            self.duration.clone(),
+        );
+    }
+}
+
+/// A worker's metrics and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    jobs: Family<JobLabels, Counter>,
+    retries: Family<KindLabels, Counter>,
+    dead_letters: Family<DeadLabels, Counter>,
+    partitions_held: Gauge,
+    live_workers: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric, with the client's (if it keeps any) and the limiter's.
+    pub fn new(api: Option<ApiMetrics>, limiter: &RateLimiter) -> Self {
+        let mut registry = Registry::default();
+        let jobs = Family::<JobLabels, Counter>::default();
+        let retries = Family::<KindLabels, Counter>::default();
+        let dead_letters = Family::<DeadLabels, Counter>::default();
+        let partitions_held = Gauge::default();
+        let live_workers = Gauge::default();
+        registry.register(
+            "splashsync_worker_jobs",
+            "Jobs finished, by kind and outcome (applied, skipped_stale, dead_lettered)",
+            jobs.clone(),
+        );
+        registry.register(
+            "splashsync_worker_job_retries",
+            "Transient failures retried in place, by job kind",
+            retries.clone(),
+        );
+        registry.register(
+            "splashsync_worker_dead_letters",
+            "Jobs sent to the dead-letter queue, by kind and reason",
+            dead_letters.clone(),
+        );
+        registry.register(
+            "splashsync_worker_rate_limiter_wait_seconds",
+            "Time a Splashtop call waited for its rate-limiter slot",
+            limiter.wait_seconds().clone(),
+        );
+        registry.register(
+            "splashsync_worker_partitions_held",
+            "Partition queues this worker consumes",
+            partitions_held.clone(),
+        );
+        registry.register(
+            "splashsync_worker_live_workers",
+            "Live workers in the shared heartbeat set, as this worker last saw it",
+            live_workers.clone(),
+        );
+        if let Some(api) = api {
+            api.register(&mut registry);
+        }
+        Self {
+            registry,
+            jobs,
+            retries,
+            dead_letters,
+            partitions_held,
+            live_workers,
+        }
+    }
+
+    /// Counts a finished job: `applied`, `skipped_stale` or `dead_lettered`.
+    pub(crate) fn job(&self, kind: &'static str, outcome: &'static str) {
+        self.jobs.get_or_create(&JobLabels { kind, outcome }).inc();
+    }
+
+    /// Counts one retry of a job.
+    pub(crate) fn retry(&self, kind: &'static str) {
+        self.retries.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// Counts a dead-lettered job (also a finished job) with its reason class.
+    pub(crate) fn dead_letter(&self, kind: &'static str, reason: &'static str) {
+        self.dead_letters
+            .get_or_create(&DeadLabels { kind, reason })
+            .inc();
+        self.job(kind, "dead_lettered");
+    }
+
+    /// Sets the number of partitions consumed.
+    pub(crate) fn set_partitions_held(&self, n: usize) {
+        self.partitions_held
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the number of live workers seen.
+    pub(crate) fn set_live_workers(&self, n: usize) {
+        self.live_workers.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Everything in the OpenMetrics text format.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// The text of `api`'s metrics alone, for unit tests.
+#[cfg(test)]
+pub(crate) fn encode_for_test(api: &ApiMetrics) -> String {
+    let mut registry = Registry::default();
+    api.register(&mut registry);
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry).unwrap_or_default();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions_and_labels_are_set() {
+        let limiter = RateLimiter::new(0);
+        let api = ApiMetrics::default();
+        let metrics = Metrics::new(Some(api.clone()), &limiter);
+        api.observe("POST", Some(422), 0.01);
+        metrics.job("user", "applied");
+        metrics.retry("user");
+        metrics.dead_letter("group", "permanent");
+        metrics.set_partitions_held(2);
+        metrics.set_live_workers(3);
+        let text = metrics.encode().unwrap();
+        for line in [
+            r#"splashsync_worker_jobs_total{kind="user",outcome="applied"} 1"#,
+            r#"splashsync_worker_jobs_total{kind="group",outcome="dead_lettered"} 1"#,
+            r#"splashsync_worker_job_retries_total{kind="user"} 1"#,
+            r#"splashsync_worker_dead_letters_total{kind="group",reason="permanent"} 1"#,
+            r#"splashsync_worker_splashtop_requests_total{method="POST",status="422"} 1"#,
+            r#"splashsync_worker_splashtop_request_duration_seconds_count{method="POST"} 1"#,
+            "splashsync_worker_rate_limiter_wait_seconds_count 0",
+            "splashsync_worker_partitions_held 2",
+            "splashsync_worker_live_workers 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+    }
+}
