@@ -1,0 +1,158 @@
+//! SIGTERM on the real `splashsync-worker` process: the job in flight finishes and is
+//! acked before the process exits; nothing is redelivered.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::BasicProperties;
+use splashsync_shared::job::{user_key, Job, JobMeta, UserJob, UserState};
+use splashsync_shared::topology::Topology;
+use splashtop_sim::{Faults, SimConfig};
+
+fn amqp_url() -> String {
+    std::env::var("SPLASHSYNC_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Ready (not delivered) messages in a queue.
+async fn ready(channel: &lapin::Channel, queue: &str) -> u32 {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(u32::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits() {
+    // Every Splashtop call takes 1.5 s, so the job is surely in flight when SIGTERM comes.
+    let sim = splashtop_sim::spawn(SimConfig {
+        faults: Faults {
+            latency_ms: 1500,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let prefix = format!(
+        "tw-term-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let topology = Topology::new(prefix.clone(), 2);
+    let conn = splashsync_shared::amqp::connect(&amqp_url(), "sigterm-test")
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    topology.declare(&channel).await.unwrap();
+
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_splashsync-worker"))
+        .env("SPLASHSYNC_AMQP_URL", amqp_url())
+        .env("SPLASHSYNC_AMQP_PREFIX", &prefix)
+        .env("SPLASHSYNC_PARTITIONS", "2")
+        .env("SPLASHSYNC_REDIS_PREFIX", &prefix)
+        .env("SPLASHSYNC_WORKER_LISTEN", "127.0.0.1:0")
+        .env("SPLASHTOP_API_URL", sim.base_url())
+        .env("SPLASHTOP_API_TOKEN", sim.token())
+        .env("SPLASHTOP_TEAM_ID", sim.team_id())
+        .env("SPLASHTOP_RATE_LIMIT_PER_MINUTE", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let key = user_key("default", "u-term");
+    let job = Job::UserV1(UserJob {
+        meta: JobMeta {
+            job_id: uuid::Uuid::now_v7().to_string(),
+            tenant: "default".into(),
+            key: key.clone(),
+            version: 1,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            origin: "test".into(),
+        },
+        state: UserState {
+            user_id: "u-term".into(),
+            user_name: "term@example.com".into(),
+            email: "term@example.com".into(),
+            first_name: "Term".into(),
+            last_name: "Inated".into(),
+            display_name: "Term Inated".into(),
+            active: true,
+            group: None,
+            sso_name: None,
+            deleted: false,
+        },
+    });
+    let partition = topology.partition_of(&key);
+    let queue = topology.partition_queue(partition);
+    channel
+        .basic_publish(
+            topology.jobs_exchange().as_str().into(),
+            topology.routing_key(partition).as_str().into(),
+            BasicPublishOptions::default(),
+            &serde_json::to_vec(&job).unwrap(),
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap();
+
+    // Wait until the worker holds the job (no longer ready), then SIGTERM it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready(&channel, &queue).await != 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let applied_before = sim.snapshot()["users"].as_array().map_or(0, Vec::len);
+    let term = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    // A worker that ignored SIGTERM would hang here: give it 30 s, then kill it and fail.
+    let exit = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = worker.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = worker.kill();
+                let _ = worker.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+
+    let users_after = sim.snapshot()["users"].as_array().map_or(0, Vec::len);
+    let left = ready(&channel, &queue).await;
+    let redis_cleanup = splashsync_worker::store::Store::new("redis://127.0.0.1:6379", &prefix);
+    if let Ok(store) = redis_cleanup {
+        let _ = store.delete_all().await;
+    }
+    let _ = topology.delete(&channel).await;
+    let _ = conn.close(200, "done".into()).await;
+
+    assert!(
+        exit.success(),
+        "the worker exits cleanly on SIGTERM: {exit:?}"
+    );
+    assert_eq!(
+        applied_before, 0,
+        "the job was still in flight when SIGTERM came"
+    );
+    assert_eq!(users_after, 1, "the job in flight finished before the exit");
+    assert_eq!(left, 0, "the job was acked: nothing came back to the queue");
+}
