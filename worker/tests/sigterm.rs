@@ -145,6 +145,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
     let _ = topology.delete(&channel).await;
     let _ = conn.close(200, "done".into()).await;
 
+    let exit = exit.expect("the worker exits within 30 s of SIGTERM");
     assert!(
         exit.success(),
         "the worker exits cleanly on SIGTERM: {exit:?}"
