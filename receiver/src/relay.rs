@@ -132,7 +132,14 @@ impl Relay {
         let exchange = self.topology.jobs_exchange();
         let mut confirms = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let partition = self.topology.partition_of(&job.key);
+            // A user's jobs follow its Splashtop account (see Job::route); rows written
+            // before the route column existed fall back to the key.
+            let route = if job.route.is_empty() {
+                &job.key
+            } else {
+                &job.route
+            };
+            let partition = self.topology.partition_of(route);
             let mut headers = FieldTable::default();
             headers.insert(
                 "key".into(),

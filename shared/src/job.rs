@@ -119,6 +119,17 @@ impl Job {
         }
     }
 
+    /// The partition key: every job of one Splashtop account (user jobs, by email) or of
+    /// one group goes to the same partition, in commit order. A user deleted and created
+    /// again with the same userName gets a new SCIM id (a new `key`) but is the same
+    /// Splashtop account, so its jobs must queue behind its predecessor's.
+    pub fn route(&self) -> String {
+        match self {
+            Job::UserV1(j) => account_route(&j.meta.tenant, &j.state.email),
+            Job::GroupV1(j) => j.meta.key.clone(),
+        }
+    }
+
     /// The job's kind for metrics and logs: `user` or `group`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -131,6 +142,11 @@ impl Job {
 /// The ordering key of a user.
 pub fn user_key(tenant: &str, user_id: &str) -> String {
     format!("{tenant}/user/{user_id}")
+}
+
+/// The partition key of a Splashtop account (emails are case-insensitive).
+pub fn account_route(tenant: &str, email: &str) -> String {
+    format!("{tenant}/account/{}", email.to_lowercase())
 }
 
 /// The ordering key of a group.
@@ -177,6 +193,53 @@ mod tests {
         assert_eq!(wire["state"]["sso_name"], "Okta SSO");
         let back: Job = serde_json::from_value(wire).unwrap();
         assert_eq!(back, job);
+    }
+
+    #[test]
+    fn a_user_job_routes_by_account_and_a_group_job_by_key() {
+        let mut state = UserState {
+            user_id: "u1".into(),
+            user_name: "A@B.com".into(),
+            email: "A@B.com".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            display_name: String::new(),
+            active: true,
+            group: None,
+            sso_name: None,
+            deleted: false,
+        };
+        let first = Job::UserV1(UserJob {
+            meta: meta(),
+            state: state.clone(),
+        });
+        state.user_id = "u2".into();
+        let again = Job::UserV1(UserJob {
+            meta: JobMeta {
+                key: user_key("default", "u2"),
+                ..meta()
+            },
+            state,
+        });
+        assert_eq!(first.route(), "default/account/a@b.com");
+        assert_eq!(
+            first.route(),
+            again.route(),
+            "a re-created account shares its partition"
+        );
+        let group = Job::GroupV1(GroupJob {
+            meta: JobMeta {
+                key: group_key("default", "g1"),
+                ..meta()
+            },
+            state: GroupState {
+                group_id: "g1".into(),
+                display_name: "G".into(),
+                former_names: vec![],
+                deleted: false,
+            },
+        });
+        assert_eq!(group.route(), "default/group/g1");
     }
 
     #[test]

@@ -174,6 +174,11 @@ impl TestApp {
         self.worker = Some(Running { stop, task });
     }
 
+    /// The receiver's directory database URL (read it alongside the running receiver).
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.db_path.display())
+    }
+
     /// A request to the receiver with the right token.
     pub fn scim(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
@@ -281,5 +286,45 @@ impl Drop for TestApp {
             })
             .join();
         }
+    }
+}
+
+/// A further worker on a [`TestApp`]'s topology, simulator and Redis prefix, configured
+/// apart from the app's own (e.g. several workers, or no rate limit). Stop it before
+/// [`TestApp::shutdown`]; dropping it stops it too, in the background.
+#[derive(Debug)]
+pub struct ExtraWorker(Running);
+
+impl ExtraWorker {
+    /// Graceful stop: in-flight jobs finish and are acked.
+    pub async fn stop(self) {
+        self.0.stop().await;
+    }
+}
+
+impl TestApp {
+    /// Starts one more worker with the team rate limit `rate_limit_per_minute` (0: none).
+    pub fn start_extra_worker(&self, rate_limit_per_minute: u32) -> ExtraWorker {
+        let api = HttpTeamApi::new(
+            &self.sim.base_url(),
+            self.sim.team_id(),
+            SecretString::from(self.sim.token().to_string()),
+            Duration::from_secs(5),
+        )
+        .expect("client builds");
+        let worker = Worker::new(
+            std::sync::Arc::new(api),
+            self.topology.clone(),
+            amqp_url(),
+            DeactivateMode::Remove,
+        )
+        .with_retry_budget(Duration::from_secs(60))
+        .with_rate_limit(rate_limit_per_minute)
+        .with_heartbeat(Duration::from_millis(500));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(worker.run(async move {
+            let _ = stopped.await;
+        }));
+        ExtraWorker(Running { stop, task })
     }
 }

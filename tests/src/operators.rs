@@ -71,13 +71,15 @@ impl FakeWorker {
         }
     }
 
-    /// Takes the next job of `key`'s partition, waiting up to `timeout` for the relay.
+    /// Takes the next job of `route`'s partition (a user's route is
+    /// `splashsync_shared::job::account_route(tenant, email)`), waiting up to `timeout`
+    /// for the relay.
     /// (Partition queues have single active consumer, which refuses `basic.get`: this
     /// consumes one delivery and cancels by closing its channel.)
-    pub async fn take_job(&self, key: &str, timeout: Duration) -> Option<Job> {
+    pub async fn take_job(&self, route: &str, timeout: Duration) -> Option<Job> {
         let queue = self
             .topology
-            .partition_queue(self.topology.partition_of(key));
+            .partition_queue(self.topology.partition_of(route));
         let channel = self.conn.create_channel().await.expect("channel");
         channel
             .basic_qos(1, BasicQosOptions::default())

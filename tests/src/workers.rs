@@ -157,7 +157,7 @@ impl Cluster {
     /// Publishes `job` to its partition with a confirm, as the receiver's relay does.
     pub async fn publish(&self, job: &Job) {
         let meta = job.meta();
-        let p = self.topology.partition_of(&meta.key);
+        let p = self.topology.partition_of(&job.route());
         let body = serde_json::to_vec(job).expect("job serialises");
         let confirm = self
             .publisher

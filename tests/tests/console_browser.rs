@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use splashsync_shared::events::OutcomeStatus;
+use splashsync_shared::job::account_route;
 use splashsync_tests::operators::{
     eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
 };
@@ -200,12 +201,12 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     let worker = FakeWorker::connect(&app.topology).await;
     let r = app.create_user(&json!({"userName": "grace@example.com", "name": {"givenName": "Grace", "familyName": "Hopper"}})).await;
     assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = format!("default/user/{id}");
-    let job = worker.take_job(&key, WAIT).await.expect("job published");
+    assert!(r.json::<Value>().await.unwrap()["id"].is_string());
+
+    let job = worker
+        .take_job(&account_route("default", "grace@example.com"), WAIT)
+        .await
+        .expect("job published");
     worker
         .dead_letter(
             &job,
@@ -263,7 +264,10 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     );
 
     // The worker's part: the replayed job arrives with the current state and is applied.
-    let fresh = worker.take_job(&key, WAIT).await.expect("the replay job");
+    let fresh = worker
+        .take_job(&account_route("default", "grace@example.com"), WAIT)
+        .await
+        .expect("the replay job");
     assert_ne!(fresh.meta().job_id, job.meta().job_id);
     worker
         .send_event(&outcome(&fresh, 1, OutcomeStatus::Applied, "invited"))

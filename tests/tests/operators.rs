@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use splashsync_shared::events::OutcomeStatus;
-use splashsync_shared::job::Job;
+use splashsync_shared::job::{account_route, Job};
 use splashsync_tests::operators::{
     eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
 };
@@ -55,13 +55,13 @@ async fn dead_letter_ids(app: &TestApp, query: &str) -> Vec<i64> {
 async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
     let app = app_without_worker().await;
     let worker = FakeWorker::connect(&app.topology).await;
-    let (_, key) = create(&app, "ada@example.com", "Okta SSO").await;
+    let _ = create(&app, "ada@example.com", "Okta SSO").await;
     assert_eq!(
         user_state(&app, "ada@example.com").await.as_deref(),
         Some("pending")
     );
     let job = worker
-        .take_job(&key, WAIT)
+        .take_job(&account_route("default", "ada@example.com"), WAIT)
         .await
         .expect("the relay published the job");
 
@@ -134,8 +134,11 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
 async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_the_stale_body() {
     let app = app_without_worker().await;
     let worker = FakeWorker::connect(&app.topology).await;
-    let (id, key) = create(&app, "bob@example.com", "Unknown SSO").await;
-    let stale = worker.take_job(&key, WAIT).await.expect("job published");
+    let (id, _) = create(&app, "bob@example.com", "Unknown SSO").await;
+    let stale = worker
+        .take_job(&account_route("default", "bob@example.com"), WAIT)
+        .await
+        .expect("job published");
     let why = DeadReason::permanent(
         422,
         "sso_method_not_found",
@@ -194,7 +197,10 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let patched = worker.take_job(&key, WAIT).await.expect("the PATCH job");
+    let patched = worker
+        .take_job(&account_route("default", "bob@example.com"), WAIT)
+        .await
+        .expect("the PATCH job");
 
     let r = app
         .admin(Method::POST, &format!("/dead-letters/{dl}/replay"))
@@ -203,7 +209,10 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .unwrap();
     assert_eq!(r.status(), 200);
     let replayed: Value = r.json().await.unwrap();
-    let fresh = worker.take_job(&key, WAIT).await.expect("the replay job");
+    let fresh = worker
+        .take_job(&account_route("default", "bob@example.com"), WAIT)
+        .await
+        .expect("the replay job");
     let (Job::UserV1(fresh), Job::UserV1(patched)) = (fresh, patched) else {
         panic!("user jobs expected")
     };
@@ -243,10 +252,16 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
 async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
     let app = app_without_worker().await;
     let worker = FakeWorker::connect(&app.topology).await;
-    let (_, key_a) = create(&app, "a@example.com", "X").await;
+    let _ = create(&app, "a@example.com", "X").await;
     let (_, key_b) = create(&app, "b@example.com", "X").await;
-    let job_a = worker.take_job(&key_a, WAIT).await.unwrap();
-    let job_b = worker.take_job(&key_b, WAIT).await.unwrap();
+    let job_a = worker
+        .take_job(&account_route("default", "a@example.com"), WAIT)
+        .await
+        .unwrap();
+    let job_b = worker
+        .take_job(&account_route("default", "b@example.com"), WAIT)
+        .await
+        .unwrap();
     worker
         .dead_letter(
             &job_a,

@@ -93,7 +93,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
             deleted: false,
         },
     });
-    let partition = topology.partition_of(&key);
+    let partition = topology.partition_of(&job.route());
     let queue = topology.partition_queue(partition);
     channel
         .basic_publish(

@@ -22,14 +22,14 @@ pub async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), St
     insert_jobs(conn, std::slice::from_ref(job)).await
 }
 
-/// Rows per multi-row INSERT: 7 parameters each stays far under SQLite's limit.
+/// Rows per multi-row INSERT: 8 parameters each stays far under SQLite's limit.
 const ROWS_PER_INSERT: usize = 100;
 
 /// Inserts jobs into the outbox in commit order, many rows per statement.
 pub async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<(), StoreError> {
     for chunk in jobs.chunks(ROWS_PER_INSERT) {
-        let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO outbox (job_id, key, kind, version, payload, origin, created_at) VALUES {rows}");
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO outbox (job_id, key, route, kind, version, payload, origin, created_at) VALUES {rows}");
         let mut q = sqlx::query(&sql);
         for job in chunk {
             let meta = job.meta();
@@ -40,6 +40,7 @@ pub async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<()
             q = q
                 .bind(meta.job_id.clone())
                 .bind(meta.key.clone())
+                .bind(job.route())
                 .bind(kind)
                 .bind(meta.version)
                 .bind(serde_json::to_string(job).map_err(encode_error)?)

@@ -125,6 +125,14 @@ CREATE TABLE provisioning_status (
 );
 "#,
     ),
+    (
+        3,
+        r#"
+-- The partition key of each job: a user's jobs follow its Splashtop account (email), so a
+-- user re-created with the same userName queues behind its deleted predecessor.
+ALTER TABLE outbox ADD COLUMN route TEXT NOT NULL DEFAULT '';
+"#,
+    ),
 ];
 
 /// Applies every migration newer than the database's version.

@@ -141,6 +141,8 @@ pub struct PendingJob {
     pub job_id: String,
     /// The ordering key.
     pub key: String,
+    /// The partition key ([`splashsync_shared::job::Job::route`]).
+    pub route: String,
     /// The job kind (`UserV1`…), for AMQP `type`.
     pub kind: String,
     /// The serialised job.

@@ -385,7 +385,7 @@ impl Directory for SqliteDirectory {
     fn pending_jobs(&self, limit: u32) -> BoxFuture<'_, Result<Vec<PendingJob>, StoreError>> {
         Box::pin(async move {
             let rows = sqlx::query(
-                "SELECT seq, job_id, key, kind, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+                "SELECT seq, job_id, key, route, kind, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
             )
             .bind(limit)
             .fetch_all(&self.readers)
@@ -396,6 +396,7 @@ impl Directory for SqliteDirectory {
                         seq: r.try_get("seq")?,
                         job_id: r.try_get("job_id")?,
                         key: r.try_get("key")?,
+                        route: r.try_get("route")?,
                         kind: r.try_get("kind")?,
                         payload: r.try_get("payload")?,
                     })
