@@ -119,14 +119,19 @@ impl Job {
         }
     }
 
-    /// The partition key: every job of one Splashtop account (user jobs, by email) or of
-    /// one group goes to the same partition, in commit order. A user deleted and created
-    /// again with the same userName gets a new SCIM id (a new `key`) but is the same
-    /// Splashtop account, so its jobs must queue behind its predecessor's.
+    /// The partition key: every job of one Splashtop account (user jobs, by email) goes to
+    /// the same partition, in commit order; so do all the group jobs of a tenant.
+    ///
+    /// A user deleted and created again with the same userName gets a new SCIM id (a new
+    /// `key`) but is the same Splashtop account, so its jobs must queue behind its
+    /// predecessor's. Likewise a group deleted (or renamed away) and another created with
+    /// its name are two keys acting on one Splashtop group name: group jobs of a tenant
+    /// share one partition so that the delete or rename applies before the create. Group
+    /// changes are rare next to user changes, so one partition carries them easily.
     pub fn route(&self) -> String {
         match self {
             Job::UserV1(j) => account_route(&j.meta.tenant, &j.state.email),
-            Job::GroupV1(j) => j.meta.key.clone(),
+            Job::GroupV1(j) => format!("{}/groups", j.meta.tenant),
         }
     }
 
@@ -239,7 +244,7 @@ mod tests {
                 deleted: false,
             },
         });
-        assert_eq!(group.route(), "default/group/g1");
+        assert_eq!(group.route(), "default/groups", "all group jobs of a tenant in order");
     }
 
     #[test]

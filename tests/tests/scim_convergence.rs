@@ -322,7 +322,14 @@ impl Run {
         let Some(slot) = self.group_slot(false) else {
             return;
         };
-        let name = format!("Group{slot}-{op}");
+        // A new group in a slot takes the slot's name, which a deleted group of the slot
+        // may have had: its delete and this create must not race on Splashtop (renames
+        // give unique names, so the slot's name is free in the directory here).
+        let name = if self.rng.random_bool(0.5) {
+            format!("Group{slot}")
+        } else {
+            format!("Group{slot}-{op}")
+        };
         // Sometimes with a member that has no group yet (policy `reject`).
         let free = (0..USERS)
             .filter(|&u| {
