@@ -244,7 +244,11 @@ mod tests {
                 deleted: false,
             },
         });
-        assert_eq!(group.route(), "default/groups", "all group jobs of a tenant in order");
+        assert_eq!(
+            group.route(),
+            "default/groups",
+            "all group jobs of a tenant in order"
+        );
     }
 
     #[test]
