@@ -59,9 +59,8 @@ fn resource_types(base: &str) -> Vec<Value> {
     ]
 }
 
-/// `GET /ResourceTypes`.
-pub async fn list_resource_types(State(state): State<AppState>) -> Response {
-    let all = resource_types(&state.base_url);
+/// A fixed collection as a ListResponse.
+fn list_of(all: Vec<Value>) -> Response {
     let n = all.len() as u64;
     scim_json(
         StatusCode::OK,
@@ -69,20 +68,25 @@ pub async fn list_resource_types(State(state): State<AppState>) -> Response {
     )
 }
 
+/// The member of a fixed collection whose `id` is `id` (case-insensitively), or 404.
+fn one_of(all: Vec<Value>, id: &str, kind: &str) -> Result<Response, ScimError> {
+    all.into_iter()
+        .find(|r| r["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        .map(|r| scim_json(StatusCode::OK, &r))
+        .ok_or_else(|| ScimError::not_found(kind, id))
+}
+
+/// `GET /ResourceTypes`.
+pub async fn list_resource_types(State(state): State<AppState>) -> Response {
+    list_of(resource_types(&state.base_url))
+}
+
 /// `GET /ResourceTypes/{id}`.
 pub async fn get_resource_type(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    resource_types(&state.base_url)
-        .into_iter()
-        .find(|r| {
-            r["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
-        .map(|r| scim_json(StatusCode::OK, &r))
-        .ok_or_else(|| ScimError::not_found("ResourceType", &id))
+    one_of(resource_types(&state.base_url), &id, "ResourceType")
 }
 
 /// One attribute definition.
@@ -260,12 +264,7 @@ fn schemas(base: &str) -> Vec<Value> {
 
 /// `GET /Schemas`.
 pub async fn list_schemas(State(state): State<AppState>) -> Response {
-    let all = schemas(&state.base_url);
-    let n = all.len() as u64;
-    scim_json(
-        StatusCode::OK,
-        &serde_json::to_value(ListResponse::new(all, n, 1)).unwrap_or_default(),
-    )
+    list_of(schemas(&state.base_url))
 }
 
 /// `GET /Schemas/{id}`.
@@ -273,13 +272,5 @@ pub async fn get_schema(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    schemas(&state.base_url)
-        .into_iter()
-        .find(|s| {
-            s["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
-        .map(|s| scim_json(StatusCode::OK, &s))
-        .ok_or_else(|| ScimError::not_found("Schema", &id))
+    one_of(schemas(&state.base_url), &id, "Schema")
 }
