@@ -163,15 +163,22 @@ impl Relay {
                     props,
                 )
                 .await?;
-            confirms.push((job.seq, confirm));
+            confirms.push((job, confirm));
         }
         let mut confirmed = Vec::with_capacity(confirms.len());
-        for (seq, confirm) in confirms {
+        for (job, confirm) in confirms {
             let confirmation = confirm.await?;
             if confirmation.is_ack() && confirmation.take_message().is_none() {
-                confirmed.push(seq);
+                confirmed.push(job.seq);
             } else {
-                tracing::warn!(seq, "job not accepted by the broker (nack or returned)");
+                let tenant = job.key.split('/').next().unwrap_or_default();
+                tracing::warn!(
+                    seq = job.seq,
+                    job_id = %job.job_id,
+                    key = %job.key,
+                    tenant,
+                    "job not accepted by the broker (nack or returned); it stays pending"
+                );
             }
         }
         Ok(confirmed)
