@@ -97,6 +97,7 @@ impl Application {
             page_size: settings.page_size,
             max_page_size: settings.max_page_size,
             group_policy: settings.group_policy,
+            caller: crate::routes::token_fingerprint(settings.scim_token.expose_secret()).into(),
         };
         let token = BearerToken(Arc::new(SecretString::from(
             settings.scim_token.expose_secret().to_owned(),

@@ -41,11 +41,15 @@ pub struct AppState {
     pub max_page_size: u64,
     /// What a second group for one user does.
     pub group_policy: GroupPolicy,
+    /// Who writes: the SCIM token's fingerprint (`token:` and 8 hex digits of its
+    /// SHA-256), recorded with every job so the timeline says which token asked.
+    pub caller: Arc<str>,
 }
 
 impl AppState {
-    /// The write context of a request.
+    /// The write context of a request: its origin names the call and the token.
     pub fn write_ctx(&self, origin: String) -> WriteCtx {
+        let origin = format!("{origin} by {}", self.caller);
         WriteCtx {
             tenant: self.tenant.clone(),
             origin,
@@ -62,6 +66,14 @@ impl std::fmt::Debug for AppState {
             .field("group_policy", &self.group_policy)
             .finish_non_exhaustive()
     }
+}
+
+/// A token's fingerprint for the audit log: never the token, never reversible.
+pub fn token_fingerprint(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("token:{hex}")
 }
 
 /// The whole HTTP router: `/scim/v2/...` behind the bearer token, `/healthz` open.

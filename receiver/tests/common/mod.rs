@@ -38,6 +38,7 @@ pub async fn api_with(policy: GroupPolicy) -> Api {
         page_size: 100,
         max_page_size: 1000,
         group_policy: policy,
+        caller: splashsync_receiver::routes::token_fingerprint(TOKEN).into(),
     };
     let token = BearerToken(Arc::new(SecretString::from(TOKEN)));
     Api {
