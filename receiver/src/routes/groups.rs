@@ -9,7 +9,7 @@ use splashsync_shared::scim::patch::{self, DefaultRules};
 use splashsync_shared::scim::{now_rfc3339, ListResponse, ScimError};
 
 use super::query::{ListParams, ListRequest, Projection};
-use super::response::{if_match, resource, scim_json, store_error};
+use super::response::{created, if_match, new_id, resource, scim_json, store_error};
 use super::users::patch_error;
 use super::AppState;
 use crate::extract::ScimJson;
@@ -34,9 +34,7 @@ pub async fn create(
     let valid = group::validate(body)?;
     let now = now_rfc3339();
     let record = GroupRecord {
-        // Time-ordered ids keep index inserts at the right edge of the B-trees: a batch
-        // dirties a few pages instead of one per row.
-        id: uuid::Uuid::now_v7().to_string(),
+        id: new_id(),
         display_name: valid.display_name,
         resource: valid.resource,
         version: 1,
@@ -50,13 +48,7 @@ pub async fn create(
         .create_group(cx, record, valid.members)
         .await
     {
-        Ok(g) => {
-            let mut body = group::render(&g, &state.base_url, true);
-            crate::provisioning::mark_pending(&mut body);
-            let mut response = resource(StatusCode::CREATED, &body, g.version);
-            response.extensions_mut().insert(crate::provisioning::Fresh);
-            Ok(response)
-        }
+        Ok(g) => Ok(created(group::render(&g, &state.base_url, true), g.version)),
         Err(e) => Err(refused(&state, e).await),
     }
 }

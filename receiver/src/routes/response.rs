@@ -34,6 +34,21 @@ pub fn resource(status: StatusCode, body: &serde_json::Value, version: i64) -> R
     response
 }
 
+/// 201 for a resource this request created: marked pending in Splashtop (it has no
+/// outcome yet) and flagged so the provisioning layer need not read the store for it.
+pub fn created(mut body: serde_json::Value, version: i64) -> Response {
+    crate::provisioning::mark_pending(&mut body);
+    let mut response = resource(StatusCode::CREATED, &body, version);
+    response.extensions_mut().insert(crate::provisioning::Fresh);
+    response
+}
+
+/// A new resource id. Time-ordered (UUIDv7), so index inserts stay at the right edge of
+/// the B-trees: a group commit dirties a few pages instead of one per row.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// The weak ETag of a version, also `meta.version`.
 pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")

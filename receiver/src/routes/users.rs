@@ -9,7 +9,9 @@ use splashsync_shared::scim::patch::{self, PatchRules};
 use splashsync_shared::scim::{now_rfc3339, ListResponse, ScimError, ScimType};
 
 use super::query::{ListParams, ListRequest, Projection};
-use super::response::{if_match, resource, scim_json, store_error, user_name_immutable};
+use super::response::{
+    created, if_match, new_id, resource, scim_json, store_error, user_name_immutable,
+};
 use super::AppState;
 use crate::extract::ScimJson;
 use crate::store::{Indexed, Query as StoreQuery, StoreError, UserRecord};
@@ -23,9 +25,7 @@ pub async fn create(
     let valid = user::validate(body)?;
     let now = now_rfc3339();
     let record = UserRecord {
-        // Time-ordered ids keep index inserts at the right edge of the B-trees: a batch
-        // dirties a few pages instead of one per row.
-        id: uuid::Uuid::now_v7().to_string(),
+        id: new_id(),
         user_name: valid.user_name,
         resource: valid.resource,
         version: 1,
@@ -35,13 +35,7 @@ pub async fn create(
     };
     let cx = state.write_ctx("POST /Users".into());
     match state.directory.create_user(cx, record.clone()).await {
-        Ok(created) => {
-            let mut body = user::render(&created, &state.base_url);
-            crate::provisioning::mark_pending(&mut body);
-            let mut response = resource(StatusCode::CREATED, &body, created.version);
-            response.extensions_mut().insert(crate::provisioning::Fresh);
-            Ok(response)
-        }
+        Ok(new) => Ok(created(user::render(&new, &state.base_url), new.version)),
         Err(StoreError::Conflict(detail)) => match idempotent_retry(&state, &record).await {
             Some(existing) => Ok(resource(
                 StatusCode::CREATED,
