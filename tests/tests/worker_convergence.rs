@@ -26,6 +26,69 @@ fn spec(first: &str, active: bool, group: Option<(&str, &str)>) -> UserSpec {
     }
 }
 
+/// A user job of incarnation `user_id` (a SCIM id) of the account `email`.
+fn incarnation(user_id: &str, email: &str, version: i64, first: &str, deleted: bool) -> Job {
+    Job::UserV1(splashsync_shared::job::UserJob {
+        meta: splashsync_shared::job::JobMeta {
+            job_id: uuid::Uuid::now_v7().to_string(),
+            tenant: "default".into(),
+            key: splashsync_shared::job::user_key("default", user_id),
+            version,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            origin: "test".into(),
+        },
+        state: splashsync_shared::job::UserState {
+            user_id: user_id.into(),
+            user_name: email.into(),
+            email: email.into(),
+            first_name: first.into(),
+            last_name: "Test".into(),
+            display_name: format!("{first} Test"),
+            active: !deleted,
+            group: None,
+            sso_name: None,
+            deleted,
+        },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_published_job_of_a_deleted_incarnation_never_acts_on_its_successor() {
+    let mut cluster = Cluster::new(SimConfig::default(), 2).await;
+    cluster.start_worker(WorkerOptions::default()).await;
+    // The first user (older id) was deleted and the same userName created again (newer
+    // id). The broker refused the old user's delete the first time, so the relay publishes
+    // it again after the new user's invite: it must not remove the new account.
+    let old = uuid::Uuid::now_v7().to_string();
+    let new = uuid::Uuid::now_v7().to_string();
+    assert!(old < new, "UUIDv7 ids sort by creation time");
+    cluster
+        .publish(&incarnation(&old, "same@example.com", 1, "Old", false))
+        .await;
+    cluster
+        .publish(&incarnation(&new, "same@example.com", 1, "New", false))
+        .await;
+    cluster
+        .publish(&incarnation(&old, "same@example.com", 2, "Old", true))
+        .await;
+    // A later job of the new incarnation proves the re-published one was handled.
+    cluster
+        .publish(&incarnation(&new, "same@example.com", 2, "Newer", false))
+        .await;
+    let state = cluster
+        .wait_for_sim(Duration::from_secs(20), |s| {
+            s["users"][0]["first_name"] == "Newer"
+        })
+        .await;
+    assert_eq!(state["users"][0]["first_name"], "Newer", "{state}");
+    let ops: Vec<String> = cluster.sim.log().iter().map(|e| e.op.clone()).collect();
+    assert!(
+        !ops.iter().any(|op| op == "remove_user"),
+        "the old incarnation's late delete never removes its successor: {ops:?}"
+    );
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_and_duplicate_jobs_never_move_splashtop_back() {
     let mut cluster = Cluster::new(SimConfig::default(), 2).await;

@@ -40,6 +40,12 @@ pub enum Applied {
         /// The newer version already applied or started.
         newer: i64,
     },
+    /// Not applied: a newer incarnation of this Splashtop account (a user deleted and
+    /// created again with the same userName) already acted on it.
+    Superseded {
+        /// The newer incarnation's SCIM id.
+        by: String,
+    },
 }
 
 impl From<StoreError> for ApiError {

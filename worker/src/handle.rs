@@ -178,7 +178,7 @@ impl Runtime {
             Ok(applied) => {
                 tracing::info!(attempts, ?applied, "job done");
                 let outcome = match applied {
-                    Applied::Skipped { .. } => "skipped_stale",
+                    Applied::Skipped { .. } | Applied::Superseded { .. } => "skipped_stale",
                     _ => "applied",
                 };
                 self.metrics.job(kind, outcome);
@@ -211,6 +211,21 @@ impl Runtime {
                 return Ok(Applied::Skipped { newer: applied });
             }
         }
+        // A user deleted and created again with the same userName is a new key on the same
+        // Splashtop account. Its jobs share the account's partition, so they come in commit
+        // order; but should the broker refuse one job and the relay publish it again after
+        // a newer incarnation's, the older incarnation must not act on the account again.
+        let account = match job {
+            Job::UserV1(j) => Some((job.route(), j.state.user_id.as_str())),
+            Job::GroupV1(_) => None,
+        };
+        if let Some((route, user_id)) = &account {
+            if let Some(owner) = self.store.account_owner(route).await? {
+                if owner.as_str() > *user_id {
+                    return Ok(Applied::Superseded { by: owner });
+                }
+            }
+        }
         let env = Env {
             api: &self.api,
             store: &self.store,
@@ -222,6 +237,9 @@ impl Runtime {
             Job::GroupV1(j) => apply_group(env, &meta.key, meta.version, &j.state).await?,
         };
         self.store.record_applied(&meta.key, meta.version).await?;
+        if let Some((route, user_id)) = &account {
+            self.store.claim_account(route, user_id).await?;
+        }
         Ok(applied)
     }
 

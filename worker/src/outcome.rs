@@ -44,7 +44,9 @@ impl Attempt<'_> {
     /// The job was applied, or skipped as stale.
     pub(crate) fn done(&self, applied: &Applied) -> OutcomeEvent {
         let (status, id) = match applied {
-            Applied::Skipped { .. } => (OutcomeStatus::SkippedStale, None),
+            Applied::Skipped { .. } | Applied::Superseded { .. } => {
+                (OutcomeStatus::SkippedStale, None)
+            }
             Applied::Invited(id)
             | Applied::Updated(id)
             | Applied::Unchanged(id)

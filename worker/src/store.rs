@@ -26,6 +26,16 @@ if cur == nil or cur < tonumber(ARGV[1]) then
 end
 return 0";
 
+/// Records the SCIM id that acted on a Splashtop account unless a newer one (ids are
+/// UUIDv7: they sort by creation time) already did; returns 1 if written.
+const CLAIM_ACCOUNT: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if cur and cur > ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1";
+
 /// Records a group job's intent unless a newer one already started; returns 1 if written.
 const GROUP_INTENT: &str = r"
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version'))
@@ -151,6 +161,22 @@ impl Store {
         let k = self.key("ver", key);
         let n: i64 = self
             .run(&Self::eval(RECORD_VERSION, &[&k], &[version.to_string()]))
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The newest incarnation (SCIM id) that acted on the Splashtop account `route`.
+    pub async fn account_owner(&self, route: &str) -> Result<Option<String>, StoreError> {
+        self.run(redis::cmd("GET").arg(self.key("acct", route)))
+            .await
+    }
+
+    /// Records that user `user_id` acted on the account `route`; false if a newer
+    /// incarnation of the account already did.
+    pub async fn claim_account(&self, route: &str, user_id: &str) -> Result<bool, StoreError> {
+        let k = self.key("acct", route);
+        let n: i64 = self
+            .run(&Self::eval(CLAIM_ACCOUNT, &[&k], &[user_id.to_string()]))
             .await?;
         Ok(n == 1)
     }
