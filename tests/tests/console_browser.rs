@@ -244,11 +244,29 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     browser.go(&format!("{base}/console/dead-letters")).await;
     browser.type_into("#token", ADMIN_TOKEN).await;
     browser.click("#login").await;
-    browser.go(&format!("{base}/console/dead-letters")).await;
-    assert!(browser
-        .text(&format!("#dl-{dl}"))
-        .await
-        .is_some_and(|t| t.contains("seat_limit_reached")));
+    // The login form posts and redirects; the click returns before the browser has the
+    // session cookie, so look for the dead letter until the console shows it (logging in
+    // again should the login page come back).
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut row = None;
+    while row.is_none() && std::time::Instant::now() < deadline {
+        browser.go(&format!("{base}/console/dead-letters")).await;
+        if browser.find("#token").await.is_some() {
+            browser.type_into("#token", ADMIN_TOKEN).await;
+            browser.click("#login").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        row = browser.text(&format!("#dl-{dl}")).await;
+        if row.is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(
+        row.as_deref()
+            .is_some_and(|t| t.contains("seat_limit_reached")),
+        "the console lists the dead letter with its reason: {row:?}"
+    );
     browser.click(&format!("#replay-{dl}")).await;
     let flash = eventually(WAIT, "the replay message", || async {
         browser.text("#flash").await
