@@ -82,7 +82,13 @@ impl RateLimiter {
     /// Divides the team's limit among `live` worker processes.
     pub fn set_workers(&self, live: usize) {
         let mut s = self.lock();
-        s.ceiling = share(self.per_minute, live);
+        let ceiling = share(self.per_minute, live);
+        if ceiling < s.ceiling && self.per_minute > 0 {
+            // Another worker appeared: until now each of us spent a larger share, so the
+            // next call waits one interval of the new share, which absorbs the overlap.
+            s.next = s.next.max(Instant::now()) + Duration::from_secs_f64(1.0 / ceiling);
+        }
+        s.ceiling = ceiling;
         s.rate = s.rate.min(s.ceiling);
     }
 
@@ -269,9 +275,10 @@ mod tests {
         for _ in 0..5 {
             limiter.acquire().await;
         }
-        // Four gaps of 1/4.85 s: no burst beyond the first call.
+        // The new share's first interval (a worker joined), then four gaps of 1/4.85 s:
+        // no burst.
         let took = start.elapsed().as_secs_f64();
-        assert!((took - 4.0 / 4.85).abs() < 0.01, "took {took}");
+        assert!((took - 5.0 / 4.85).abs() < 0.01, "took {took}");
         limiter.on_throttled(Some(Duration::from_secs(3)));
         assert!((limiter.rate() - 2.425).abs() < 1e-9);
         let before = Instant::now();
