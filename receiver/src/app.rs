@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::Tenant;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -89,7 +90,8 @@ impl Application {
         let directory: Arc<dyn Directory> = Arc::new(sqlite);
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
-        let tenant: Arc<str> = settings.tenant.as_str().into();
+        let tenant = Tenant::parse(&settings.tenant)
+            .ok_or_else(|| anyhow::anyhow!("SPLASHSYNC_TENANT must be non-empty, without '/'"))?;
         let state = AppState {
             directory: directory.clone(),
             tenant: tenant.clone(),

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
-use splashsync_shared::scim::ScimError;
+use splashsync_scim::ScimError;
 use subtle::ConstantTimeEq;
 
 /// The token a request must carry.

@@ -14,12 +14,12 @@ use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use splashsync_shared::events::OutcomeEvent;
-use splashsync_shared::job::Job;
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::events::OutcomeEvent;
+use splashsync_protocol::job::Job;
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::{DeadLetterHeaders, JobKey};
 
 use crate::metrics::Metrics;
-use crate::store::audit::replay::split_key;
 use crate::store::audit::{AuditStore, NewDeadLetter};
 
 /// Deliveries in flight per queue (written concurrently, one group commit).
@@ -62,7 +62,7 @@ impl Intake {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let Some(conn) = splashsync_shared::amqp::connect_with_retry(
+            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
                 &self.amqp_url,
                 "splashsync-receiver-intake",
                 &mut shutdown,
@@ -193,41 +193,23 @@ impl Intake {
     }
 }
 
-fn header_text(headers: &FieldTable, name: &str) -> Option<String> {
-    match headers.inner().get(name)? {
-        AMQPValue::LongString(s) => Some(s.to_string()),
-        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
-        _ => None,
-    }
-}
-
-fn header_int(headers: &FieldTable, name: &str) -> Option<i64> {
-    match headers.inner().get(name)? {
-        AMQPValue::LongLongInt(v) => Some(*v),
-        AMQPValue::LongInt(v) => Some(i64::from(*v)),
-        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortUInt(v) => Some(i64::from(*v)),
-        _ => None,
-    }
-}
-
 /// A dead letter from a delivery: the job's own fields when its body is a job, the
 /// worker's `x-splashsync-*` headers, or RabbitMQ's `x-first-death-reason` when the
 /// broker itself dead-lettered it (delivery limit).
 pub fn decode_dead_letter(delivery: &Delivery) -> NewDeadLetter {
     let empty = FieldTable::default();
     let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
+    let why = DeadLetterHeaders::decode(headers);
     let job: Option<Job> = serde_json::from_slice(&delivery.data).ok();
     let meta = job.as_ref().map(|j| j.meta().clone());
-    let key = meta
-        .as_ref()
-        .map(|m| m.key.clone())
-        .or_else(|| header_text(headers, "key"))
-        .unwrap_or_default();
-    let (key_tenant, key_kind) = split_key(&key)
-        .map(|(t, k, _)| (t, k))
-        .unwrap_or(("", "unknown"));
+    // A body that is not a job still names its key in the `key` header (when it was set).
+    let key_text = meta.as_ref().map(|m| m.key.to_string()).or_else(|| {
+        headers.inner().get("key").and_then(|v| match v {
+            AMQPValue::LongString(s) => Some(s.to_string()),
+            _ => None,
+        })
+    });
+    let key = key_text.as_deref().and_then(JobKey::parse);
     let job_id = meta
         .as_ref()
         .map(|m| m.job_id.clone())
@@ -239,36 +221,26 @@ pub fn decode_dead_letter(delivery: &Delivery) -> NewDeadLetter {
                 .map(|m| m.to_string())
         })
         .unwrap_or_else(|| format!("unknown-{}", uuid::Uuid::new_v4()));
-    let broker_reason = header_text(headers, "x-first-death-reason");
-    let reason = header_text(headers, "x-splashsync-reason")
-        .or_else(|| broker_reason.clone())
-        .unwrap_or_else(|| "unknown".into());
-    let deliveries = header_int(headers, "x-delivery-count");
-    let error_body = header_text(headers, "x-splashsync-error-body").unwrap_or_else(|| match broker_reason {
-        Some(r) => format!(
-            "RabbitMQ dead-lettered the job ({r}) after {} deliveries: a worker kept failing before acking it",
-            deliveries.map_or_else(|| "repeated".to_string(), |n| n.to_string())
-        ),
-        None => String::new(),
-    });
     NewDeadLetter {
         tenant: meta
             .as_ref()
             .map(|m| m.tenant.clone())
-            .unwrap_or_else(|| key_tenant.to_string()),
-        kind: job.as_ref().map_or(key_kind, |j| j.kind()).to_string(),
+            .or_else(|| key.as_ref().map(|k| k.tenant().to_string()))
+            .unwrap_or_default(),
+        kind: key
+            .as_ref()
+            .map_or("unknown", |k| k.kind().as_str())
+            .to_string(),
         version: meta.as_ref().map_or(0, |m| m.version),
-        key,
+        key: key_text.unwrap_or_default(),
         job_id,
-        reason,
-        http_status: header_int(headers, "x-splashsync-http-status"),
-        error_code: header_text(headers, "x-splashsync-error-code"),
-        error_body,
-        attempts: header_int(headers, "x-splashsync-attempts")
-            .or(deliveries)
-            .unwrap_or(0),
-        first_attempt: header_text(headers, "x-splashsync-first-attempt"),
-        last_attempt: header_text(headers, "x-splashsync-last-attempt"),
+        reason: why.reason.as_str().to_string(),
+        http_status: why.http_status.map(i64::from),
+        error_code: why.error_code,
+        error_body: why.error_body,
+        attempts: why.attempts.unwrap_or(0),
+        first_attempt: why.first_attempt,
+        last_attempt: why.last_attempt,
         payload: String::from_utf8_lossy(&delivery.data).into_owned(),
     }
 }

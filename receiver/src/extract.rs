@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
-use splashsync_shared::scim::{ScimError, ScimType};
+use splashsync_scim::{ScimError, ScimType};
 
 /// Largest request body accepted: 1 MiB (a Group PATCH of 1000 members fits easily).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -2,7 +2,7 @@
 //! with `id`, `members` and `meta`.
 
 use serde_json::{Map, Value};
-use splashsync_shared::scim::{schema, ScimError, ScimType};
+use splashsync_scim::{schema, ScimError, ScimType};
 
 use crate::store::GroupRecord;
 use crate::user::get_ci;

@@ -7,7 +7,7 @@ use splashsync_receiver::config::Settings;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let settings = Settings::parse();
-    splashsync_shared::telemetry::init(settings.log_format);
+    splashsync_runtime::telemetry::init(settings.log_format);
     if let Err(msg) = settings.validate() {
         eprintln!("splashsync-receiver: invalid configuration: {msg}");
         return std::process::ExitCode::from(2);
@@ -20,7 +20,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     match app
-        .run_until_stopped(splashsync_shared::shutdown::signal())
+        .run_until_stopped(splashsync_runtime::shutdown::signal())
         .await
     {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,7 +14,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
-use splashsync_shared::job::{group_key, user_key};
+use splashsync_protocol::{JobKey, Tenant};
 
 use crate::store::audit::AuditStore;
 
@@ -73,16 +73,16 @@ fn wanted(query: Option<&str>) -> bool {
     wanted
 }
 
-async fn annotate_one(resource: &mut Value, audit: &dyn AuditStore, tenant: &str, users: bool) {
+async fn annotate_one(resource: &mut Value, audit: &dyn AuditStore, tenant: &Tenant, users: bool) {
     let Some(id) = resource.get("id").and_then(Value::as_str) else {
         return;
     };
     let key = if users {
-        user_key(tenant, id)
+        JobKey::user(tenant, id)
     } else {
-        group_key(tenant, id)
+        JobKey::group(tenant, id)
     };
-    let Ok(Some(s)) = audit.status(key).await else {
+    let Ok(Some(s)) = audit.status(key.to_string()).await else {
         return;
     };
     let ext = json!({"state": s.state, "lastError": s.last_error, "splashtopId": s.splashtop_id,
@@ -115,7 +115,7 @@ pub fn mark_pending(resource: &mut Value) {
 
 /// Middleware: adds the extension to successful Users and Groups responses.
 pub async fn annotate(
-    State((audit, tenant)): State<(Arc<dyn AuditStore>, Arc<str>)>,
+    State((audit, tenant)): State<(Arc<dyn AuditStore>, Tenant)>,
     req: Request,
     next: Next,
 ) -> Response {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel};
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::topology::Topology;
 
 use crate::store::{Directory, PendingJob};
 
@@ -62,7 +62,7 @@ impl Relay {
         let mut shutdown = std::pin::pin!(shutdown);
         let url = self.amqp_url.clone();
         loop {
-            let Some(conn) = splashsync_shared::amqp::connect_with_retry(
+            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
                 &url,
                 "splashsync-receiver-relay",
                 &mut shutdown,
@@ -71,7 +71,7 @@ impl Relay {
             else {
                 return;
             };
-            tracing::info!(amqp = %splashsync_shared::amqp::redact_url(&url), "relay connected to RabbitMQ");
+            tracing::info!(amqp = %splashsync_protocol::amqp::redact_url(&url), "relay connected to RabbitMQ");
             let result = tokio::select! {
                 r = self.publish_loop(&conn) => r,
                 () = &mut shutdown => {
@@ -171,12 +171,10 @@ impl Relay {
             if confirmation.is_ack() && confirmation.take_message().is_none() {
                 confirmed.push(job.seq);
             } else {
-                let tenant = job.key.split('/').next().unwrap_or_default();
                 tracing::warn!(
                     seq = job.seq,
                     job_id = %job.job_id,
                     key = %job.key,
-                    tenant,
                     "job not accepted by the broker (nack or returned); it stays pending"
                 );
             }

@@ -2,8 +2,8 @@
 //! and turned into the desired Splashtop state that user jobs carry.
 
 use serde_json::{Map, Value};
-use splashsync_shared::job::{GroupRef, UserState};
-use splashsync_shared::scim::{schema, ScimError, ScimType};
+use splashsync_protocol::job::{GroupRef, UserState};
+use splashsync_scim::{schema, ScimError, ScimType};
 
 use crate::store::UserRecord;
 

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::Value;
+use splashsync_protocol::topology::Topology;
 use splashsync_receiver::app::Application;
 use splashsync_receiver::config::Settings;
-use splashsync_shared::topology::Topology;
 
 const SCIM_TOKEN: &str = "cli-test-scim-token-0123";
 const ADMIN_TOKEN: &str = "cli-test-admin-token-0123";
@@ -95,7 +95,7 @@ async fn the_cli_answers_status_queue_stats_and_dead_letters_and_refuses_a_wrong
     // Clean the broker up before asserting, so a failure leaves no queues behind.
     let _ = stop.send(());
     let _ = server.await;
-    if let Ok(conn) = splashsync_shared::amqp::connect(&amqp_url(), "cli-test-cleanup").await {
+    if let Ok(conn) = splashsync_protocol::amqp::connect(&amqp_url(), "cli-test-cleanup").await {
         if let Ok(channel) = conn.create_channel().await {
             let _ = Topology::new(prefix, 2).delete(&channel).await;
         }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use serde_json::Value;
+use splashsync_protocol::topology::Topology;
 use splashsync_receiver::app::Application;
-use splashsync_shared::topology::Topology;
 use splashsync_worker::config::DeactivateMode;
 use splashsync_worker::consumer::Worker;
 use splashsync_worker::splashtop::HttpTeamApi;
@@ -140,7 +140,7 @@ impl TestApp {
             group_policy: Default::default(),
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),
             sample_interval_secs: 1,
-            log_format: splashsync_shared::telemetry::LogFormat::Text,
+            log_format: splashsync_runtime::telemetry::LogFormat::Text,
         };
         let app = Application::build(settings).await.expect("receiver builds");
         self.scim_url = format!("http://{}/scim/v2", app.addr());
@@ -252,7 +252,8 @@ pub fn sim_has_user(state: &Value, email: &str) -> bool {
 
 /// Deletes every queue and exchange of `topology`.
 pub async fn delete_topology(topology: &Topology) {
-    if let Ok(conn) = splashsync_shared::amqp::connect(&amqp_url(), "splashsync-test-cleanup").await
+    if let Ok(conn) =
+        splashsync_protocol::amqp::connect(&amqp_url(), "splashsync-test-cleanup").await
     {
         if let Ok(channel) = conn.create_channel().await {
             if let Err(e) = topology.delete(&channel).await {

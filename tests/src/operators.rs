@@ -13,9 +13,9 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Connection};
 use serde_json::Value;
-use splashsync_shared::events::{OutcomeEvent, OutcomeStatus};
-use splashsync_shared::job::Job;
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
+use splashsync_protocol::job::Job;
+use splashsync_protocol::topology::Topology;
 
 use crate::amqp_url;
 
@@ -55,7 +55,7 @@ impl DeadReason {
 impl FakeWorker {
     /// Connects (with publisher confirms) to the broker of `topology`.
     pub async fn connect(topology: &Topology) -> Self {
-        let conn = splashsync_shared::amqp::connect(&amqp_url(), "splashsync-test-fake-worker")
+        let conn = splashsync_protocol::amqp::connect(&amqp_url(), "splashsync-test-fake-worker")
             .await
             .expect("broker reachable");
         let channel = conn.create_channel().await.expect("channel");
@@ -72,7 +72,7 @@ impl FakeWorker {
     }
 
     /// Takes the next job of `route`'s partition (a user's route is
-    /// `splashsync_shared::job::account_route(tenant, email)`), waiting up to `timeout`
+    /// `splashsync_protocol::keys::account_route(tenant, email)`), waiting up to `timeout`
     /// for the relay.
     /// (Partition queues have single active consumer, which refuses `basic.get`: this
     /// consumes one delivery and cancels by closing its channel.)
@@ -138,7 +138,7 @@ impl FakeWorker {
 
     /// Dead-letters `job` the way the worker does: its body, `x-splashsync-*` headers.
     pub async fn dead_letter(&self, job: &Job, why: &DeadReason, attempts: i64) {
-        let now = splashsync_shared::scim::now_rfc3339();
+        let now = splashsync_scim::now_rfc3339();
         self.dead_letter_at(job, why, attempts, &now).await;
     }
 
@@ -148,21 +148,17 @@ impl FakeWorker {
         let meta = job.meta();
         let text = |s: &str| AMQPValue::LongString(LongString::from(s));
         let mut headers = FieldTable::default();
-        headers.insert("key".into(), text(&meta.key));
-        headers.insert("x-splashsync-reason".into(), text(&why.reason));
-        headers.insert(
-            "x-splashsync-attempts".into(),
-            AMQPValue::LongLongInt(attempts),
-        );
-        headers.insert("x-splashsync-first-attempt".into(), text(now));
-        headers.insert("x-splashsync-last-attempt".into(), text(now));
-        if let Some(s) = why.http_status {
-            headers.insert("x-splashsync-http-status".into(), AMQPValue::LongLongInt(s));
+        headers.insert("key".into(), text(&meta.key.to_string()));
+        splashsync_protocol::DeadLetterHeaders {
+            reason: splashsync_protocol::DeadReason::parse(&why.reason),
+            attempts: Some(attempts),
+            first_attempt: Some(now.to_string()),
+            last_attempt: Some(now.to_string()),
+            http_status: why.http_status.and_then(|s| u16::try_from(s).ok()),
+            error_code: why.error_code.clone(),
+            error_body: why.body.clone(),
         }
-        if let Some(code) = &why.error_code {
-            headers.insert("x-splashsync-error-code".into(), text(code));
-        }
-        headers.insert("x-splashsync-error-body".into(), text(&why.body));
+        .encode_into(&mut headers);
         let body = serde_json::to_vec(job).expect("job serialises");
         self.publish(
             &self.topology.dead_exchange(),
@@ -191,7 +187,7 @@ pub fn outcome(job: &Job, attempt: u32, status: OutcomeStatus, detail: &str) -> 
         version: meta.version,
         kind: job.kind().into(),
         attempt,
-        at: splashsync_shared::scim::now_rfc3339(),
+        at: splashsync_scim::now_rfc3339(),
         status,
         detail: detail.into(),
         http_status: None,

@@ -10,10 +10,9 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, Conf
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use secrecy::SecretString;
-use splashsync_shared::job::{
-    group_key, user_key, GroupJob, GroupRef, GroupState, Job, JobMeta, UserJob, UserState,
-};
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::job::{GroupJob, GroupRef, GroupState, Job, JobMeta, UserJob, UserState};
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::{JobKey, Tenant};
 use splashsync_worker::config::DeactivateMode;
 use splashsync_worker::consumer::Worker;
 use splashsync_worker::splashtop::HttpTeamApi;
@@ -80,7 +79,7 @@ impl Cluster {
         let prefix = format!("tw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let topology = Topology::new(prefix.clone(), partitions);
         let sim = splashtop_sim::spawn(sim).await.expect("simulator starts");
-        let conn = splashsync_shared::amqp::connect(&amqp_url(), "splashsync-test-publisher")
+        let conn = splashsync_protocol::amqp::connect(&amqp_url(), "splashsync-test-publisher")
             .await
             .expect("broker reachable");
         let publisher = conn.create_channel().await.expect("channel");
@@ -254,7 +253,7 @@ impl Drop for Cluster {
     }
 }
 
-fn meta(key: String, version: i64) -> JobMeta {
+fn meta(key: JobKey, version: i64) -> JobMeta {
     JobMeta {
         job_id: uuid::Uuid::now_v7().to_string(),
         tenant: "default".into(),
@@ -270,7 +269,7 @@ pub fn user_job(n: usize, version: i64, state: UserSpec) -> Job {
     let id = format!("u{n}");
     let email = format!("u{n}@example.com");
     Job::UserV1(UserJob {
-        meta: meta(user_key("default", &id), version),
+        meta: meta(JobKey::user(&Tenant::default(), &id), version),
         state: UserState {
             user_id: id,
             user_name: email.clone(),
@@ -305,7 +304,7 @@ pub struct UserSpec {
 /// A group job for group `gid` at `version`.
 pub fn group_job(gid: &str, version: i64, name: &str, former: Vec<String>, deleted: bool) -> Job {
     Job::GroupV1(GroupJob {
-        meta: meta(group_key("default", gid), version),
+        meta: meta(JobKey::group(&Tenant::default(), gid), version),
         state: GroupState {
             group_id: gid.into(),
             display_name: name.into(),

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use splashsync_shared::events::OutcomeStatus;
-use splashsync_shared::job::account_route;
+use splashsync_protocol::events::OutcomeStatus;
+use splashsync_protocol::keys::{account_route, Email};
 use splashsync_tests::operators::{
     eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
 };
@@ -204,7 +204,10 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     assert!(r.json::<Value>().await.unwrap()["id"].is_string());
 
     let job = worker
-        .take_job(&account_route("default", "grace@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("grace@example.com")),
+            WAIT,
+        )
         .await
         .expect("job published");
     worker
@@ -283,7 +286,10 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
 
     // The worker's part: the replayed job arrives with the current state and is applied.
     let fresh = worker
-        .take_job(&account_route("default", "grace@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("grace@example.com")),
+            WAIT,
+        )
         .await
         .expect("the replay job");
     assert_ne!(fresh.meta().job_id, job.meta().job_id);

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use splashsync_shared::events::OutcomeStatus;
-use splashsync_shared::job::{account_route, Job};
+use splashsync_protocol::events::OutcomeStatus;
+use splashsync_protocol::job::Job;
+use splashsync_protocol::keys::{account_route, Email};
 use splashsync_tests::operators::{
     eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
 };
@@ -61,7 +62,10 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
         Some("pending")
     );
     let job = worker
-        .take_job(&account_route("default", "ada@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("ada@example.com")),
+            WAIT,
+        )
         .await
         .expect("the relay published the job");
 
@@ -136,7 +140,10 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
     let worker = FakeWorker::connect(&app.topology).await;
     let (id, _) = create(&app, "bob@example.com", "Unknown SSO").await;
     let stale = worker
-        .take_job(&account_route("default", "bob@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("bob@example.com")),
+            WAIT,
+        )
         .await
         .expect("job published");
     let why = DeadReason::permanent(
@@ -148,7 +155,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .send_event(&outcome(&stale, 1, OutcomeStatus::DeadLettered, &why.body))
         .await;
     // The same dead letter twice (a redelivery) is stored once.
-    let at = splashsync_shared::scim::now_rfc3339();
+    let at = splashsync_scim::now_rfc3339();
     worker.dead_letter_at(&stale, &why, 1, &at).await;
     worker.dead_letter_at(&stale, &why, 1, &at).await;
 
@@ -203,7 +210,10 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .unwrap();
     assert_eq!(r.status(), 200);
     let patched = worker
-        .take_job(&account_route("default", "bob@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("bob@example.com")),
+            WAIT,
+        )
         .await
         .expect("the PATCH job");
 
@@ -215,7 +225,10 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
     assert_eq!(r.status(), 200);
     let replayed: Value = r.json().await.unwrap();
     let fresh = worker
-        .take_job(&account_route("default", "bob@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("bob@example.com")),
+            WAIT,
+        )
         .await
         .expect("the replay job");
     let (Job::UserV1(fresh), Job::UserV1(patched)) = (fresh, patched) else {
@@ -260,11 +273,17 @@ async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
     let _ = create(&app, "a@example.com", "X").await;
     let (_, key_b) = create(&app, "b@example.com", "X").await;
     let job_a = worker
-        .take_job(&account_route("default", "a@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("a@example.com")),
+            WAIT,
+        )
         .await
         .unwrap();
     let job_b = worker
-        .take_job(&account_route("default", "b@example.com"), WAIT)
+        .take_job(
+            &account_route(&Default::default(), &Email::new("b@example.com")),
+            WAIT,
+        )
         .await
         .unwrap();
     worker

@@ -160,8 +160,10 @@ impl Run {
         if method == Method::POST && status.is_success() {
             if let Some(id) = answer["id"].as_str() {
                 self.keys.push(match path {
-                    "/Groups" => splashsync_shared::job::group_key("default", id),
-                    _ => splashsync_shared::job::user_key("default", id),
+                    "/Groups" => {
+                        splashsync_protocol::JobKey::group(&Default::default(), id).to_string()
+                    }
+                    _ => splashsync_protocol::JobKey::user(&Default::default(), id).to_string(),
                 });
             }
         }
@@ -439,7 +441,7 @@ impl Run {
 /// Takes every dead letter: (reason header, body).
 async fn dead_letters(app: &TestApp) -> Vec<String> {
     let url = splashsync_tests::amqp_url();
-    let conn = splashsync_shared::amqp::connect(&url, "splashsync-test-dlq")
+    let conn = splashsync_protocol::amqp::connect(&url, "splashsync-test-dlq")
         .await
         .expect("broker");
     let channel = conn.create_channel().await.expect("channel");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use splashsync_shared::job::Job;
+use splashsync_protocol::job::Job;
 use splashsync_tests::workers::{
     group_job, user_job, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
 };
@@ -28,16 +28,16 @@ fn spec(first: &str, active: bool, group: Option<(&str, &str)>) -> UserSpec {
 
 /// A user job of incarnation `user_id` (a SCIM id) of the account `email`.
 fn incarnation(user_id: &str, email: &str, version: i64, first: &str, deleted: bool) -> Job {
-    Job::UserV1(splashsync_shared::job::UserJob {
-        meta: splashsync_shared::job::JobMeta {
+    Job::UserV1(splashsync_protocol::job::UserJob {
+        meta: splashsync_protocol::job::JobMeta {
             job_id: uuid::Uuid::now_v7().to_string(),
             tenant: "default".into(),
-            key: splashsync_shared::job::user_key("default", user_id),
+            key: splashsync_protocol::JobKey::user(&Default::default(), user_id),
             version,
             created_at: "2026-01-01T00:00:00Z".into(),
             origin: "test".into(),
         },
-        state: splashsync_shared::job::UserState {
+        state: splashsync_protocol::job::UserState {
             user_id: user_id.into(),
             user_name: email.into(),
             email: email.into(),

@@ -10,7 +10,8 @@
 //! it re-checks the intent after creating a group, undoing the creation if it lost the
 //! race. A group id that vanished under a user's update is retried, not dead-lettered.
 
-use splashsync_shared::job::{group_key, GroupRef, GroupState, UserState};
+use splashsync_protocol::job::{GroupRef, GroupState, UserState};
+use splashsync_protocol::{JobKey, Tenant};
 
 use crate::config::DeactivateMode;
 use crate::splashtop::{ApiError, CallContext, TeamApi, TeamGroup, TeamUser, UserProfile};
@@ -73,7 +74,7 @@ pub struct Env<'a> {
     /// The call context of the job.
     pub cx: &'a CallContext,
     /// The job's tenant.
-    pub tenant: &'a str,
+    pub tenant: &'a Tenant,
 }
 
 impl std::fmt::Debug for Env<'_> {
@@ -158,7 +159,7 @@ async fn resolve_group(env: Env<'_>, group: Option<&GroupRef>) -> Result<TeamGro
     let Some(group) = group else {
         return api.default_group(cx).await;
     };
-    let key = group_key(env.tenant, &group.group_id);
+    let key = JobKey::group(env.tenant, &group.group_id);
     let name = match store.group_intent(&key).await? {
         Some(intent) if intent.deleted => return api.default_group(cx).await,
         Some(intent) => intent.name,
@@ -226,7 +227,7 @@ async fn merge_group(
 /// Converges one group of job version `version`.
 pub async fn apply_group(
     env: Env<'_>,
-    key: &str,
+    key: &JobKey,
     version: i64,
     state: &GroupState,
 ) -> Result<Applied, ApiError> {

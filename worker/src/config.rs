@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use secrecy::SecretString;
-use splashsync_shared::amqp::redact_url;
-use splashsync_shared::telemetry::LogFormat;
+use splashsync_protocol::amqp::redact_url;
+use splashsync_runtime::telemetry::LogFormat;
 
 /// What deactivating a user does on Splashtop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,7 +37,7 @@ pub struct Settings {
     pub amqp_prefix: String,
 
     /// Number of partition queues; must be the same for receivers and workers.
-    #[arg(long, env = "SPLASHSYNC_PARTITIONS", default_value_t = splashsync_shared::topology::DEFAULT_PARTITIONS,
+    #[arg(long, env = "SPLASHSYNC_PARTITIONS", default_value_t = splashsync_protocol::topology::DEFAULT_PARTITIONS,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub partitions: u16,
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::topology::Topology;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
@@ -186,7 +186,7 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let Some(conn) = splashsync_shared::amqp::connect_with_retry(
+            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
                 &self.amqp_url,
                 &self.name,
                 &mut shutdown,

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicPublishOptions};
-use lapin::types::{AMQPValue, LongString};
 use lapin::Channel;
-use splashsync_shared::job::Job;
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::job::Job;
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::{DeadLetterHeaders, DeadReason};
 use tracing::Instrument;
 
 use crate::apply::{apply_group, apply_user, Applied, Env};
@@ -38,27 +38,26 @@ pub(crate) struct Runtime {
 
 /// Why a job went to the dead-letter queue, as its headers tell operators.
 #[derive(Debug)]
-struct DeadReason {
-    /// `permanent`, `retry_budget_exhausted` or `undecodable`.
-    class: &'static str,
+struct DeadCause {
+    reason: DeadReason,
     status: Option<u16>,
     code: Option<String>,
     body: String,
 }
 
-impl DeadReason {
-    fn from_api(class: &'static str, error: &ApiError) -> Self {
+impl DeadCause {
+    fn from_api(reason: DeadReason, error: &ApiError) -> Self {
         match error {
             ApiError::Permanent {
                 status, code, body, ..
             } => Self {
-                class,
+                reason,
                 status: Some(*status),
                 code: Some(code.clone()),
                 body: body.clone(),
             },
             ApiError::Transient { status, detail, .. } => Self {
-                class,
+                reason,
                 status: *status,
                 code: None,
                 body: detail.clone(),
@@ -108,15 +107,15 @@ impl Runtime {
         first_attempt: SystemTime,
     ) -> anyhow::Result<()> {
         tracing::error!(%error, "undecodable job; dead-lettering it");
-        let reason = DeadReason {
-            class: "undecodable",
+        let reason = DeadCause {
+            reason: DeadReason::Undecodable,
             status: None,
             code: None,
             body: error.to_string(),
         };
         self.dead_letter(dead, delivery, &reason, 0, first_attempt)
             .await?;
-        self.metrics.dead_letter("unknown", reason.class);
+        self.metrics.dead_letter("unknown", reason.reason.as_str());
         delivery.acker.ack(BasicAckOptions::default()).await?;
         Ok(())
     }
@@ -132,7 +131,7 @@ impl Runtime {
         let kind = job.kind();
         let cx = CallContext {
             job_id: meta.job_id.clone(),
-            key: meta.key.clone(),
+            key: meta.key.to_string(),
             version: meta.version,
         };
         let report = |attempt| Attempt {
@@ -150,7 +149,7 @@ impl Runtime {
                     break Ok(applied);
                 }
                 Err(e @ ApiError::Permanent { .. }) => {
-                    break Err(DeadReason::from_api("permanent", &e))
+                    break Err(DeadCause::from_api(DeadReason::Permanent, &e))
                 }
                 Err(e) => e,
             };
@@ -167,7 +166,10 @@ impl Runtime {
                 .retry
                 .delay(attempts, retry_after, elapsed, &mut rand::rng());
             let Some(delay) = delay else {
-                break Err(DeadReason::from_api("retry_budget_exhausted", &error));
+                break Err(DeadCause::from_api(
+                    DeadReason::RetryBudgetExhausted,
+                    &error,
+                ));
             };
             tracing::warn!(attempts, ?status, %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
             self.metrics.retry(kind);
@@ -184,12 +186,12 @@ impl Runtime {
                 self.metrics.job(kind, outcome);
             }
             Err(reason) => {
-                tracing::warn!(attempts, class = reason.class, status = ?reason.status, "dead-lettering job");
+                tracing::warn!(attempts, class = reason.reason.as_str(), status = ?reason.status, "dead-lettering job");
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
-                self.metrics.dead_letter(kind, reason.class);
+                self.metrics.dead_letter(kind, reason.reason.as_str());
                 let event = report(attempts).dead(
-                    reason.class,
+                    reason.reason.as_str(),
                     reason.status,
                     reason.code.as_deref(),
                     &reason.body,
@@ -230,7 +232,7 @@ impl Runtime {
             api: &self.api,
             store: &self.store,
             cx,
-            tenant: &meta.tenant,
+            tenant: meta.key.tenant(),
         };
         let applied = match job {
             Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,
@@ -249,35 +251,21 @@ impl Runtime {
         &self,
         dead: &Channel,
         delivery: &Delivery,
-        reason: &DeadReason,
+        reason: &DeadCause,
         attempts: u32,
         first_attempt: SystemTime,
     ) -> anyhow::Result<()> {
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-        let text = |s: &str| AMQPValue::LongString(LongString::from(s));
-        headers.insert("x-splashsync-reason".into(), text(reason.class));
-        headers.insert(
-            "x-splashsync-attempts".into(),
-            AMQPValue::LongLongInt(i64::from(attempts)),
-        );
-        headers.insert(
-            "x-splashsync-first-attempt".into(),
-            text(&rfc3339(first_attempt)),
-        );
-        headers.insert(
-            "x-splashsync-last-attempt".into(),
-            text(&rfc3339(SystemTime::now())),
-        );
-        if let Some(status) = reason.status {
-            headers.insert(
-                "x-splashsync-http-status".into(),
-                AMQPValue::LongLongInt(i64::from(status)),
-            );
+        DeadLetterHeaders {
+            reason: reason.reason,
+            attempts: Some(i64::from(attempts)),
+            first_attempt: Some(rfc3339(first_attempt)),
+            last_attempt: Some(rfc3339(SystemTime::now())),
+            http_status: reason.status,
+            error_code: reason.code.clone(),
+            error_body: reason.body.clone(),
         }
-        if let Some(code) = &reason.code {
-            headers.insert("x-splashsync-error-code".into(), text(code));
-        }
-        headers.insert("x-splashsync-error-body".into(), text(&reason.body));
+        .encode_into(&mut headers);
         let props = delivery.properties.clone().with_headers(headers);
         let confirm = dead
             .basic_publish(

@@ -7,7 +7,7 @@ use splashsync_worker::consumer::Worker;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let settings = Settings::parse();
-    splashsync_shared::telemetry::init(settings.log_format);
+    splashsync_runtime::telemetry::init(settings.log_format);
     let worker = match Worker::from_settings(&settings) {
         Ok(w) => w,
         Err(err) => {
@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match worker.run(splashsync_shared::shutdown::signal()).await {
+    match worker.run(splashsync_runtime::shutdown::signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "worker failed");

@@ -3,10 +3,10 @@
 
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel};
-use splashsync_shared::events::{OutcomeEvent, OutcomeStatus};
-use splashsync_shared::job::JobMeta;
-use splashsync_shared::scim::now_rfc3339;
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
+use splashsync_protocol::job::JobMeta;
+use splashsync_protocol::topology::Topology;
+use splashsync_scim::now_rfc3339;
 
 use crate::apply::Applied;
 use crate::splashtop::ApiError;

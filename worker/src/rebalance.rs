@@ -9,7 +9,7 @@
 //! membership change moves few partitions. During a change two workers may briefly
 //! both consume a partition; single active consumer keeps only one of them active.
 
-use splashsync_shared::partition::fnv1a64;
+use splashsync_protocol::partition::fnv1a64;
 
 /// The partitions `me` owns among `partitions`, given the sorted live worker ids.
 pub fn assign(live: &[String], partitions: u16, me: &str) -> Vec<u16> {

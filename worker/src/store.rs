@@ -11,6 +11,7 @@
 //! - `{prefix}:workers`: sorted set of live worker ids scored by the expiry of their
 //!   heartbeat, on Redis's clock (one clock for every process).
 
+use splashsync_protocol::JobKey;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,17 +148,17 @@ impl Store {
         cmd
     }
 
-    fn key(&self, kind: &str, rest: &str) -> String {
+    fn key(&self, kind: &str, rest: impl std::fmt::Display) -> String {
         format!("{}:{kind}:{rest}", self.prefix)
     }
 
     /// The highest version applied for `key`, if any.
-    pub async fn applied_version(&self, key: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn applied_version(&self, key: &JobKey) -> Result<Option<i64>, StoreError> {
         self.run(redis::cmd("GET").arg(self.key("ver", key))).await
     }
 
     /// Records that `version` of `key` was applied; false if a higher one already was.
-    pub async fn record_applied(&self, key: &str, version: i64) -> Result<bool, StoreError> {
+    pub async fn record_applied(&self, key: &JobKey, version: i64) -> Result<bool, StoreError> {
         let k = self.key("ver", key);
         let n: i64 = self
             .run(&Self::eval(RECORD_VERSION, &[&k], &[version.to_string()]))
@@ -182,7 +183,7 @@ impl Store {
     }
 
     /// The newest started job of group `key`, if any.
-    pub async fn group_intent(&self, key: &str) -> Result<Option<GroupIntent>, StoreError> {
+    pub async fn group_intent(&self, key: &JobKey) -> Result<Option<GroupIntent>, StoreError> {
         let fields: Vec<Option<String>> = self
             .run(
                 redis::cmd("HMGET")
@@ -205,7 +206,7 @@ impl Store {
     /// Records a group job's intent before it runs; false if a newer job already started.
     pub async fn start_group_job(
         &self,
-        key: &str,
+        key: &JobKey,
         intent: &GroupIntent,
     ) -> Result<bool, StoreError> {
         let k = self.key("grp", key);

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
-use splashsync_shared::job::{user_key, Job, JobMeta, UserJob, UserState};
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::job::{Job, JobMeta, UserJob, UserState};
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::{JobKey, Tenant};
 use splashtop_sim::{Faults, SimConfig};
 
 fn amqp_url() -> String {
@@ -49,7 +50,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let topology = Topology::new(prefix.clone(), 2);
-    let conn = splashsync_shared::amqp::connect(&amqp_url(), "sigterm-test")
+    let conn = splashsync_protocol::amqp::connect(&amqp_url(), "sigterm-test")
         .await
         .unwrap();
     let channel = conn.create_channel().await.unwrap();
@@ -70,7 +71,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
         .spawn()
         .unwrap();
 
-    let key = user_key("default", "u-term");
+    let key = JobKey::user(&Tenant::default(), "u-term");
     let job = Job::UserV1(UserJob {
         meta: JobMeta {
             job_id: uuid::Uuid::now_v7().to_string(),

@@ -8,7 +8,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde_json::{json, Value};
-use splashsync_shared::job::{group_key, user_key};
+use splashsync_protocol::JobKey;
 
 use super::params::{DiscardBody, FilterParams};
 use super::{AdminError, AdminState};
@@ -148,7 +148,7 @@ pub async fn user_status(
         .user_id_by_name(user_name.clone())
         .await?
         .ok_or_else(|| AdminError::not_found(format!("no user with userName {user_name:?}")))?;
-    let key = user_key(&state.tenant, &id);
+    let key = JobKey::user(&state.tenant, &id).to_string();
     let status = state.audit.status(key.clone()).await?;
     let timeline = state.audit.timeline(key.clone()).await?;
     Ok(Json(json!({
@@ -158,7 +158,7 @@ pub async fn user_status(
 
 /// `GET /admin/groups/{id}/status`: state and timeline of a group.
 pub async fn group_status(State(state): State<AdminState>, Path(id): Path<String>) -> ApiResult {
-    let key = group_key(&state.tenant, &id);
+    let key = JobKey::group(&state.tenant, &id).to_string();
     let status = state.audit.status(key.clone()).await?;
     let timeline = state.audit.timeline(key.clone()).await?;
     if status.is_none() && timeline.is_empty() {

@@ -7,7 +7,7 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use serde::Serialize;
-use splashsync_shared::topology::Topology;
+use splashsync_protocol::topology::Topology;
 use tokio::sync::Mutex;
 
 /// Longest a probe waits for the broker.
@@ -56,7 +56,7 @@ impl BrokerProbe {
                 return Ok(ch.clone());
             }
         }
-        let conn = splashsync_shared::amqp::connect(&self.url, "splashsync-receiver-probe")
+        let conn = splashsync_protocol::amqp::connect(&self.url, "splashsync-receiver-probe")
             .await
             .map_err(|e| format!("cannot reach RabbitMQ: {e}"))?;
         let ch = conn

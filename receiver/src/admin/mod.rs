@@ -43,7 +43,7 @@ pub struct AdminState {
     /// The admin token.
     pub token: BearerToken,
     /// The tenant this receiver serves.
-    pub tenant: Arc<str>,
+    pub tenant: splashsync_protocol::Tenant,
     /// The group policy replays compute a user's group with.
     pub group_policy: GroupPolicy,
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
-use splashsync_shared::job::user_key;
+use splashsync_protocol::JobKey;
 
 use super::html::{button, enc, esc, page};
 use super::{chart, ConsoleState};
@@ -93,7 +93,8 @@ fn filter_form(q: &HashMap<String, String>) -> String {
 }
 
 fn dead_letter_row(d: &DeadLetter) -> String {
-    let user = d.key.rsplit('/').next().unwrap_or("");
+    let parsed = JobKey::parse(&d.key);
+    let user = parsed.as_ref().map_or("", JobKey::id);
     format!(
         "<tr id=\"dl-{id}\"><td><a href=\"/console/dead-letters/{id}\">{id}</a></td><td>{received}</td><td>{reason}</td>\
          <td>{http}</td><td>{code}</td><td>{key}</td><td>{origin}</td><td>{body}</td><td>{replay} \
@@ -247,7 +248,7 @@ pub async fn users(State(state): State<ConsoleState>, Query(q): Params) -> Respo
         }
         Err(e) => return error_page("Users", e.into()),
     };
-    let key = user_key(&state.admin.tenant, &id);
+    let key = JobKey::user(&state.admin.tenant, &id).to_string();
     let status = audit.status(key.clone()).await.ok().flatten();
     let timeline = audit.timeline(key).await.unwrap_or_default();
     let (st, err, sid, updated) = status

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
-use splashsync_shared::scim::{schema, ListResponse, ScimError};
+use splashsync_scim::{schema, ListResponse, ScimError};
 
 use super::response::scim_json;
 use super::AppState;

@@ -5,8 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use splashsync_shared::scim::patch::{self, DefaultRules};
-use splashsync_shared::scim::{now_rfc3339, ListResponse, ScimError};
+use splashsync_scim::patch::{self, DefaultRules};
+use splashsync_scim::{now_rfc3339, ListResponse, ScimError};
 
 use super::query::{ListParams, ListRequest, Projection};
 use super::response::{created, if_match, new_id, resource, scim_json, store_error};

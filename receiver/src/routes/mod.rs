@@ -20,7 +20,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use splashsync_shared::scim::ScimError;
+use splashsync_scim::ScimError;
 
 use crate::auth::{require_token, BearerToken};
 use crate::extract::MAX_BODY_BYTES;
@@ -32,7 +32,7 @@ pub struct AppState {
     /// The directory.
     pub directory: Arc<dyn Directory>,
     /// The tenant this receiver serves.
-    pub tenant: Arc<str>,
+    pub tenant: splashsync_protocol::Tenant,
     /// `http(s)://host/scim/v2`, for `meta.location`.
     pub base_url: Arc<str>,
     /// Default page size.

@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use splashsync_shared::scim::filter::{self, AttrPath, DefaultSchema, Filter};
-use splashsync_shared::scim::list::Paging;
-use splashsync_shared::scim::{schema, ScimError, ScimType};
+use splashsync_scim::filter::{self, AttrPath, DefaultSchema, Filter};
+use splashsync_scim::list::Paging;
+use splashsync_scim::{schema, ScimError, ScimType};
 
 use crate::store::{Indexed, Query};
 

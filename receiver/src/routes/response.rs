@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use splashsync_shared::scim::{ScimError, ScimType, SCIM_CONTENT_TYPE};
+use splashsync_scim::{ScimError, ScimType, SCIM_CONTENT_TYPE};
 
 use crate::store::StoreError;
 

@@ -4,9 +4,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use splashsync_shared::scim::filter::AttrPath;
-use splashsync_shared::scim::patch::{self, PatchRules};
-use splashsync_shared::scim::{now_rfc3339, ListResponse, ScimError, ScimType};
+use splashsync_scim::filter::AttrPath;
+use splashsync_scim::patch::{self, PatchRules};
+use splashsync_scim::{now_rfc3339, ListResponse, ScimError, ScimType};
 
 use super::query::{ListParams, ListRequest, Projection};
 use super::response::{

@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use splashsync_shared::job::{
-    group_key, user_key, GroupJob, GroupRef, GroupState, Job, JobMeta, UserJob,
-};
-use splashsync_shared::scim::now_rfc3339;
+use splashsync_protocol::job::{GroupJob, GroupRef, GroupState, Job, JobMeta, UserJob};
+use splashsync_protocol::JobKey;
+use splashsync_scim::now_rfc3339;
 use sqlx::{Row, SqliteConnection};
 
 use super::{GroupPolicy, StoreError, UserRecord, WriteCtx};
@@ -39,7 +38,7 @@ pub async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<()
             };
             q = q
                 .bind(meta.job_id.clone())
-                .bind(meta.key.clone())
+                .bind(meta.key.to_string())
                 .bind(job.route())
                 .bind(kind)
                 .bind(meta.version)
@@ -97,7 +96,7 @@ pub async fn effective_groups(
     Ok(out)
 }
 
-fn meta(cx: &WriteCtx, key: String, version: i64) -> JobMeta {
+fn meta(cx: &WriteCtx, key: JobKey, version: i64) -> JobMeta {
     JobMeta {
         job_id: uuid::Uuid::now_v7().to_string(),
         tenant: cx.tenant.to_string(),
@@ -162,7 +161,7 @@ pub async fn user_job_in_group(
     let mut state = desired_state(record, group);
     state.deleted = deleted;
     let job = Job::UserV1(UserJob {
-        meta: meta(cx, user_key(&cx.tenant, &record.id), record.version),
+        meta: meta(cx, JobKey::user(&cx.tenant, &record.id), record.version),
         state,
     });
     insert_job(conn, &job).await
@@ -200,7 +199,7 @@ pub async fn touch_users(
         .iter()
         .map(|record| {
             Job::UserV1(UserJob {
-                meta: meta(cx, user_key(&cx.tenant, &record.id), record.version),
+                meta: meta(cx, JobKey::user(&cx.tenant, &record.id), record.version),
                 state: desired_state(record, groups.remove(&record.id)),
             })
         })
@@ -219,7 +218,7 @@ pub async fn group_job(
     deleted: bool,
 ) -> Result<(), StoreError> {
     let job = Job::GroupV1(GroupJob {
-        meta: meta(cx, group_key(&cx.tenant, group_id), version),
+        meta: meta(cx, JobKey::group(&cx.tenant, group_id), version),
         state: GroupState {
             group_id: group_id.to_string(),
             display_name: display_name.to_string(),

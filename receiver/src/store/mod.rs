@@ -24,7 +24,7 @@ pub mod writer;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use splashsync_shared::scim::ScimError;
+use splashsync_scim::ScimError;
 
 /// A user as the directory holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +109,7 @@ impl GroupPolicy {
 #[derive(Debug, Clone)]
 pub struct WriteCtx {
     /// The tenant.
-    pub tenant: Arc<str>,
+    pub tenant: splashsync_protocol::Tenant,
     /// The request, e.g. `PATCH /Groups/{id}`.
     pub origin: String,
     /// The one-group policy of the tenant.
@@ -141,7 +141,7 @@ pub struct PendingJob {
     pub job_id: String,
     /// The ordering key.
     pub key: String,
-    /// The partition key ([`splashsync_shared::job::Job::route`]).
+    /// The partition key ([`splashsync_protocol::job::Job::route`]).
     pub route: String,
     /// The job kind (`UserV1`…), for AMQP `type`.
     pub kind: String,

@@ -413,7 +413,7 @@ impl Directory for SqliteDirectory {
             self.writer
                 .write(Box::new(move |conn| {
                     Box::pin(async move {
-                        let now = splashsync_shared::scim::now_rfc3339();
+                        let now = splashsync_scim::now_rfc3339();
                         // Chunks keep each statement under SQLite's bound-parameter limit.
                         for chunk in seqs.chunks(500) {
                             let marks = vec!["?"; chunk.len()].join(",");

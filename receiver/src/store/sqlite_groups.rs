@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
-use splashsync_shared::scim::now_rfc3339;
-use splashsync_shared::scim::{ScimError, ScimType};
+use splashsync_scim::now_rfc3339;
+use splashsync_scim::{ScimError, ScimType};
 use sqlx::{Row, SqliteConnection};
 
 use super::jobs::{effective_groups, group_job, marks, touch_users, IN_CHUNK};

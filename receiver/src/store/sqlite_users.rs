@@ -1,7 +1,7 @@
 //! User writes of the SQLite directory; each runs inside the writer's batch transaction.
 
 use serde_json::Value;
-use splashsync_shared::scim::now_rfc3339;
+use splashsync_scim::now_rfc3339;
 use sqlx::SqliteConnection;
 
 use super::jobs::{user_job, user_job_in_group};

@@ -33,7 +33,7 @@ pub async fn api_with(policy: GroupPolicy) -> Api {
     let directory = Arc::new(SqliteDirectory::open(&url).await.unwrap());
     let state = AppState {
         directory: directory.clone(),
-        tenant: "default".into(),
+        tenant: splashsync_protocol::Tenant::default(),
         base_url: "http://scim.test/scim/v2".into(),
         page_size: 100,
         max_page_size: 1000,

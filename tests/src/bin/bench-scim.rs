@@ -288,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
         rss_kib(pid) / 1024
     );
     drop(receiver);
-    splashsync_tests::delete_topology(&splashsync_shared::topology::Topology::new(prefix, 4)).await;
+    splashsync_tests::delete_topology(&splashsync_protocol::topology::Topology::new(prefix, 4))
+        .await;
     Ok(())
 }

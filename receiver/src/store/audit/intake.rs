@@ -1,7 +1,7 @@
 //! Intake writes: an outcome event or a dead letter, stored once, and the key's state
 //! moved forward (never back to an older version). Each runs inside the writer's batch.
 
-use splashsync_shared::events::{OutcomeEvent, OutcomeStatus};
+use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use sqlx::SqliteConnection;
 
 use super::{now_fixed, state, NewDeadLetter};
@@ -56,7 +56,7 @@ pub(crate) async fn insert_outcome(
     .bind(&e.event_id)
     .bind(&e.job_id)
     .bind(&e.tenant)
-    .bind(&e.key)
+    .bind(e.key.to_string())
     .bind(e.version)
     .bind(&e.kind)
     .bind(e.attempt)
@@ -95,7 +95,7 @@ pub(crate) async fn insert_outcome(
             if let Some(id) = &e.splashtop_id {
                 sqlx::query("UPDATE provisioning_status SET splashtop_id = ? WHERE key = ?")
                     .bind(id)
-                    .bind(&e.key)
+                    .bind(e.key.to_string())
                     .execute(&mut *conn)
                     .await?;
             }
@@ -105,7 +105,7 @@ pub(crate) async fn insert_outcome(
     set_state(
         conn,
         StateChange {
-            key: &e.key,
+            key: &e.key.to_string(),
             tenant: &e.tenant,
             kind: &e.kind,
             state: new_state,

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
-use splashsync_shared::events::OutcomeEvent;
+use splashsync_protocol::events::OutcomeEvent;
 
 use super::{StoreError, WriteCtx};
 

@@ -3,8 +3,9 @@
 //! in the same transaction that marks the dead letter replayed, so the relay publishes
 //! it in commit order after any job already waiting for the key: per-key order is kept.
 
-use splashsync_shared::job::{Job, JobMeta};
-use splashsync_shared::scim::{now_rfc3339, ScimError, ScimType};
+use splashsync_protocol::job::{Job, JobMeta};
+use splashsync_protocol::{JobKey, KeyKind};
+use splashsync_scim::{now_rfc3339, ScimError, ScimType};
 use sqlx::{Row, SqliteConnection};
 
 use super::intake::{set_state, StateChange};
@@ -12,15 +13,6 @@ use super::{now_fixed, state, Replayed};
 use crate::store::jobs::{group_job, insert_job, user_job};
 use crate::store::sqlite::load_user;
 use crate::store::{StoreError, WriteCtx};
-
-/// A job key split into (tenant, kind, id).
-pub fn split_key(key: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = key.splitn(3, '/');
-    let tenant = parts.next().filter(|t| !t.is_empty())?;
-    let kind = parts.next().filter(|k| *k == "user" || *k == "group")?;
-    let id = parts.next().filter(|i| !i.is_empty())?;
-    Some((tenant, kind, id))
-}
 
 fn unreplayable(detail: impl Into<String>) -> StoreError {
     StoreError::Invalid(ScimError::bad_request(ScimType::InvalidValue, detail))
@@ -45,21 +37,22 @@ pub(crate) async fn replay(
             "dead letter {id} is already {current}"
         )));
     }
-    let (tenant, kind, object_id) = split_key(&key).ok_or_else(|| {
+    let parsed = JobKey::parse(&key).ok_or_else(|| {
         unreplayable(format!(
             "dead letter {id} has no usable job key ({key:?}); discard it instead"
         ))
     })?;
     let cx = WriteCtx {
-        tenant: tenant.into(),
+        tenant: parsed.tenant().clone(),
         origin: format!("replay of dead letter {id}"),
         policy: cx.policy,
     };
     let stale: Option<Job> = serde_json::from_str(&payload).ok();
-    if kind == "user" {
+    let object_id = parsed.id();
+    if parsed.kind() == KeyKind::User {
         match load_user(conn, object_id).await? {
             Some(record) => user_job(conn, &cx, &record, false).await?,
-            None => gone(conn, &cx, &key, id, stale).await?,
+            None => gone(conn, &cx, &parsed, id, stale).await?,
         }
     } else {
         let group =
@@ -75,7 +68,7 @@ pub(crate) async fn replay(
                 let version: i64 = g.try_get("version")?;
                 group_job(conn, &cx, object_id, &name, former, version, false).await?;
             }
-            None => gone(conn, &cx, &key, id, stale).await?,
+            None => gone(conn, &cx, &parsed, id, stale).await?,
         }
     }
     let fresh =
@@ -97,8 +90,8 @@ pub(crate) async fn replay(
         conn,
         StateChange {
             key: &key,
-            tenant,
-            kind,
+            tenant: parsed.tenant().as_str(),
+            kind: parsed.kind().as_str(),
             state: state::PENDING,
             version,
             last_error: None,
@@ -119,18 +112,18 @@ pub(crate) async fn replay(
 async fn gone(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
-    key: &str,
+    key: &JobKey,
     id: i64,
     stale: Option<Job>,
 ) -> Result<(), StoreError> {
     let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM outbox WHERE key = ?")
-        .bind(key)
+        .bind(key.to_string())
         .fetch_one(&mut *conn)
         .await?;
     let meta = |old: &JobMeta| JobMeta {
         job_id: uuid::Uuid::now_v7().to_string(),
         tenant: cx.tenant.to_string(),
-        key: key.to_string(),
+        key: key.clone(),
         version: version.unwrap_or(old.version).max(old.version),
         created_at: now_rfc3339(),
         origin: cx.origin.clone(),
@@ -155,21 +148,4 @@ async fn gone(
         }
     };
     insert_job(conn, &job).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_key;
-
-    #[test]
-    fn keys_split_into_tenant_kind_and_id() {
-        assert_eq!(
-            split_key("default/user/u1"),
-            Some(("default", "user", "u1"))
-        );
-        assert_eq!(split_key("t/group/g/x"), Some(("t", "group", "g/x")));
-        assert_eq!(split_key("t/robot/x"), None);
-        assert_eq!(split_key(""), None);
-        assert_eq!(split_key("t/user/"), None);
-    }
 }

@@ -2,7 +2,7 @@
 //! from its reader pool.
 
 use futures_util::future::BoxFuture;
-use splashsync_shared::events::OutcomeEvent;
+use splashsync_protocol::events::OutcomeEvent;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::Row;
 

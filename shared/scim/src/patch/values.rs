@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::PatchRules;
-use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 
 /// How `add` and `replace` differ when setting a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::JobKey;
+
 /// What happened to one attempt at a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,7 +41,7 @@ pub struct OutcomeEvent {
     /// The tenant.
     pub tenant: String,
     /// The job key (`tenant/user/<id>` or `tenant/group/<id>`).
-    pub key: String,
+    pub key: JobKey,
     /// The key version the job carried.
     pub version: i64,
     /// `user` or `group`.
@@ -80,7 +82,7 @@ mod tests {
             event_id: "e1".into(),
             job_id: "j1".into(),
             tenant: "default".into(),
-            key: "default/user/u1".into(),
+            key: crate::keys::JobKey::parse("default/user/u1").unwrap(),
             version: 2,
             kind: "user".into(),
             attempt: 1,

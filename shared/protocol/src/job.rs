@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{account_route, groups_route, Email, JobKey};
+
 /// A provisioning job, versioned by its tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -25,7 +27,7 @@ pub struct JobMeta {
     /// The tenant (one Splashtop team) the job belongs to.
     pub tenant: String,
     /// The ordering key: `{tenant}/user/{id}` or `{tenant}/group/{id}`.
-    pub key: String,
+    pub key: JobKey,
     /// The key's directory version this state was taken at; strictly increasing per key.
     pub version: i64,
     /// When the receiver committed the change (RFC 3339).
@@ -130,38 +132,29 @@ impl Job {
     /// changes are rare next to user changes, so one partition carries them easily.
     pub fn route(&self) -> String {
         match self {
-            Job::UserV1(j) => account_route(&j.meta.tenant, &j.state.email),
-            Job::GroupV1(j) => format!("{}/groups", j.meta.tenant),
+            Job::UserV1(j) => account_route(j.meta.key.tenant(), &Email::new(&j.state.email)),
+            Job::GroupV1(j) => groups_route(j.meta.key.tenant()),
         }
     }
 
     /// The job's kind for metrics and logs: `user` or `group`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Job::UserV1(_) => "user",
-            Job::GroupV1(_) => "group",
-        }
+        self.meta().key.kind().as_str()
     }
-}
-
-/// The ordering key of a user.
-pub fn user_key(tenant: &str, user_id: &str) -> String {
-    format!("{tenant}/user/{user_id}")
-}
-
-/// The partition key of a Splashtop account (emails are case-insensitive).
-pub fn account_route(tenant: &str, email: &str) -> String {
-    format!("{tenant}/account/{}", email.to_lowercase())
-}
-
-/// The ordering key of a group.
-pub fn group_key(tenant: &str, group_id: &str) -> String {
-    format!("{tenant}/group/{group_id}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::Tenant;
+
+    fn user_key(tenant: &str, id: &str) -> JobKey {
+        JobKey::user(&Tenant::parse(tenant).unwrap(), id)
+    }
+
+    fn group_key(tenant: &str, id: &str) -> JobKey {
+        JobKey::group(&Tenant::parse(tenant).unwrap(), id)
+    }
 
     fn meta() -> JobMeta {
         JobMeta {

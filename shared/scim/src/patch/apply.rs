@@ -7,7 +7,7 @@ use super::values::{
     is_reference_list, merge, selects, template, top, Mode,
 };
 use super::{OpKind, PatchError, PatchOp, PatchPath, PatchRequest, PatchRules};
-use crate::scim::filter::{AttrPath, AttrSchema, Filter};
+use crate::filter::{AttrPath, AttrSchema, Filter};
 
 /// Applies every operation of `req` to a copy of `resource` and returns the
 /// result; on error nothing is applied (the input is never modified).

@@ -1,0 +1,25 @@
+//! The contract between splashsync's processes: what the receiver writes and the worker
+//! reads, and back.
+//!
+//! # Layout
+//! - [`keys`]: [`JobKey`], [`Tenant`] and [`Email`], and the partition routes built from them.
+//! - [`job`]: the versioned, tagged job schema that travels through RabbitMQ.
+//! - [`events`]: outcome events workers send back for the receiver's audit log.
+//! - [`deadletter`]: why a job was dead-lettered ([`DeadReason`]) and the `x-splashsync-*`
+//!   headers that carry it, encoded and decoded in one place.
+//! - [`partition`]: the stable hash (FNV-1a 64) that maps a route to its partition.
+//! - `topology` (feature `amqp`): every exchange and queue name and its arguments.
+//! - `amqp` (feature `amqp`): connecting to RabbitMQ with retries.
+
+#[cfg(feature = "amqp")]
+pub mod amqp;
+pub mod deadletter;
+pub mod events;
+pub mod job;
+pub mod keys;
+pub mod partition;
+#[cfg(feature = "amqp")]
+pub mod topology;
+
+pub use deadletter::{DeadLetterHeaders, DeadReason};
+pub use keys::{Email, JobKey, KeyKind, Tenant};
