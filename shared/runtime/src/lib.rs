@@ -3,6 +3,12 @@
 //! # Layout
 //! - [`telemetry`]: tracing set-up, human-readable or JSON.
 //! - [`shutdown`]: the SIGTERM / Ctrl-C future every binary passes to its `run`.
+//! - [`supervisor`]: long-running tasks restarted with backoff when they fail or panic, and
+//!   the [`supervisor::Health`] that `/readyz` reports from.
+//! - [`http`]: serving an axum router with header/body/idle timeouts, a connection cap and
+//!   the peer address.
 
+pub mod http;
 pub mod shutdown;
+pub mod supervisor;
 pub mod telemetry;
