@@ -13,6 +13,10 @@ use lapin::{Channel, ExchangeKind};
 
 use crate::partition::partition_of;
 
+mod tenant;
+
+pub use tenant::TenantClaimError;
+
 /// Default number of partition queues.
 pub const DEFAULT_PARTITIONS: u16 = 32;
 /// Default number of deliveries after which a job that keeps failing to be acked
@@ -231,6 +235,7 @@ impl Topology {
         let mut queues = self.partition_queues();
         queues.push(self.dead_letter_queue());
         queues.push(self.events_queue());
+        queues.push(self.tenant_queue());
         for queue in queues {
             channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
