@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`error`]: the RFC 7644 §3.12 error body and its HTTP response.
 //! - [`list`]: the ListResponse envelope and paging parameters.
-//! - [`schema`]: schema and message URNs.
+//! - [`schema`]: schema and message URNs, and the schema definitions (RFC 7643 §7: the
+//!   RFC's User, Group and Enterprise User, splashsync's Splashtop and Provisioning
+//!   extensions) with path resolution against a resource type.
 //! - [`filter`]: the filter grammar of RFC 7644 §3.4.2.2 as a typed AST, its printer and evaluator.
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) parsed and applied atomically, with the
 //!   Okta and Entra quirks.
