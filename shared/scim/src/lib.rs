@@ -7,6 +7,8 @@
 //!   RFC's User, Group and Enterprise User, splashsync's Splashtop and Provisioning
 //!   extensions) with path resolution against a resource type.
 //! - [`filter`]: the filter grammar of RFC 7644 §3.4.2.2 as a typed AST, its printer and evaluator.
+//! - [`validate`]: POST and PUT bodies checked against the schemas (types, harmless
+//!   repairs, read-only and unknown attributes ignored).
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) parsed and applied atomically, with the
 //!   Okta and Entra quirks.
 
@@ -15,6 +17,7 @@ pub mod filter;
 pub mod list;
 pub mod patch;
 pub mod schema;
+pub mod validate;
 
 pub use error::{ScimError, ScimType};
 pub use list::ListResponse;

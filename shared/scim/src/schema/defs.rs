@@ -124,9 +124,23 @@ impl AttributeDef {
         self.mutability == Mutability::ReadOnly
     }
 
-    /// The sub-attribute `name`, case-insensitively.
+    /// The sub-attribute `name` the definition lists, case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
         find(self.sub_attributes.as_deref().unwrap_or_default(), name)
+    }
+
+    /// The sub-attribute `name` a value of this complex attribute may hold:
+    /// one the definition lists, or for a multi-valued attribute an RFC 7643
+    /// §2.4 default (`type`, `primary`, `display`, `value`, `$ref`).
+    pub fn resolve_sub(&self, name: &str) -> Option<&AttributeDef> {
+        if self.type_ != AttrType::Complex {
+            return None;
+        }
+        self.sub_attribute(name).or_else(|| {
+            self.multi_valued
+                .then(|| multi_valued_defaults().attribute(name))
+                .flatten()
+        })
     }
 }
 
@@ -224,6 +238,6 @@ pub(super) fn common() -> &'static SchemaDef {
 }
 
 /// The RFC 7643 §2.4 default sub-attributes of multi-valued attributes.
-pub(super) fn multi_valued_defaults() -> &'static SchemaDef {
+fn multi_valued_defaults() -> &'static SchemaDef {
     &MULTI_VALUED_DEFAULTS
 }

@@ -3,7 +3,7 @@
 
 use crate::filter::AttrPath;
 
-use super::defs::{common, multi_valued_defaults, schema, AttrType, AttributeDef, SchemaDef};
+use super::defs::{common, schema, AttributeDef, SchemaDef};
 use super::{ENTERPRISE_USER, GROUP, PROVISIONING, SPLASHTOP_USER, USER};
 
 /// A resource type splashsync serves.
@@ -89,8 +89,7 @@ impl Resource {
 
     /// What `path` designates in this resource type, or `None` when it names
     /// nothing its schemas define. Names compare case-insensitively. A
-    /// sub-attribute must be defined by its complex attribute, or be one of
-    /// the RFC 7643 §2.4 defaults of a multi-valued one.
+    /// sub-attribute must be one [`AttributeDef::resolve_sub`] finds.
     pub fn resolve(self, path: &AttrPath) -> Option<Target> {
         if path.is_schema_urn() {
             let s = if path.name.eq_ignore_ascii_case(self.core_urn()) {
@@ -112,7 +111,7 @@ impl Resource {
         })?;
         let sub = match &path.sub {
             None => None,
-            Some(name) => Some(sub_attribute(attr, name)?),
+            Some(name) => Some(attr.resolve_sub(name)?),
         };
         Some(Target::Attribute { schema, attr, sub })
     }
@@ -122,17 +121,4 @@ impl Resource {
     pub fn resolve_key(self, key: &str) -> Option<Target> {
         self.resolve(&key.trim().parse().ok()?)
     }
-}
-
-/// The sub-attribute `name` of `attr`: its own, or an RFC 7643 §2.4 default
-/// of a multi-valued complex attribute.
-fn sub_attribute(attr: &'static AttributeDef, name: &str) -> Option<&'static AttributeDef> {
-    if attr.type_ != AttrType::Complex {
-        return None;
-    }
-    attr.sub_attribute(name).or_else(|| {
-        attr.multi_valued
-            .then(|| multi_valued_defaults().attribute(name))
-            .flatten()
-    })
 }
