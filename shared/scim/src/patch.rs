@@ -225,6 +225,18 @@ pub trait PatchRules {
         false
     }
 
+    /// Whether `path` (a top-level attribute) references resources by id, so
+    /// that a bare string `"id"` given where one of its values is expected
+    /// is read as `{"value": "id"}` (`"members": ["id"]`, Entra's
+    /// `"value": "id"` for the enterprise `manager`). Default: `members`,
+    /// `groups` and `manager`.
+    fn is_reference(&self, path: &AttrPath) -> bool {
+        path.sub.is_none()
+            && ["members", "groups", "manager"]
+                .iter()
+                .any(|n| path.name.eq_ignore_ascii_case(n))
+    }
+
     /// Whether string matching in value filters (`members[value eq ".."]`)
     /// is case-exact. Default: [`DefaultSchema`].
     fn case_exact(&self, path: &AttrPath) -> bool {

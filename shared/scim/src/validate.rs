@@ -8,7 +8,9 @@
 //! # The passes
 //! - [`normalize`] repairs what loses nothing: booleans sent as strings
 //!   (`"active": "True"`, any case: Microsoft's validator expects a 201 with
-//!   `active: true`), a single `schemas` string, and `null`, which means
+//!   `active: true`), bare ids where a reference is expected (`"members":
+//!   ["id"]`; Entra's `"manager": "id"`) read as `{"value": "id"}`, a single
+//!   `schemas` string, and `null`, which means
 //!   unassigned (RFC 7643 §2.5: "Unassigned attributes, the null value, or an
 //!   empty array ... SHALL be considered to be equivalent in 'state'"), so a
 //!   `null` attribute, sub-attribute or array element is dropped.
@@ -148,6 +150,19 @@ fn is_schemas(def: &AttributeDef) -> bool {
     def.name == "schemas"
 }
 
+/// The id a member (or other reference) value gives: `"id"` or
+/// `{"value": "id"}` (`value` matched case-insensitively).
+pub fn reference_id(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(id) => Some(id),
+        Value::Object(members) => members
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+            .and_then(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
 /// Checks one attribute's value (`null` is unassigned, always fine).
 fn check(def: &'static AttributeDef, value: &Value, path: &str) -> Result<(), ScimError> {
     if !def.multi_valued {
@@ -167,6 +182,7 @@ fn check(def: &'static AttributeDef, value: &Value, path: &str) -> Result<(), Sc
 fn check_one(def: &'static AttributeDef, value: &Value, path: &str) -> Result<(), ScimError> {
     let ok = match (def.type_, value) {
         (_, Value::Null) => true,
+        (AttrType::Complex, Value::String(_)) if def.is_reference() => true,
         (AttrType::String | AttrType::Reference | AttrType::Binary, v) => v.is_string(),
         (AttrType::Boolean, v) => v.is_boolean() || bool_str(v).is_some(),
         (AttrType::Integer, v) => v.is_i64() || v.is_u64(),
@@ -230,6 +246,9 @@ fn normalize_value(def: &'static AttributeDef, value: &mut Value) {
 }
 
 fn normalize_one(def: &'static AttributeDef, value: &mut Value) {
+    if let (true, Value::String(id)) = (def.is_reference(), &mut *value) {
+        *value = serde_json::json!({ "value": std::mem::take(id) });
+    }
     match (def.type_, &mut *value) {
         (AttrType::Boolean, v) => {
             if let Some(b) = bool_str(v) {

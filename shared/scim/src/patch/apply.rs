@@ -8,7 +8,7 @@ use super::target::{
 };
 use super::values::{
     append_unique, clean, clear_other_primaries, coerce, find_key, is_primary, is_reference_list,
-    merge, template, top, Mode,
+    merge, references, template, top, Mode,
 };
 use super::{OpKind, PatchError, PatchOp, PatchPath, PatchRequest, PatchRules};
 use crate::filter::{AttrPath, Filter};
@@ -130,6 +130,14 @@ fn set(
     value: Value,
     rules: &dyn PatchRules,
 ) -> Result<(), PatchError> {
+    let value = match (&path.filter, &path.attr.sub) {
+        (_, None) if rules.is_reference(&path.attr) => {
+            // A filtered path designates single values.
+            let multi = path.filter.is_none() && is_reference_list(&path.attr.name);
+            references(value, multi)
+        }
+        _ => value,
+    };
     let value = coerce(value, &path.attr, rules);
     let guard = guard(doc, &path.attr, rules);
     let Some(container) = container_mut(doc, &path.attr, true)? else {

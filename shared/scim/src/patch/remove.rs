@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::target::{
     check, check_known, container_mut, guard, is_read_only, read_only_error, unlist_schema, Schema,
 };
-use super::values::{clean, find_key, is_reference_list, selects, top};
+use super::values::{clean, find_key, is_reference_list, references, selects, top};
 use super::{PatchError, PatchPath, PatchRules};
 
 pub(super) fn remove(
@@ -32,7 +32,12 @@ pub(super) fn remove(
         None => true,
     };
     match (&path.filter, &path.attr.sub) {
-        (None, None) => remove_values(container, &key, value),
+        (None, None) => {
+            let ids = value
+                .filter(|_| rules.is_reference(&path.attr))
+                .map(|v| references(v.clone(), is_reference_list(&key)));
+            remove_values(container, &key, ids.as_ref().or(value))
+        }
         (Some(_), None) => match container.get_mut(&key) {
             Some(Value::Array(items)) => {
                 items.retain(|e| !selected(e));

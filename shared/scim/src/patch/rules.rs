@@ -1,7 +1,7 @@
 //! [`SchemaRules`]: the PATCH rules of a resource type, read from its schema
 //! definitions.
 
-use super::PatchRules;
+use super::{DefaultRules, PatchRules};
 use crate::filter::{AttrPath, AttrSchema, DefaultSchema};
 use crate::schema::{AttrType, Mutability, Resource, Target};
 
@@ -13,6 +13,7 @@ use crate::schema::{AttrType, Mutability, Resource, Target};
 ///   `manager.displayName`, the provisioning extension) are `mutability`
 ///   errors, except an unchanged value in a path-less value (Okta);
 /// - booleans are the attributes of type `boolean`;
+/// - references ([`crate::schema::AttributeDef::is_reference`]) accept bare ids;
 /// - `immutable` attributes, plus those named with [`Self::with_immutable`];
 /// - filters are case-exact where [`DefaultSchema`] or the schema says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +54,12 @@ impl PatchRules for SchemaRules {
     }
 
     fn is_boolean(&self, path: &AttrPath) -> bool {
-        self.resolve(path)
-            .and_then(|t| t.def())
-            .is_some_and(|d| d.type_ == AttrType::Boolean)
+        // Keys inside values are not paths: one the schemas do not define
+        // (pruned later) gets the default heuristic.
+        match self.resolve(path).and_then(|t| t.def()) {
+            Some(def) => def.type_ == AttrType::Boolean,
+            None => DefaultRules.is_boolean(path),
+        }
     }
 
     fn is_read_only(&self, path: &AttrPath) -> bool {
@@ -68,6 +72,13 @@ impl PatchRules for SchemaRules {
             Some(Target::Attribute { attr, sub: None, .. }) if attr.mutability == Mutability::Immutable
         );
         declared || self.immutable.iter().any(|name| path.is(name, None))
+    }
+
+    fn is_reference(&self, path: &AttrPath) -> bool {
+        matches!(
+            self.resolve(path),
+            Some(Target::Attribute { attr, sub: None, .. }) if attr.is_reference()
+        )
     }
 
     fn case_exact(&self, path: &AttrPath) -> bool {

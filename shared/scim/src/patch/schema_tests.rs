@@ -216,6 +216,65 @@ fn immutable_attributes() {
 }
 
 #[test]
+fn bare_ids_are_references() {
+    let group = okta_group();
+    let first = json!({"value": "b1c794f24f4c49f4b5d503a4cb2686ea", "display": "SCIM 2 Group A"});
+    let out = same(
+        &group,
+        json!([
+            {"op": "add", "path": "members", "value": ["id1", {"value": "id2"}]},
+            {"op": "add", "path": "members", "value": "id3"},
+            {"op": "add", "path": "members", "value": "id1"}
+        ]),
+    );
+    assert_eq!(
+        out["members"],
+        json!([first, {"value": "id1"}, {"value": "id2"}, {"value": "id3"}])
+    );
+    let removed = same(
+        &out,
+        json!([
+            {"op": "remove", "path": "members", "value": "id1"},
+            {"op": "remove", "path": "members", "value": ["id2", {"value": "id3"}]}
+        ]),
+    );
+    assert_eq!(removed["members"], json!([first]));
+    let replaced = same(
+        &group,
+        json!([{"op": "replace", "path": "members", "value": "only"}]),
+    );
+    assert_eq!(replaced["members"], json!([{"value": "only"}]));
+    let replaced = same(
+        &group,
+        json!([{"op": "replace", "value": {"members": ["a", "b"]}}]),
+    );
+    assert_eq!(replaced["members"], json!([{"value": "a"}, {"value": "b"}]));
+    let swapped = same(
+        &group,
+        json!([{"op": "replace", "path": "members[value eq \"b1c794f24f4c49f4b5d503a4cb2686ea\"]", "value": "new"}]),
+    );
+    assert_eq!(swapped["members"], json!([{"value": "new"}]));
+    // Entra's manager update sends the manager's id as a bare string.
+    let manager = format!("{ENTERPRISE}:manager");
+    let out = same(
+        &entra_user(),
+        json!([{"op": "Add", "path": manager, "value": "boss-id"}]),
+    );
+    assert_eq!(out[ENTERPRISE], json!({"manager": {"value": "boss-id"}}));
+    let out = same(
+        &entra_user(),
+        json!([{"op": "replace", "value": {ENTERPRISE: {"manager": "m"}}}]),
+    );
+    assert_eq!(out[ENTERPRISE]["manager"], json!({"value": "m"}));
+    // Other attributes keep strings as given.
+    let out = same(
+        &entra_user(),
+        json!([{"op": "replace", "path": "displayName", "value": "x"}]),
+    );
+    assert_eq!(out["displayName"], "x");
+}
+
+#[test]
 fn member_ids_stay_case_exact() {
     let ops =
         json!([{"op": "remove", "path": "members[value eq \"B1C794F24F4C49F4B5D503A4CB2686EA\"]"}]);

@@ -124,6 +124,16 @@ impl AttributeDef {
         self.mutability == Mutability::ReadOnly
     }
 
+    /// Whether values reference a resource by its id: a complex attribute
+    /// with `value` and `$ref` sub-attributes (Group `members`, User
+    /// `groups`, the enterprise `manager`). A bare string `"id"` given for
+    /// one of its values reads as `{"value": "id"}`.
+    pub fn is_reference(&self) -> bool {
+        self.type_ == AttrType::Complex
+            && self.sub_attribute("value").is_some()
+            && self.sub_attribute("$ref").is_some()
+    }
+
     /// The sub-attribute `name` the definition lists, case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
         find(self.sub_attributes.as_deref().unwrap_or_default(), name)

@@ -81,7 +81,7 @@ fn wrong_types_are_invalid_value_naming_the_attribute() {
         (json!({SPLASHTOP_USER: {"ssoName": 5}}), &sso),
         (json!({SPLASHTOP_USER: {"ssoName": ["a"]}}), &sso),
         (json!({SPLASHTOP_USER: {"ssoName": {"name": "a"}}}), &sso),
-        (json!({ENTERPRISE_USER: {"manager": "boss"}}), &manager),
+        (json!({ENTERPRISE_USER: {"manager": 5}}), &manager),
         (
             json!({ENTERPRISE_USER: {"manager": {"value": 3}}}),
             "manager.value",
@@ -113,6 +113,34 @@ fn wrong_types_are_invalid_value_naming_the_attribute() {
         let (scim_type, detail) = rejected(&group(extra.clone()), Resource::Group);
         assert_eq!(scim_type, Some("invalidValue"), "{extra}");
         assert!(detail.contains(named), "{extra}: {detail}");
+    }
+}
+
+#[test]
+fn bare_ids_read_as_references() {
+    let group =
+        json!({"displayName": "G", "members": ["m1", {"value": "m2", "display": "M"}, null]});
+    let out = prepare(group, Resource::Group).unwrap();
+    assert_eq!(
+        out["members"],
+        json!([{"value": "m1"}, {"value": "m2", "display": "M"}])
+    );
+    // Entra sends the enterprise manager as a bare id.
+    let body = user(json!({ENTERPRISE_USER: {"manager": "boss-id"}}));
+    let out = prepare(body, Resource::User).unwrap();
+    assert_eq!(out[ENTERPRISE_USER]["manager"], json!({"value": "boss-id"}));
+    // Only references: emails are not.
+    assert!(validate(&user(json!({"emails": ["a@b.com"]})), Resource::User).is_err());
+    let members = [json!("a"), json!({"value": "b"}), json!({"VALUE": "c"})];
+    let ids: Vec<_> = members.iter().map(reference_id).collect();
+    assert_eq!(ids, [Some("a"), Some("b"), Some("c")]);
+    for bad in [
+        json!(5),
+        json!({"display": "d"}),
+        json!({"value": 5}),
+        json!(null),
+    ] {
+        assert_eq!(reference_id(&bad), None, "{bad}");
     }
 }
 
