@@ -9,12 +9,14 @@
 //! - [`filter`]: the filter grammar of RFC 7644 §3.4.2.2 as a typed AST, its printer and evaluator.
 //! - [`validate`]: POST and PUT bodies checked against the schemas (types, harmless
 //!   repairs, read-only and unknown attributes ignored).
+//! - [`password`]: the User password stripped from bodies and PATCH requests in every form.
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) parsed and applied atomically, with the
 //!   Okta and Entra quirks.
 
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod password;
 pub mod patch;
 pub mod schema;
 pub mod validate;

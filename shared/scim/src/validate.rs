@@ -22,7 +22,7 @@
 //!   §3.12: "the value specified was not compatible with the operation or
 //!   attribute type"). It accepts what `normalize` repairs.
 //! - [`prune`] drops what the server ignores (below).
-//! - [`prepare`] runs them all.
+//! - [`prepare`] runs them all, after [`crate::password::strip_password`].
 //!
 //! # Read-only attributes
 //! `id`, `meta`, a User's `groups`, `manager.displayName` and the whole
@@ -97,12 +97,13 @@ pub fn prune(body: &mut Value, resource: Resource) -> Vec<String> {
     walk::prune(body, resource)
 }
 
-/// The whole intake of a POST or PUT body: normalized, validated, pruned.
-/// Returns the body to store.
+/// The whole intake of a POST or PUT body: password stripped, normalized,
+/// validated, pruned. Returns the body to store.
 pub fn prepare(mut body: Value, resource: Resource) -> Result<Value, ScimError> {
     if !body.is_object() {
         return Err(not_an_object());
     }
+    crate::password::strip_password(&mut body);
     normalize(&mut body, resource);
     validate(&body, resource)?;
     prune(&mut body, resource);

@@ -53,6 +53,30 @@ fn microsoft_create_with_string_booleans_is_accepted_as_booleans() {
 }
 
 #[test]
+fn okta_create_drops_the_password() {
+    // okta/create_user.json carries a random password even without password sync.
+    let body = json!({
+        "schemas": [USER_URN],
+        "userName": "test.user@okta.local",
+        "name": {"givenName": "Test", "familyName": "User"},
+        "emails": [{"primary": true, "value": "test.user@okta.local", "type": "work"}],
+        "displayName": "Test User",
+        "locale": "en-US",
+        "externalId": "00ujl29u0le5T6Aj10h7",
+        "groups": [],
+        "password": "1mz050nq",
+        "active": true
+    });
+    let out = prepare(body.clone(), Resource::User).unwrap();
+    assert!(out.get("password").is_none());
+    assert!(!out.to_string().contains("1mz050nq"));
+    assert_eq!(out["externalId"], body["externalId"]);
+    let body =
+        user(json!({"Password": 5, "urn:ietf:params:scim:schemas:core:2.0:User:password": 6}));
+    assert_eq!(prepare(body, Resource::User).unwrap(), user(json!({})));
+}
+
+#[test]
 fn wrong_types_are_invalid_value_naming_the_attribute() {
     let sso = format!("{SPLASHTOP_USER}:ssoName");
     let manager = format!("{ENTERPRISE_USER}:manager");
