@@ -8,11 +8,12 @@
 //!
 //! - `user.json`, `group.json`, `enterprise_user.json`: RFC 7643 §8.7.1 as
 //!   published (every characteristic and description as the RFC gives it,
-//!   its `meta` left out: the caller adds `meta` with its own base URL). The
-//!   RFC's verified errata to §8.7.1 (EIDs 5368, 8471, 8472: Group
-//!   `displayName` required, `groups.$ref` referencing only Groups,
+//!   its `meta` left out: the caller adds `meta` with its own base URL).
+//!   Errata to §8.7.1 (among them the verified EIDs 5368, 8471 and 8472:
+//!   Group `displayName` required, `groups.$ref` referencing only Groups,
 //!   `manager.value` case-exact) are not applied to the data; where
-//!   splashsync depends on one of those points it enforces it in code.
+//!   splashsync depends on one of those points (a Group needs a
+//!   `displayName`) the receiver enforces it in code.
 //! - `splashtop_user.json`: [`SPLASHTOP_USER`], carrying `ssoName`.
 //! - `provisioning.json`: [`PROVISIONING`], read-only and `returned: request`.
 //! - `common.json`: `schemas`, `id`, `externalId` and `meta` (RFC 7643 §3,
