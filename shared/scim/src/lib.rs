@@ -11,7 +11,7 @@
 //!   repairs, read-only and unknown attributes ignored).
 //! - [`password`]: the User password stripped from bodies and PATCH requests in every form.
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2) parsed and applied atomically, with the
-//!   Okta and Entra quirks.
+//!   Okta and Entra quirks; `SchemaRules` checks paths and mutability against the schemas.
 
 pub mod error;
 pub mod filter;

@@ -10,10 +10,10 @@
 //!   (`"active": "True"`, any case: Microsoft's validator expects a 201 with
 //!   `active: true`), bare ids where a reference is expected (`"members":
 //!   ["id"]`; Entra's `"manager": "id"`) read as `{"value": "id"}`, a single
-//!   `schemas` string, and `null`, which means
-//!   unassigned (RFC 7643 §2.5: "Unassigned attributes, the null value, or an
-//!   empty array ... SHALL be considered to be equivalent in 'state'"), so a
-//!   `null` attribute, sub-attribute or array element is dropped.
+//!   `schemas` string, and `null`, which means unassigned (RFC 7643 §2.5:
+//!   "Unassigned attributes, the null value, or an empty array ... SHALL be
+//!   considered to be equivalent in 'state'"), so a `null` attribute,
+//!   sub-attribute or array element is dropped.
 //! - [`validate`] checks the type of every attribute the schemas define:
 //!   string, boolean, integer, decimal, dateTime, reference, binary, complex
 //!   (an object whose sub-attributes are checked in turn), multi-valued (an
@@ -83,7 +83,7 @@ pub fn validate(body: &Value, resource: Resource) -> Result<(), ScimError> {
 }
 
 /// Repairs in place what loses nothing (see the module documentation):
-/// string booleans, a single `schemas` string, `null` values.
+/// string booleans, bare reference ids, a single `schemas` string, `null`s.
 pub fn normalize(body: &mut Value, resource: Resource) {
     visit_mut(body, resource, &mut |def, value| {
         normalize_value(def, value)
