@@ -268,6 +268,22 @@ impl Filter {
         out
     }
 
+    /// Calls `f` with every attribute path the filter compares or tests for
+    /// presence, and with the path of every value path (whose inner filter's
+    /// paths are relative to it, so not visited).
+    pub fn visit_paths(&self, f: &mut dyn FnMut(&AttrPath)) {
+        match self {
+            Self::Compare { path, .. } | Self::Present(path) | Self::ValuePath { path, .. } => {
+                f(path)
+            }
+            Self::And(a, b) | Self::Or(a, b) => {
+                a.visit_paths(f);
+                b.visit_paths(f);
+            }
+            Self::Not(inner) => inner.visit_paths(f),
+        }
+    }
+
     fn fmt_operand(&self, f: &mut fmt::Formatter<'_>, parens: bool) -> fmt::Result {
         if parens {
             write!(f, "({self})")

@@ -1,8 +1,11 @@
 //! SCIM 2.0 PATCH (RFC 7644 §3.5.2): request parsing and atomic application
 //! to a JSON resource, including the Okta and Entra ID quirks.
 //!
-//! Files: `patch.rs` (types, parsing, rules), `patch/apply.rs` (operation
-//! semantics), `patch/values.rs` (value helpers) and `patch/tests.rs`.
+//! Files: `patch.rs` (types, parsing, rules), `patch/apply.rs` (`add` and
+//! `replace`), `patch/remove.rs` (`remove`), `patch/target.rs` (known paths,
+//! mutability guards, containers), `patch/values.rs` (value helpers), `patch/rules.rs`
+//! ([`SchemaRules`]: the rules read from the schema definitions) and
+//! `patch/tests.rs`, `patch/schema_tests.rs`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,11 +15,17 @@ use serde_json::{Map, Value};
 use super::filter::{self, AttrPath, AttrSchema, DefaultSchema, Filter};
 
 mod apply;
+mod remove;
+mod rules;
+#[cfg(test)]
+mod schema_tests;
+mod target;
 #[cfg(test)]
 mod tests;
 mod values;
 
 pub use apply::apply;
+pub use rules::SchemaRules;
 
 /// The message schema URN a PATCH body must list in `schemas`.
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -177,6 +186,20 @@ impl PatchError {
 
 /// Schema rules PATCH needs; every method has a default (see [`DefaultRules`]).
 pub trait PatchRules {
+    /// Whether `path` names an attribute (or a schema) of the resource. Any
+    /// other target is `invalidPath` (RFC 7644 §3.5.2: "Each operation against
+    /// an attribute MUST be compatible with the attribute's mutability and
+    /// schema ... An operation that is not compatible with an attribute's
+    /// mutability or schema SHALL return the appropriate HTTP response status
+    /// code and a JSON detail error response as defined in Section 3.12").
+    /// Asked for every operation's path, every key of a path-less value (with
+    /// its extension's URN when inside an extension object) and every
+    /// attribute a value filter names (as `attr.sub`). Default: every path.
+    fn knows(&self, path: &AttrPath) -> bool {
+        let _ = path;
+        true
+    }
+
     /// Whether the attribute is boolean, so that `"True"`/`"false"` strings
     /// are stored as JSON booleans. Default: `active` and any `*.primary`.
     fn is_boolean(&self, path: &AttrPath) -> bool {
@@ -200,6 +223,18 @@ pub trait PatchRules {
     fn is_immutable(&self, path: &AttrPath) -> bool {
         let _ = path;
         false
+    }
+
+    /// Whether `path` (a top-level attribute) references resources by id, so
+    /// that a bare string `"id"` given where one of its values is expected
+    /// is read as `{"value": "id"}` (`"members": ["id"]`, Entra's
+    /// `"value": "id"` for the enterprise `manager`). Default: `members`,
+    /// `groups` and `manager`.
+    fn is_reference(&self, path: &AttrPath) -> bool {
+        path.sub.is_none()
+            && ["members", "groups", "manager"]
+                .iter()
+                .any(|n| path.name.eq_ignore_ascii_case(n))
     }
 
     /// Whether string matching in value filters (`members[value eq ".."]`)

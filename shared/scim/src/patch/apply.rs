@@ -2,12 +2,16 @@
 
 use serde_json::{Map, Value};
 
+use super::remove::remove;
+use super::target::{
+    check, check_known, container_mut, guard, holds, is_read_only, read_only_error, Schema,
+};
 use super::values::{
-    append_unique, clean, clear_other_primaries, coerce, find_key, get_ci, is_primary,
-    is_reference_list, merge, selects, template, top, Mode,
+    append_unique, clean, clear_other_primaries, coerce, find_key, is_primary, is_reference_list,
+    merge, references, template, top, Mode,
 };
 use super::{OpKind, PatchError, PatchOp, PatchPath, PatchRequest, PatchRules};
-use crate::filter::{AttrPath, AttrSchema, Filter};
+use crate::filter::{AttrPath, Filter};
 
 /// Applies every operation of `req` to a copy of `resource` and returns the
 /// result; on error nothing is applied (the input is never modified).
@@ -32,15 +36,6 @@ pub fn apply(
         })?;
     }
     Ok(doc)
-}
-
-/// Adapts [`PatchRules`] to the filter evaluator.
-struct Schema<'a>(&'a dyn PatchRules);
-
-impl AttrSchema for Schema<'_> {
-    fn case_exact(&self, path: &AttrPath) -> bool {
-        self.0.case_exact(path)
-    }
 }
 
 fn apply_op(doc: &mut Value, op: &PatchOp, rules: &dyn PatchRules) -> Result<(), PatchError> {
@@ -75,6 +70,7 @@ fn apply_op(doc: &mut Value, op: &PatchOp, rules: &dyn PatchRules) -> Result<(),
             set_keyed(doc, mode, None, &path.attr.name, value, rules)
         }
         Some(path) => {
+            check_known(path, rules)?;
             if is_read_only(&path.attr, rules) {
                 return Err(read_only_error(&path.attr));
             }
@@ -102,6 +98,7 @@ fn set_keyed(
         }
         path.attr.urn = Some(urn.to_string());
     } else if path.filter.is_none() && path.attr.is_schema_urn() {
+        check_known(&path, rules)?;
         let schema = path.attr.name.clone();
         return match value {
             Value::Object(attrs) => attrs
@@ -114,6 +111,7 @@ fn set_keyed(
             ))),
         };
     }
+    check_known(&path, rules)?;
     if is_read_only(&path.attr, rules) {
         // Okta sends the unchanged `id` along with a group rename.
         return if path.filter.is_none() && holds(doc, &path.attr, value) {
@@ -125,127 +123,6 @@ fn set_keyed(
     set(doc, mode, &path, value.clone(), rules)
 }
 
-fn read_only_error(attr: &AttrPath) -> PatchError {
-    PatchError::Mutability(format!("attribute '{attr}' is read-only"))
-}
-
-fn is_read_only(attr: &AttrPath, rules: &dyn PatchRules) -> bool {
-    rules.is_read_only(attr) || (attr.sub.is_some() && rules.is_read_only(&top(attr)))
-}
-
-/// Whether the resource already holds `value` at `attr` (for objects: holds
-/// every given sub-attribute with that value).
-fn holds(doc: &Value, attr: &AttrPath, value: &Value) -> bool {
-    match (lookup(doc, attr), value) {
-        (None, Value::Null) => true,
-        (Some(current), Value::Object(given)) if current.is_object() => given
-            .iter()
-            .all(|(k, v)| get_ci(current, k).unwrap_or(&Value::Null) == v),
-        (Some(current), _) => current == value,
-        (None, _) => false,
-    }
-}
-
-fn lookup<'a>(doc: &'a Value, attr: &AttrPath) -> Option<&'a Value> {
-    let base = match attr.extension_urn() {
-        Some(urn) => get_ci(doc, urn)?,
-        None => doc,
-    };
-    let v = get_ci(base, &attr.name)?;
-    match &attr.sub {
-        Some(sub) => get_ci(v, sub),
-        None => Some(v),
-    }
-}
-
-/// Remembers the value of an immutable attribute before an operation.
-struct Guard {
-    attr: AttrPath,
-    before: Value,
-}
-
-fn guard(doc: &Value, attr: &AttrPath, rules: &dyn PatchRules) -> Option<Guard> {
-    let attr = top(attr);
-    if !rules.is_immutable(&attr) {
-        return None;
-    }
-    let before = lookup(doc, &attr).filter(|v| !v.is_null())?.clone();
-    Some(Guard { attr, before })
-}
-
-fn check(guard: Option<Guard>, doc: &Value) -> Result<(), PatchError> {
-    match guard {
-        Some(g) if lookup(doc, &g.attr) != Some(&g.before) => Err(PatchError::Mutability(format!(
-            "attribute '{}' is immutable and cannot be changed",
-            g.attr
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// The object holding `attr`: the resource, or its extension object
-/// (created, and listed in `schemas`, when `create`).
-fn container_mut<'a>(
-    doc: &'a mut Value,
-    attr: &AttrPath,
-    create: bool,
-) -> Result<Option<&'a mut Map<String, Value>>, PatchError> {
-    let Value::Object(root) = doc else {
-        return Err(PatchError::InvalidValue(
-            "the resource is not a JSON object".into(),
-        ));
-    };
-    let Some(urn) = attr.extension_urn() else {
-        return Ok(Some(root));
-    };
-    let key = match find_key(root, urn) {
-        Some(key) => key,
-        None if create => {
-            list_schema(root, urn);
-            root.insert(urn.to_string(), Value::Object(Map::new()));
-            urn.to_string()
-        }
-        None => return Ok(None),
-    };
-    match root.get_mut(&key) {
-        Some(Value::Object(ext)) => Ok(Some(ext)),
-        Some(slot) if create && slot.is_null() => {
-            *slot = Value::Object(Map::new());
-            Ok(slot.as_object_mut())
-        }
-        Some(_) if create => Err(PatchError::InvalidValue(format!(
-            "'{key}' is not an object"
-        ))),
-        _ => Ok(None),
-    }
-}
-
-fn list_schema(root: &mut Map<String, Value>, urn: &str) {
-    let Some(key) = find_key(root, "schemas") else {
-        return;
-    };
-    if let Some(Value::Array(schemas)) = root.get_mut(&key) {
-        if !schemas
-            .iter()
-            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
-        {
-            schemas.push(Value::String(urn.to_string()));
-        }
-    }
-}
-
-fn unlist_schema(doc: &mut Value, urn: &str) {
-    let Value::Object(root) = doc else {
-        return;
-    };
-    let Some(key) = find_key(root, "schemas") else {
-        return;
-    };
-    if let Some(Value::Array(schemas)) = root.get_mut(&key) {
-        schemas.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
-    }
-}
-
 fn set(
     doc: &mut Value,
     mode: Mode,
@@ -253,6 +130,14 @@ fn set(
     value: Value,
     rules: &dyn PatchRules,
 ) -> Result<(), PatchError> {
+    let value = match (&path.filter, &path.attr.sub) {
+        (_, None) if rules.is_reference(&path.attr) => {
+            // A filtered path designates single values.
+            let multi = path.filter.is_none() && is_reference_list(&path.attr.name);
+            references(value, multi)
+        }
+        _ => value,
+    };
     let value = coerce(value, &path.attr, rules);
     let guard = guard(doc, &path.attr, rules);
     let Some(container) = container_mut(doc, &path.attr, true)? else {
@@ -444,88 +329,4 @@ fn create_filtered(
         }
     }
     Ok(())
-}
-
-fn remove(
-    doc: &mut Value,
-    path: &PatchPath,
-    value: Option<&Value>,
-    rules: &dyn PatchRules,
-) -> Result<(), PatchError> {
-    if is_read_only(&path.attr, rules) {
-        return Err(read_only_error(&path.attr));
-    }
-    let guard = guard(doc, &path.attr, rules);
-    let Some(container) = container_mut(doc, &path.attr, false)? else {
-        return Ok(());
-    };
-    let Some(key) = find_key(container, &path.attr.name) else {
-        return Ok(());
-    };
-    let schema = Schema(rules);
-    let parent = top(&path.attr);
-    let selected = |e: &Value| match &path.filter {
-        Some(f) => f.matches_element(e, &parent, &schema),
-        None => true,
-    };
-    match (&path.filter, &path.attr.sub) {
-        (None, None) => remove_values(container, &key, value),
-        (Some(_), None) => match container.get_mut(&key) {
-            Some(Value::Array(items)) => {
-                items.retain(|e| !selected(e));
-                if items.is_empty() {
-                    container.remove(&key);
-                }
-            }
-            Some(single) if selected(single) => {
-                container.remove(&key);
-            }
-            _ => {}
-        },
-        (_, Some(sub)) => match container.get_mut(&key) {
-            Some(Value::Array(items)) => {
-                for item in items.iter_mut().filter(|e| selected(e)) {
-                    if let Value::Object(obj) = item {
-                        if let Some(k) = find_key(obj, sub) {
-                            obj.remove(&k);
-                        }
-                    }
-                }
-            }
-            Some(Value::Object(obj)) => {
-                if let Some(k) = find_key(obj, sub) {
-                    obj.remove(&k);
-                }
-                if obj.is_empty() {
-                    container.remove(&key);
-                }
-            }
-            _ => {}
-        },
-    }
-    if path.attr.is_schema_urn() {
-        unlist_schema(doc, &path.attr.name);
-    }
-    check(guard, doc)
-}
-
-/// `remove` of a whole attribute, or with a `value` (Entra) of just those
-/// values of a multi-valued attribute.
-fn remove_values(container: &mut Map<String, Value>, key: &str, value: Option<&Value>) {
-    let by_value = is_reference_list(key);
-    match (container.get_mut(key), value) {
-        (Some(Value::Array(items)), Some(given)) if !given.is_null() => {
-            let targets: Vec<Value> = match given {
-                Value::Array(list) => list.iter().cloned().map(clean).collect(),
-                other => vec![clean(other.clone())],
-            };
-            items.retain(|e| !targets.iter().any(|t| selects(t, e, by_value)));
-            if items.is_empty() {
-                container.remove(key);
-            }
-        }
-        _ => {
-            container.remove(key);
-        }
-    }
 }

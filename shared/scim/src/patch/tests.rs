@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(super) const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-fn patch(ops: Value) -> Value {
+pub(super) fn patch(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP_URN], "Operations": ops})
 }
 
@@ -29,7 +29,7 @@ impl PatchRules for ReceiverRules {
     }
 }
 
-fn okta_user() -> Value {
+pub(super) fn okta_user() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "id": "23a35c27-23d3-4c03-b4c5-6443c09e7173",
@@ -41,7 +41,7 @@ fn okta_user() -> Value {
     })
 }
 
-fn okta_group() -> Value {
+pub(super) fn okta_group() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
         "id": "abf4dd94-a4c0-4f67-89c9-76b03340cb9b",
@@ -51,7 +51,7 @@ fn okta_group() -> Value {
     })
 }
 
-fn entra_user() -> Value {
+pub(super) fn entra_user() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
         "id": "6764549bef60420686bc",
@@ -64,7 +64,7 @@ fn entra_user() -> Value {
     })
 }
 
-fn entra_group() -> Value {
+pub(super) fn entra_group() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
         "id": "fa2ce26709934589afc5",
@@ -714,7 +714,7 @@ fn arb_path() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn arb_op() -> impl Strategy<Value = Value> {
+pub(super) fn arb_op() -> impl Strategy<Value = Value> {
     (
         prop::sample::select(vec![
             "add", "Add", "remove", "Remove", "replace", "REPLACE", "bogus",
@@ -735,7 +735,7 @@ fn arb_op() -> impl Strategy<Value = Value> {
         })
 }
 
-fn arb_resource() -> impl Strategy<Value = Value> {
+pub(super) fn arb_resource() -> impl Strategy<Value = Value> {
     (
         arb_json(),
         prop::collection::btree_map(arb_key(), arb_json(), 0..6),

@@ -91,6 +91,25 @@ pub(super) fn is_reference_list(name: &str) -> bool {
     name.eq_ignore_ascii_case("members") || name.eq_ignore_ascii_case("groups")
 }
 
+/// Reads bare strings as references to resources: `"id"` becomes
+/// `{"value": "id"}`, inside an array where `multi` (a multi-valued
+/// attribute given one bare id); array elements likewise.
+pub(super) fn references(value: Value, multi: bool) -> Value {
+    let reference = |v: Value| match v {
+        Value::String(id) => {
+            let mut obj = Map::new();
+            obj.insert("value".into(), Value::String(id));
+            Value::Object(obj)
+        }
+        other => other,
+    };
+    match value {
+        Value::String(_) if multi => Value::Array(vec![reference(value)]),
+        Value::Array(items) => Value::Array(items.into_iter().map(reference).collect()),
+        other => reference(other),
+    }
+}
+
 fn value_str(v: &Value) -> Option<&str> {
     get_ci(v, "value").and_then(Value::as_str)
 }
