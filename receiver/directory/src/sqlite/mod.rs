@@ -1,0 +1,279 @@
+//! The SQLite directory: WAL, `synchronous=FULL`, one writer with group commit, a small
+//! pool of readers.
+//!
+//! # Layout
+//! - [`read`]: rows into records; one resource, one page, memberships in batches.
+//! - [`users`] and [`groups`]: the writes, each inside the writer's batch transaction.
+//! - [`jobs`]: the jobs a write implies, written in the write's transaction.
+//! - [`writer`]: the single writer that batches concurrent writes into group commits.
+//! - [`migrations`]: schema migrations run at start-up.
+
+pub(crate) mod groups;
+pub(crate) mod jobs;
+pub(crate) mod migrations;
+pub(crate) mod read;
+pub(crate) mod users;
+pub(crate) mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row, SqliteConnection};
+use tokio::sync::Notify;
+
+use crate::error::StoreError;
+use crate::model::{GroupConflict, GroupRecord, PendingJob, Query, UserRecord, WriteCtx};
+use crate::store::{Directory, GroupEdit, UserEdit};
+use read::{
+    group_from_row, load_group, load_links, load_members, load_user, query_rows, user_from_row,
+    GROUP_COLUMNS, USER_COLUMNS,
+};
+use writer::Writer;
+
+/// A directory in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteDirectory {
+    writer: Writer,
+    readers: SqlitePool,
+    committed: Arc<Notify>,
+}
+
+impl SqliteDirectory {
+    /// Opens (creating when missing) the database at `url`, runs migrations and starts
+    /// the writer.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Every commit is fsynced: a 2xx means the change survives a power cut.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .disable_statement_logging();
+        let mut conn: SqliteConnection = options.connect().await?;
+        migrations::run(&mut conn).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        let committed = Arc::new(Notify::new());
+        let (writer, _task) = Writer::spawn(conn, committed.clone());
+        Ok(Self {
+            writer,
+            readers,
+            committed,
+        })
+    }
+}
+
+impl SqliteDirectory {
+    /// The single writer and the reader pool, for the audit store that shares this file
+    /// (its writes must go through the same writer: SQLite has one writer at a time).
+    pub(crate) fn parts(&self) -> (Writer, SqlitePool) {
+        (self.writer.clone(), self.readers.clone())
+    }
+}
+
+impl Directory for SqliteDirectory {
+    fn create_user(
+        &self,
+        cx: WriteCtx,
+        record: UserRecord,
+    ) -> BoxFuture<'_, Result<UserRecord, StoreError>> {
+        // The user INSERT is the only statement that can fail (a taken userName) and it
+        // comes first: no savepoint needed.
+        Box::pin(self.writer.write_unit(Box::new(move |conn| {
+            Box::pin(async move { users::create(conn, &cx, record).await })
+        })))
+    }
+
+    fn update_user(
+        &self,
+        cx: WriteCtx,
+        id: String,
+        if_match: Option<i64>,
+        edit: UserEdit,
+    ) -> BoxFuture<'_, Result<UserRecord, StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { users::update(conn, &cx, &id, if_match, edit).await })
+        })))
+    }
+
+    fn delete_user(
+        &self,
+        cx: WriteCtx,
+        id: String,
+        if_match: Option<i64>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { users::delete(conn, &cx, &id, if_match).await })
+        })))
+    }
+
+    fn get_user<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserRecord>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.readers.acquire().await?;
+            load_user(&mut conn, id).await
+        })
+    }
+
+    fn list_users(
+        &self,
+        query: Query,
+    ) -> BoxFuture<'_, Result<(Vec<UserRecord>, u64), StoreError>> {
+        Box::pin(async move {
+            let (rows, total) = query_rows(
+                &self.readers,
+                "users",
+                USER_COLUMNS,
+                "user_name_key",
+                &query,
+            )
+            .await?;
+            let mut users = rows
+                .iter()
+                .map(user_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut conn = self.readers.acquire().await?;
+            load_links(&mut conn, &mut users).await?;
+            Ok((users, total))
+        })
+    }
+
+    fn create_group(
+        &self,
+        cx: WriteCtx,
+        record: GroupRecord,
+        members: Vec<String>,
+    ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { groups::create(conn, &cx, record, members).await })
+        })))
+    }
+
+    fn update_group(
+        &self,
+        cx: WriteCtx,
+        id: String,
+        if_match: Option<i64>,
+        edit: GroupEdit,
+    ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { groups::update(conn, &cx, &id, if_match, edit).await })
+        })))
+    }
+
+    fn delete_group(
+        &self,
+        cx: WriteCtx,
+        id: String,
+        if_match: Option<i64>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { groups::delete(conn, &cx, &id, if_match).await })
+        })))
+    }
+
+    fn get_group<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<GroupRecord>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.readers.acquire().await?;
+            load_group(&mut conn, id, true).await
+        })
+    }
+
+    fn list_groups(
+        &self,
+        query: Query,
+    ) -> BoxFuture<'_, Result<(Vec<GroupRecord>, u64), StoreError>> {
+        Box::pin(async move {
+            let (rows, total) = query_rows(
+                &self.readers,
+                "groups",
+                GROUP_COLUMNS,
+                "display_name_key",
+                &query,
+            )
+            .await?;
+            let mut groups = rows
+                .iter()
+                .map(group_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            if !query.without_members {
+                let mut conn = self.readers.acquire().await?;
+                load_members(&mut conn, &mut groups).await?;
+            }
+            Ok((groups, total))
+        })
+    }
+
+    fn record_conflict(&self, conflict: GroupConflict) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { groups::record_conflict(conn, &conflict).await })
+        })))
+    }
+
+    fn pending_jobs(&self, limit: u32) -> BoxFuture<'_, Result<Vec<PendingJob>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT seq, job_id, key, route, kind, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+            )
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(PendingJob {
+                        seq: r.try_get("seq")?,
+                        job_id: r.try_get("job_id")?,
+                        key: r.try_get("key")?,
+                        route: r.try_get("route")?,
+                        kind: r.try_get("kind")?,
+                        payload: r.try_get("payload")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn mark_sent(&self, seqs: Vec<i64>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            if seqs.is_empty() {
+                return Ok(());
+            }
+            self.writer
+                .write(Box::new(move |conn| {
+                    Box::pin(async move {
+                        let now = splashsync_scim::now_rfc3339();
+                        // Chunks keep each statement under SQLite's bound-parameter limit.
+                        for chunk in seqs.chunks(500) {
+                            let marks = vec!["?"; chunk.len()].join(",");
+                            let sql =
+                                format!("UPDATE outbox SET sent_at = ? WHERE seq IN ({marks})");
+                            let mut q = sqlx::query(&sql).bind(&now);
+                            for s in chunk {
+                                q = q.bind(s);
+                            }
+                            q.execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                }))
+                .await
+        })
+    }
+
+    fn outbox_changed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.committed.notified())
+    }
+}
