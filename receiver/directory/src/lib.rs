@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`model`]: the records and the parameters of reads and writes.
 //! - [`error`]: what can go wrong, in the directory's terms.
+//! - [`policy`]: the one-group-per-user rule, as pure functions.
 //! - [`plan`]: what a write means for Splashtop (desired states, jobs), as pure functions.
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod error;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod sqlite;
 pub mod store;
 

@@ -3,17 +3,18 @@
 //! in the same transaction that marks the dead letter replayed, so the relay publishes
 //! it in commit order after any job already waiting for the key: per-key order is kept.
 
-use splashsync_protocol::job::{Job, JobMeta};
+use splashsync_protocol::job::{GroupState, Job, JobMeta};
 use splashsync_protocol::{JobKey, KeyKind};
-use splashsync_scim::now_rfc3339;
 use sqlx::{Row, SqliteConnection};
 
 use super::intake::{set_state, StateChange};
 use super::{now_fixed, state, Replayed};
 use crate::error::StoreError;
 use crate::model::WriteCtx;
-use crate::sqlite::jobs::{group_job, insert_job, user_job};
+use crate::plan;
+use crate::sqlite::outbox::insert_job;
 use crate::sqlite::read::load_user;
+use crate::sqlite::users::current_job;
 
 fn unreplayable(detail: impl Into<String>) -> StoreError {
     StoreError::Unreplayable(detail.into())
@@ -50,7 +51,7 @@ pub(crate) async fn replay(
     let object_id = parsed.id();
     if parsed.kind() == KeyKind::User {
         match load_user(conn, object_id).await? {
-            Some(record) => user_job(conn, &cx, &record, false).await?,
+            Some(record) => current_job(conn, &cx, &record).await?,
             None => gone(conn, &cx, &parsed, id, stale).await?,
         }
     } else {
@@ -63,9 +64,14 @@ pub(crate) async fn replay(
             Some(g) => {
                 let former: String = g.try_get("former_names")?;
                 let former: Vec<String> = serde_json::from_str(&former).unwrap_or_default();
-                let name: String = g.try_get("display_name")?;
+                let state = GroupState {
+                    group_id: object_id.to_string(),
+                    display_name: g.try_get("display_name")?,
+                    former_names: former,
+                    deleted: false,
+                };
                 let version: i64 = g.try_get("version")?;
-                group_job(conn, &cx, object_id, &name, former, version, false).await?;
+                insert_job(conn, &plan::group_job(&cx, state, version)).await?;
             }
             None => gone(conn, &cx, &parsed, id, stale).await?,
         }
@@ -119,13 +125,12 @@ async fn gone(
         .bind(key.to_string())
         .fetch_one(&mut *conn)
         .await?;
-    let meta = |old: &JobMeta| JobMeta {
-        job_id: uuid::Uuid::now_v7().to_string(),
-        tenant: cx.tenant.to_string(),
-        key: key.clone(),
-        version: version.unwrap_or(old.version).max(old.version),
-        created_at: now_rfc3339(),
-        origin: cx.origin.clone(),
+    let meta = |old: &JobMeta| {
+        plan::meta(
+            cx,
+            key.clone(),
+            version.unwrap_or(old.version).max(old.version),
+        )
     };
     let job = match stale {
         Some(Job::UserV1(mut j)) => {

@@ -1,21 +1,21 @@
-//! Group writes of the SQLite directory, with the one-group policy; each runs inside the
-//! writer's batch transaction.
-
-use std::collections::{HashMap, HashSet};
+//! Group writes of the SQLite directory; each runs inside the writer's batch
+//! transaction. What a write changes is planned by [`crate::plan`], who counts under the
+//! one-group rule by [`crate::policy`]; this module loads and persists.
 
 use serde_json::Value;
+use splashsync_protocol::job::GroupState;
 use splashsync_scim::now_rfc3339;
 use sqlx::{Row, SqliteConnection};
 
-use super::jobs::{effective_groups, group_job, marks, touch_users, IN_CHUNK};
+use super::memberships::{self, effective_groups};
+use super::outbox::insert_job;
 use super::read::load_group;
-use super::users::{check_version, is_unique_violation};
+use super::users::touch;
+use super::{check_version, is_unique_violation};
 use crate::error::StoreError;
-use crate::model::{GroupConflict, GroupPolicy, GroupRecord, WriteCtx};
+use crate::model::{GroupRecord, WriteCtx};
+use crate::plan::{self, group_update};
 use crate::store::GroupEdit;
-
-/// Most former names a group remembers (enough for any rename still in flight).
-const MAX_FORMER_NAMES: usize = 10;
 
 fn name_taken(name: &str) -> StoreError {
     StoreError::GroupNameTaken(name.to_string())
@@ -28,147 +28,20 @@ fn external_id(resource: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Adds users to `group_id` under the tenant's policy, in a few statements.
-async fn add_members(
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("Group {id:?}"))
+}
+
+/// The names a group had before, newest first.
+pub(crate) async fn former_names(
     conn: &mut SqliteConnection,
-    cx: &WriteCtx,
-    group_id: &str,
-    users: &[String],
-) -> Result<(), StoreError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let mut known = HashSet::new();
-    for chunk in users.chunks(IN_CHUNK) {
-        let sql = format!("SELECT id FROM users WHERE id IN ({})", marks(chunk.len()));
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
-        for u in chunk {
-            q = q.bind(u);
-        }
-        known.extend(q.fetch_all(&mut *conn).await?);
-    }
-    if let Some(missing) = users.iter().find(|u| !known.contains(*u)) {
-        return Err(StoreError::UnknownMember(missing.clone()));
-    }
-    // Each user's earliest other group, for the one-group policy.
-    let mut others: HashMap<String, (String, String)> = HashMap::new();
-    for chunk in users.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT m.user_id, g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
-             WHERE m.user_id IN ({}) AND m.group_id != ? ORDER BY m.seq",
-            marks(chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for u in chunk {
-            q = q.bind(u);
-        }
-        for row in q.bind(group_id).fetch_all(&mut *conn).await? {
-            others
-                .entry(row.try_get("user_id")?)
-                .or_insert((row.try_get("id")?, row.try_get("display_name")?));
-        }
-    }
-    for user in users {
-        let Some((other_id, other_name)) = others.get(user) else {
-            continue;
-        };
-        let conflict = GroupConflict {
-            user_id: user.clone(),
-            group_id: group_id.to_string(),
-            other_group_id: other_id.clone(),
-            policy: cx.policy,
-            outcome: match cx.policy {
-                GroupPolicy::Reject => "rejected",
-                GroupPolicy::Move => "moved",
-                GroupPolicy::First => "kept-first",
-            }
-            .into(),
-        };
-        if cx.policy == GroupPolicy::Reject {
-            return Err(StoreError::GroupConflict(
-                Box::new(conflict),
-                format!(
-                    "user {user:?} is already in group {other_name:?}; a Splashtop user can be in one group only \
-                     (group policy: reject). Remove it from {other_name:?} first"
-                ),
-            ));
-        }
-        record_conflict(conn, &conflict).await?;
-    }
-    let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM memberships")
+    id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let row = sqlx::query("SELECT former_names FROM groups WHERE id = ?")
+        .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    for (c, chunk) in users.chunks(ROWS).enumerate() {
-        let sql = format!(
-            "INSERT OR IGNORE INTO memberships (group_id, user_id, seq) VALUES {}",
-            vec!["(?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for (i, u) in chunk.iter().enumerate() {
-            q = q
-                .bind(group_id)
-                .bind(u)
-                .bind(base + 1 + (c * ROWS + i) as i64);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Rows per multi-row membership INSERT.
-const ROWS: usize = 300;
-
-/// Removes users from a group.
-async fn remove_members(
-    conn: &mut SqliteConnection,
-    group_id: &str,
-    users: &[String],
-) -> Result<(), StoreError> {
-    for chunk in users.chunks(IN_CHUNK) {
-        let sql = format!(
-            "DELETE FROM memberships WHERE group_id = ? AND user_id IN ({})",
-            marks(chunk.len())
-        );
-        let mut q = sqlx::query(&sql).bind(group_id);
-        for u in chunk {
-            q = q.bind(u);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Appends a resolved conflict to the audit table.
-pub(crate) async fn record_conflict(
-    conn: &mut SqliteConnection,
-    c: &GroupConflict,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO group_conflicts (at, user_id, group_id, other_group_id, policy, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now_rfc3339())
-    .bind(&c.user_id)
-    .bind(&c.group_id)
-    .bind(&c.other_group_id)
-    .bind(c.policy.as_str())
-    .bind(&c.outcome)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Touches each user once, in order.
-async fn touch_all(
-    conn: &mut SqliteConnection,
-    cx: &WriteCtx,
-    users: Vec<String>,
-) -> Result<(), StoreError> {
-    let mut seen = HashSet::new();
-    let unique: Vec<String> = users
-        .into_iter()
-        .filter(|u| seen.insert(u.clone()))
-        .collect();
-    touch_users(conn, cx, &unique).await
+    Ok(serde_json::from_str(&row.try_get::<String, _>("former_names")?).unwrap_or_default())
 }
 
 /// Inserts a group, its group job and its members' user jobs.
@@ -196,18 +69,15 @@ pub(crate) async fn create(
         Err(e) if is_unique_violation(&e) => return Err(name_taken(&record.display_name)),
         other => other?,
     };
-    group_job(
-        conn,
-        cx,
-        &record.id,
-        &record.display_name,
-        Vec::new(),
-        record.version,
-        false,
-    )
-    .await?;
-    add_members(conn, cx, &record.id, &members).await?;
-    touch_all(conn, cx, members).await?;
+    let state = GroupState {
+        group_id: record.id.clone(),
+        display_name: record.display_name.clone(),
+        former_names: Vec::new(),
+        deleted: false,
+    };
+    insert_job(conn, &plan::group_job(cx, state, record.version)).await?;
+    memberships::add(conn, cx, &record.id, &members).await?;
+    touch(conn, cx, &plan::unique(members)).await?;
     record.members = load_group(conn, &record.id, true)
         .await?
         .map(|g| g.members)
@@ -225,87 +95,50 @@ pub(crate) async fn update(
 ) -> Result<GroupRecord, StoreError> {
     let current = load_group(conn, id, true)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("Group {id:?}")))?;
+        .ok_or_else(|| not_found(id))?;
     check_version(if_match, current.version)?;
     let change = edit(&current).map_err(StoreError::Rejected)?;
-    let old_members: Vec<String> = current.members.iter().map(|m| m.user_id.clone()).collect();
-    let new_set: HashSet<&str> = change.members.iter().map(String::as_str).collect();
-    let old_set: HashSet<&str> = old_members.iter().map(String::as_str).collect();
-    let removed: Vec<String> = old_members
-        .iter()
-        .filter(|m| !new_set.contains(m.as_str()))
-        .cloned()
-        .collect();
-    let mut added: Vec<String> = Vec::new();
-    for m in &change.members {
-        if !old_set.contains(m.as_str()) && !added.contains(m) {
-            added.push(m.clone());
-        }
-    }
-    if change.resource == current.resource && removed.is_empty() && added.is_empty() {
+    let former = former_names(conn, id).await?;
+    let Some(update) = group_update(&current, former, &change) else {
         return Ok(current);
-    }
-    let display_name = change
-        .resource
-        .get("displayName")
-        .and_then(Value::as_str)
-        .unwrap_or(&current.display_name)
-        .to_string();
-    let renamed = display_name != current.display_name;
-    let row = sqlx::query("SELECT former_names FROM groups WHERE id = ?")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut former: Vec<String> =
-        serde_json::from_str(&row.try_get::<String, _>("former_names")?).unwrap_or_default();
-    if renamed {
-        former.retain(|n| n != &current.display_name && n != &display_name);
-        former.insert(0, current.display_name.clone());
-        former.truncate(MAX_FORMER_NAMES);
-    }
-    let version = current.version + 1;
+    };
     let updated = sqlx::query(
         "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, resource = ?, former_names = ?, \
          version = ?, last_modified = ? WHERE id = ?",
     )
-    .bind(&display_name)
-    .bind(display_name.to_lowercase())
+    .bind(&update.display_name)
+    .bind(update.display_name.to_lowercase())
     .bind(external_id(&change.resource))
     .bind(change.resource.to_string())
-    .bind(serde_json::to_string(&former).unwrap_or_else(|_| "[]".into()))
-    .bind(version)
+    .bind(serde_json::to_string(&update.former_names).unwrap_or_else(|_| "[]".into()))
+    .bind(update.version)
     .bind(now_rfc3339())
     .bind(id)
     .execute(&mut *conn)
     .await;
     match updated {
-        Err(e) if is_unique_violation(&e) => return Err(name_taken(&display_name)),
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&update.display_name)),
         other => other?,
     };
-    let mut touched = Vec::new();
-    if renamed {
-        group_job(conn, cx, id, &display_name, former, version, false).await?;
-        // Members whose Splashtop group is this one now want it under the new name.
-        let staying: Vec<String> = old_members
-            .iter()
-            .filter(|m| new_set.contains(m.as_str()))
-            .cloned()
-            .collect();
-        let groups = effective_groups(conn, &staying, cx.policy).await?;
-        touched.extend(
-            staying
-                .into_iter()
-                .filter(|m| groups.get(m).is_some_and(|g| g.group_id == id)),
+    let mut counted = Vec::new();
+    if let Some(job) = update.rename_job(cx, id) {
+        insert_job(conn, &job).await?;
+        // Staying members whose Splashtop group is this one want it under the new name.
+        let groups = effective_groups(conn, &update.staying, cx.policy).await?;
+        counted.extend(
+            update
+                .staying
+                .iter()
+                .filter(|m| groups.get(*m).is_some_and(|g| g.group_id == id))
+                .cloned(),
         );
     }
-    remove_members(conn, id, &removed).await?;
-    add_members(conn, cx, id, &added).await?;
-    touched.extend(removed);
-    touched.extend(added);
-    touch_all(conn, cx, touched).await?;
+    memberships::remove(conn, id, &update.removed).await?;
+    memberships::add(conn, cx, id, &update.added).await?;
+    touch(conn, cx, &update.touched(counted)).await?;
     load_group(conn, id, true)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("Group {id:?}")))
+        .ok_or_else(|| not_found(id))
 }
 
 /// Deletes a group, writes its `deleted` job and its former members' jobs.
@@ -317,32 +150,20 @@ pub(crate) async fn delete(
 ) -> Result<(), StoreError> {
     let current = load_group(conn, id, true)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("Group {id:?}")))?;
+        .ok_or_else(|| not_found(id))?;
     check_version(if_match, current.version)?;
-    let row = sqlx::query("SELECT former_names FROM groups WHERE id = ?")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let former: Vec<String> =
-        serde_json::from_str(&row.try_get::<String, _>("former_names")?).unwrap_or_default();
+    let former = former_names(conn, id).await?;
     sqlx::query("DELETE FROM groups WHERE id = ?")
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    group_job(
-        conn,
-        cx,
-        id,
-        &current.display_name,
-        former,
-        current.version + 1,
-        true,
-    )
-    .await?;
-    touch_all(
-        conn,
-        cx,
-        current.members.into_iter().map(|m| m.user_id).collect(),
-    )
-    .await
+    let state = GroupState {
+        group_id: id.to_string(),
+        display_name: current.display_name.clone(),
+        former_names: former,
+        deleted: true,
+    };
+    insert_job(conn, &plan::group_job(cx, state, current.version + 1)).await?;
+    let members = current.members.into_iter().map(|m| m.user_id);
+    touch(conn, cx, &plan::unique(members)).await
 }

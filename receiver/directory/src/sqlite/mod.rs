@@ -4,13 +4,15 @@
 //! # Layout
 //! - [`read`]: rows into records; one resource, one page, memberships in batches.
 //! - [`users`] and [`groups`]: the writes, each inside the writer's batch transaction.
-//! - [`jobs`]: the jobs a write implies, written in the write's transaction.
+//! - [`memberships`]: memberships in joining order for the one-group policy, and changes.
+//! - [`outbox`]: the jobs, written in the transaction of the change; read by the relay.
 //! - [`writer`]: the single writer that batches concurrent writes into group commits.
 //! - [`migrations`]: schema migrations run at start-up.
 
 pub(crate) mod groups;
-pub(crate) mod jobs;
+pub(crate) mod memberships;
 pub(crate) mod migrations;
+pub(crate) mod outbox;
 pub(crate) mod read;
 pub(crate) mod users;
 pub(crate) mod writer;
@@ -23,7 +25,7 @@ use futures_util::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Row, SqliteConnection};
+use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::Notify;
 
 use crate::error::StoreError;
@@ -34,6 +36,26 @@ use read::{
     GROUP_COLUMNS, USER_COLUMNS,
 };
 use writer::Writer;
+
+/// Bound parameters per IN list (far under SQLite's limit).
+const IN_CHUNK: usize = 500;
+
+/// `?, ?, …` for `n` parameters.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Checks `If-Match` against the current version.
+fn check_version(if_match: Option<i64>, current: i64) -> Result<(), StoreError> {
+    match if_match {
+        Some(v) if v != current => Err(StoreError::PreconditionFailed { current }),
+        _ => Ok(()),
+    }
+}
 
 /// A directory in one SQLite file.
 #[derive(Debug, Clone)]
@@ -219,31 +241,12 @@ impl Directory for SqliteDirectory {
 
     fn record_conflict(&self, conflict: GroupConflict) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.writer.write(Box::new(move |conn| {
-            Box::pin(async move { groups::record_conflict(conn, &conflict).await })
+            Box::pin(async move { memberships::record_conflict(conn, &conflict).await })
         })))
     }
 
     fn pending_jobs(&self, limit: u32) -> BoxFuture<'_, Result<Vec<PendingJob>, StoreError>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT seq, job_id, key, route, kind, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
-            )
-            .bind(limit)
-            .fetch_all(&self.readers)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(PendingJob {
-                        seq: r.try_get("seq")?,
-                        job_id: r.try_get("job_id")?,
-                        key: r.try_get("key")?,
-                        route: r.try_get("route")?,
-                        kind: r.try_get("kind")?,
-                        payload: r.try_get("payload")?,
-                    })
-                })
-                .collect()
-        })
+        Box::pin(outbox::pending(&self.readers, limit))
     }
 
     fn mark_sent(&self, seqs: Vec<i64>) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -253,21 +256,7 @@ impl Directory for SqliteDirectory {
             }
             self.writer
                 .write(Box::new(move |conn| {
-                    Box::pin(async move {
-                        let now = splashsync_scim::now_rfc3339();
-                        // Chunks keep each statement under SQLite's bound-parameter limit.
-                        for chunk in seqs.chunks(500) {
-                            let marks = vec!["?"; chunk.len()].join(",");
-                            let sql =
-                                format!("UPDATE outbox SET sent_at = ? WHERE seq IN ({marks})");
-                            let mut q = sqlx::query(&sql).bind(&now);
-                            for s in chunk {
-                                q = q.bind(s);
-                            }
-                            q.execute(&mut *conn).await?;
-                        }
-                        Ok(())
-                    })
+                    Box::pin(async move { outbox::mark_sent(conn, &seqs).await })
                 }))
                 .await
         })

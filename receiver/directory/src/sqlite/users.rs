@@ -4,26 +4,76 @@ use serde_json::Value;
 use splashsync_scim::now_rfc3339;
 use sqlx::SqliteConnection;
 
-use super::jobs::{user_job, user_job_in_group};
-use super::read::{load_user, user_columns_of};
+use super::memberships::effective_groups;
+use super::outbox::{insert_job, insert_jobs};
+use super::read::{load_user, user_columns_of, user_from_row};
+use super::{check_version, is_unique_violation, marks, IN_CHUNK};
 use crate::error::StoreError;
 use crate::model::{UserRecord, WriteCtx};
+use crate::plan;
 use crate::store::UserEdit;
-
-pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
 
 fn taken(user_name: &str) -> StoreError {
     StoreError::UserNameTaken(user_name.to_string())
 }
 
-/// Checks `If-Match` against the current version.
-pub(crate) fn check_version(if_match: Option<i64>, current: i64) -> Result<(), StoreError> {
-    match if_match {
-        Some(v) if v != current => Err(StoreError::PreconditionFailed { current }),
-        _ => Ok(()),
+/// Writes the job carrying `record`'s desired state, its Splashtop group read from the
+/// memberships (none once deleted).
+async fn write_job(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    record: &UserRecord,
+    deleted: bool,
+) -> Result<(), StoreError> {
+    let group = if deleted {
+        None
+    } else {
+        let ids = std::slice::from_ref(&record.id);
+        effective_groups(conn, ids, cx.policy)
+            .await?
+            .remove(&record.id)
+    };
+    insert_job(conn, &plan::user_job(cx, record, group, deleted)).await
+}
+
+/// The job of a user as the directory holds it now (a dead letter's replay).
+pub(crate) async fn current_job(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    record: &UserRecord,
+) -> Result<(), StoreError> {
+    write_job(conn, cx, record, false).await
+}
+
+/// Bumps the versions of users whose desired state changed through a group and writes
+/// their jobs: a handful of statements whatever the number of users.
+pub(crate) async fn touch(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    user_ids: &[String],
+) -> Result<(), StoreError> {
+    if user_ids.is_empty() {
+        return Ok(());
     }
+    let now = now_rfc3339();
+    let mut records = Vec::with_capacity(user_ids.len());
+    for chunk in user_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE users SET version = version + 1, last_modified = ? WHERE id IN ({}) \
+             RETURNING id, user_name, resource, version, created, last_modified",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(&now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            records.push(user_from_row(&row)?);
+        }
+    }
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let groups = effective_groups(conn, &ids, cx.policy).await?;
+    insert_jobs(conn, &plan::user_jobs(cx, &records, groups)).await
 }
 
 /// Inserts a new user and its first job.
@@ -52,7 +102,8 @@ pub(crate) async fn create(
         Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
         other => other?,
     };
-    user_job_in_group(conn, cx, &record, None, false).await?;
+    // A new user is in no group yet: no membership lookup on the create hot path.
+    insert_job(conn, &plan::user_job(cx, &record, None, false)).await?;
     Ok(record)
 }
 
@@ -106,7 +157,7 @@ pub(crate) async fn update(
         Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
         other => other?,
     };
-    user_job(conn, cx, &record, false).await?;
+    write_job(conn, cx, &record, false).await?;
     Ok(record)
 }
 
@@ -126,5 +177,5 @@ pub(crate) async fn delete(
         .execute(&mut *conn)
         .await?;
     current.version += 1;
-    user_job(conn, cx, &current, true).await
+    write_job(conn, cx, &current, true).await
 }
