@@ -10,6 +10,7 @@
 //! - [`error`]: what can go wrong, in the directory's terms.
 //! - [`policy`]: the one-group-per-user rule, as pure functions.
 //! - [`plan`]: what a write means for Splashtop (desired states, jobs), as pure functions.
+//! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
@@ -19,6 +20,7 @@ pub mod error;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod provisioning;
 pub mod sqlite;
 pub mod store;
 

@@ -1,5 +1,9 @@
 //! The directory's records and the parameters of its reads and writes.
 
+use splashsync_protocol::Tenant;
+
+use crate::provisioning::ProvisioningStatus;
+
 /// A user as the directory holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
@@ -17,6 +21,8 @@ pub struct UserRecord {
     pub last_modified: String,
     /// The groups the user is a member of (filled on reads).
     pub groups: Vec<GroupLink>,
+    /// Its provisioning state, when the read asked for it (and after updates).
+    pub provisioning: Option<ProvisioningStatus>,
 }
 
 /// A group as the directory holds it.
@@ -36,6 +42,8 @@ pub struct GroupRecord {
     pub last_modified: String,
     /// The members, in joining order (filled on reads unless excluded).
     pub members: Vec<Member>,
+    /// Its provisioning state, when the read asked for it (and after updates).
+    pub provisioning: Option<ProvisioningStatus>,
 }
 
 /// A group membership seen from the user.
@@ -97,7 +105,7 @@ impl std::str::FromStr for GroupPolicy {
 #[derive(Debug, Clone)]
 pub struct WriteCtx {
     /// The tenant.
-    pub tenant: splashsync_protocol::Tenant,
+    pub tenant: Tenant,
     /// The request, e.g. `PATCH /Groups/{id}`.
     pub origin: String,
     /// The one-group policy of the tenant.
@@ -155,6 +163,8 @@ pub struct Query {
     pub all: bool,
     /// Skip loading group members.
     pub without_members: bool,
+    /// Load each resource's provisioning state, its key in this tenant.
+    pub status: Option<Tenant>,
 }
 
 /// A one-group conflict the policy resolved or refused, for the audit log.

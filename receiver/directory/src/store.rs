@@ -1,6 +1,7 @@
 //! The [`Directory`] trait: what the SCIM side asks of the store.
 
 use futures_util::future::BoxFuture;
+use splashsync_protocol::Tenant;
 use splashsync_scim::ScimError;
 
 use crate::error::StoreError;
@@ -23,7 +24,8 @@ pub trait Directory: Send + Sync + 'static {
         cx: WriteCtx,
         record: UserRecord,
     ) -> BoxFuture<'_, Result<UserRecord, StoreError>>;
-    /// Replaces a user's body by `edit`, checking `if_match` (a version) first.
+    /// Replaces a user's body by `edit`, checking `if_match` (a version) first; the
+    /// record comes back with its provisioning state, read in the same transaction.
     fn update_user(
         &self,
         cx: WriteCtx,
@@ -38,9 +40,13 @@ pub trait Directory: Send + Sync + 'static {
         id: String,
         if_match: Option<i64>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// One user by id, with its groups.
-    fn get_user<'a>(&'a self, id: &'a str)
-        -> BoxFuture<'a, Result<Option<UserRecord>, StoreError>>;
+    /// One user by id, with its groups, and its provisioning state when `status` names
+    /// the tenant of its key.
+    fn get_user<'a>(
+        &'a self,
+        id: &'a str,
+        status: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Option<UserRecord>, StoreError>>;
     /// Users matching `query` and the total count.
     fn list_users(&self, query: Query)
         -> BoxFuture<'_, Result<(Vec<UserRecord>, u64), StoreError>>;
@@ -51,7 +57,8 @@ pub trait Directory: Send + Sync + 'static {
         record: GroupRecord,
         members: Vec<String>,
     ) -> BoxFuture<'_, Result<GroupRecord, StoreError>>;
-    /// Changes a group (body and members) by `edit`, applying the group policy.
+    /// Changes a group (body and members) by `edit`, applying the group policy; the
+    /// record comes back with its provisioning state, read in the same transaction.
     fn update_group(
         &self,
         cx: WriteCtx,
@@ -66,10 +73,12 @@ pub trait Directory: Send + Sync + 'static {
         id: String,
         if_match: Option<i64>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// One group by id, with its members.
+    /// One group by id, with its members, and its provisioning state when `status` names
+    /// the tenant of its key.
     fn get_group<'a>(
         &'a self,
         id: &'a str,
+        status: Option<&'a Tenant>,
     ) -> BoxFuture<'a, Result<Option<GroupRecord>, StoreError>>;
     /// Groups matching `query` and the total count.
     fn list_groups(

@@ -2,27 +2,18 @@
 //! (`state`, `lastError`, `splashtopId`, `version`, `updated`) telling an identity admin
 //! whether Splashtop has the change yet (invariant 7).
 //!
-//! The state lives in the audit store, not in the resource, so it is added to successful
-//! Users and Groups responses on the way out (unless projected away), and stripped from
-//! incoming bodies (a client PUTting back what it read must not store it).
+//! The state lives in the audit tables, not in the resource: the directory reads it with
+//! the resource (one statement for a whole page) and the handlers add it with
+//! [`render`] after the projection, unless the projection leaves it out. It is stripped
+//! from incoming bodies (a client PUTting back what it read must not store it).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 
-use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::Response;
 use serde_json::{json, Map, Value};
-use splashsync_protocol::{JobKey, Tenant};
-
-use splashsync_directory::audit::AuditStore;
+use splashsync_directory::provisioning::{state, ProvisioningStatus};
 
 /// The extension's schema URN.
 pub const PROVISIONING: &str = "urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning";
-
-/// Largest response body rewritten (a 1000-user page fits).
-const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// Removes the extension from an incoming body: it is read-only.
 pub fn strip(obj: &mut Map<String, Value>) {
@@ -57,8 +48,9 @@ pub fn schema_entry(base: &str) -> Value {
     })
 }
 
-/// Whether the request's `attributes` / `excludedAttributes` leave the extension in.
-fn wanted(query: Option<&str>) -> bool {
+/// Whether the request's `attributes` / `excludedAttributes` (its raw query string)
+/// leave the extension in.
+pub fn wanted(query: Option<&str>) -> bool {
     let mut wanted = true;
     for pair in query.unwrap_or("").split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -73,86 +65,56 @@ fn wanted(query: Option<&str>) -> bool {
     wanted
 }
 
-async fn annotate_one(resource: &mut Value, audit: &dyn AuditStore, tenant: &Tenant, users: bool) {
-    let Some(id) = resource.get("id").and_then(Value::as_str) else {
-        return;
-    };
-    let key = if users {
-        JobKey::user(tenant, id)
-    } else {
-        JobKey::group(tenant, id)
-    };
-    let Ok(Some(s)) = audit.status(key.to_string()).await else {
-        return;
-    };
-    let ext = json!({"state": s.state, "lastError": s.last_error, "splashtopId": s.splashtop_id,
-                     "version": s.version, "updated": s.updated});
+/// Adds the extension saying `status` to a rendered resource.
+pub fn render(resource: &mut Value, status: &ProvisioningStatus) {
+    let ext = json!({"state": status.state, "lastError": status.last_error,
+                     "splashtopId": status.splashtop_id, "version": status.version,
+                     "updated": status.updated});
     if let Some(Value::Array(schemas)) = resource.get_mut("schemas") {
         schemas.push(PROVISIONING.into());
     }
     resource[PROVISIONING] = ext;
 }
 
-/// Marks a response whose resource this request created (not an idempotent retry); its
-/// handler already added the extension.
-#[derive(Debug, Clone, Copy)]
-pub struct Fresh;
+/// Adds the extension when the resource has a state.
+pub fn annotate(resource: &mut Value, status: Option<&ProvisioningStatus>) {
+    if let Some(status) = status {
+        render(resource, status);
+    }
+}
 
-/// Adds the extension saying `pending` at the resource's own version.
+/// Adds each page resource's state, found by its `id`.
+pub fn annotate_page(page: &mut [Value], statuses: &HashMap<&str, &ProvisioningStatus>) {
+    for resource in page {
+        let status = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| statuses.get(id).copied());
+        annotate(resource, status);
+    }
+}
+
+/// Adds the extension saying `pending` at the resource's own version: a resource this
+/// request created has no outcome yet, so no store read is needed.
 pub fn mark_pending(resource: &mut Value) {
     let version = resource["meta"]["version"]
         .as_str()
         .map(|v| v.trim_start_matches("W/").trim_matches('"'))
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(1);
-    let updated = resource["meta"]["lastModified"].clone();
-    if let Some(Value::Array(schemas)) = resource.get_mut("schemas") {
-        schemas.push(PROVISIONING.into());
-    }
-    resource[PROVISIONING] = json!({"state": "pending", "lastError": null, "splashtopId": null,
-                                    "version": version, "updated": updated});
-}
-
-/// Middleware: adds the extension to successful Users and Groups responses.
-pub async fn annotate(
-    State((audit, tenant)): State<(Arc<dyn AuditStore>, Tenant)>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let users = match path.as_deref() {
-        Some("/scim/v2/Users" | "/scim/v2/Users/{id}") => true,
-        Some("/scim/v2/Groups" | "/scim/v2/Groups/{id}") => false,
-        _ => return next.run(req).await,
+    let updated = resource["meta"]["lastModified"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let status = ProvisioningStatus {
+        key: String::new(),
+        state: state::PENDING.into(),
+        version,
+        last_error: None,
+        splashtop_id: None,
+        updated,
     };
-    if !wanted(req.uri().query()) {
-        return next.run(req).await;
-    }
-    let response = next.run(req).await;
-    // A resource just created has no outcome yet: its handler marked it pending at its
-    // first version. No store read and no second parse on the create hot path.
-    if !response.status().is_success() || response.extensions().get::<Fresh>().is_some() {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    if let Some(Value::Array(resources)) = value.get_mut("Resources") {
-        for r in resources {
-            annotate_one(r, audit.as_ref(), &tenant, users).await;
-        }
-    } else {
-        annotate_one(&mut value, audit.as_ref(), &tenant, users).await;
-    }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(value.to_string()))
+    render(resource, &status);
 }
 
 #[cfg(test)]
@@ -168,6 +130,19 @@ mod tests {
         assert!(!wanted(Some(
             "excludedAttributes=urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning"
         )));
+    }
+
+    #[test]
+    fn the_extension_carries_the_state_and_names_its_schema() {
+        let mut user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u1",
+                              "meta": {"version": "W/\"3\"", "lastModified": "2026-01-01T00:00:00Z"}});
+        mark_pending(&mut user);
+        assert_eq!(user["schemas"][1], PROVISIONING);
+        assert_eq!(
+            user[PROVISIONING],
+            json!({"state": "pending", "lastError": null, "splashtopId": null, "version": 3,
+                   "updated": "2026-01-01T00:00:00Z"})
+        );
     }
 
     #[test]

@@ -24,18 +24,7 @@ use splashsync_protocol::events::OutcomeEvent;
 
 use crate::error::StoreError;
 use crate::model::WriteCtx;
-
-/// Provisioning states, as operators and the SCIM extension see them.
-pub mod state {
-    /// A job for the key's latest version is waiting or in flight.
-    pub const PENDING: &str = "pending";
-    /// Splashtop matches the key's latest version.
-    pub const APPLIED: &str = "applied";
-    /// The last attempt failed transiently; the worker retries.
-    pub const RETRYING: &str = "retrying";
-    /// The job is in the dead letters, waiting for an operator.
-    pub const DEAD_LETTERED: &str = "dead-lettered";
-}
+pub use crate::provisioning::{state, ProvisioningStatus};
 
 /// A dead letter as taken from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,23 +141,6 @@ pub struct Attempt {
     pub error_code: Option<String>,
     /// The worker.
     pub worker: String,
-}
-
-/// The provisioning state of one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProvisioningStatus {
-    /// The key.
-    pub key: String,
-    /// One of [`state`]'s values.
-    pub state: String,
-    /// The directory version the state is about.
-    pub version: i64,
-    /// The last error, while not applied.
-    pub last_error: Option<String>,
-    /// Splashtop's id, once known.
-    pub splashtop_id: Option<String>,
-    /// When the state last changed.
-    pub updated: String,
 }
 
 /// One line of a key's timeline.

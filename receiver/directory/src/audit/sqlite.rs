@@ -8,11 +8,12 @@ use sqlx::Row;
 
 use super::intake::{insert_dead_letter, insert_outcome};
 use super::{
-    fixed, now_fixed, state, Attempt, AuditStore, DeadLetter, DeadLetterFilter, NewDeadLetter,
+    fixed, now_fixed, Attempt, AuditStore, DeadLetter, DeadLetterFilter, NewDeadLetter,
     OutboxStats, ProvisioningStatus, Replayed, TimelineEntry,
 };
 use crate::error::StoreError;
 use crate::model::WriteCtx;
+use crate::sqlite::status::statuses;
 use crate::sqlite::writer::Writer;
 use crate::sqlite::SqliteDirectory;
 
@@ -117,48 +118,10 @@ impl SqliteAudit {
             .collect()
     }
 
-    async fn read_status(&self, key: &str) -> Result<Option<ProvisioningStatus>, StoreError> {
-        let row = sqlx::query(
-            "SELECT state, version, last_error, splashtop_id, updated FROM provisioning_status WHERE key = ?",
-        )
-        .bind(key)
-        .fetch_optional(&self.readers)
-        .await?;
-        let latest = sqlx::query(
-            "SELECT version, created_at FROM outbox WHERE key = ? ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(key)
-        .fetch_optional(&self.readers)
-        .await?;
-        let mut status = match row {
-            Some(r) => ProvisioningStatus {
-                key: key.to_string(),
-                state: r.try_get("state")?,
-                version: r.try_get("version")?,
-                last_error: r.try_get("last_error")?,
-                splashtop_id: r.try_get("splashtop_id")?,
-                updated: r.try_get("updated")?,
-            },
-            None => ProvisioningStatus {
-                key: key.to_string(),
-                state: state::PENDING.into(),
-                version: 0,
-                last_error: None,
-                splashtop_id: None,
-                updated: String::new(),
-            },
-        };
-        match latest {
-            // A newer version than the last outcome is waiting or in flight.
-            Some(l) if l.try_get::<i64, _>("version")? > status.version => {
-                status.state = state::PENDING.into();
-                status.version = l.try_get("version")?;
-                status.updated = l.try_get("created_at")?;
-                Ok(Some(status))
-            }
-            None if status.version == 0 => Ok(None),
-            _ => Ok(Some(status)),
-        }
+    async fn read_status(&self, key: String) -> Result<Option<ProvisioningStatus>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        let keys = [key];
+        Ok(statuses(&mut conn, &keys).await?.remove(&keys[0]))
     }
 }
 
@@ -259,7 +222,7 @@ impl AuditStore for SqliteAudit {
     }
 
     fn status(&self, key: String) -> BoxFuture<'_, Result<Option<ProvisioningStatus>, StoreError>> {
-        Box::pin(async move { self.read_status(&key).await })
+        Box::pin(self.read_status(key))
     }
 
     fn timeline(&self, key: String) -> BoxFuture<'_, Result<Vec<TimelineEntry>, StoreError>> {

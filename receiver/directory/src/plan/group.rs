@@ -138,6 +138,7 @@ mod tests {
                     display: (*m).into(),
                 })
                 .collect(),
+            provisioning: None,
         }
     }
 

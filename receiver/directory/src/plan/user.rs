@@ -116,6 +116,7 @@ mod tests {
             created: String::new(),
             last_modified: String::new(),
             groups: Vec::new(),
+            provisioning: None,
         }
     }
 
@@ -133,6 +134,7 @@ mod tests {
             created: String::new(),
             last_modified: String::new(),
             groups: Vec::new(),
+            provisioning: None,
         };
         let s = desired_state(&record, None);
         assert_eq!(s.email, "j@x.com");

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`read`]: rows into records; one resource, one page, memberships in batches.
 //! - [`users`] and [`groups`]: the writes, each inside the writer's batch transaction.
+//! - [`status`]: provisioning states, one statement per page of keys.
 //! - [`memberships`]: memberships in joining order for the one-group policy, and changes.
 //! - [`outbox`]: the jobs, written in the transaction of the change; read by the relay.
 //! - [`writer`]: the single writer that batches concurrent writes into group commits.
@@ -14,6 +15,7 @@ pub(crate) mod memberships;
 pub(crate) mod migrations;
 pub(crate) mod outbox;
 pub(crate) mod read;
+pub(crate) mod status;
 pub(crate) mod users;
 pub(crate) mod writer;
 
@@ -31,10 +33,7 @@ use tokio::sync::Notify;
 use crate::error::StoreError;
 use crate::model::{GroupConflict, GroupRecord, PendingJob, Query, UserRecord, WriteCtx};
 use crate::store::{Directory, GroupEdit, UserEdit};
-use read::{
-    group_from_row, load_group, load_links, load_members, load_user, query_rows, user_from_row,
-    GROUP_COLUMNS, USER_COLUMNS,
-};
+use splashsync_protocol::Tenant;
 use writer::Writer;
 
 /// Bound parameters per IN list (far under SQLite's limit).
@@ -122,7 +121,12 @@ impl Directory for SqliteDirectory {
         edit: UserEdit,
     ) -> BoxFuture<'_, Result<UserRecord, StoreError>> {
         Box::pin(self.writer.write(Box::new(move |conn| {
-            Box::pin(async move { users::update(conn, &cx, &id, if_match, edit).await })
+            Box::pin(async move {
+                let mut user = users::update(conn, &cx, &id, if_match, edit).await?;
+                let users = std::slice::from_mut(&mut user);
+                status::attach_users(conn, &cx.tenant, users).await?;
+                Ok(user)
+            })
         })))
     }
 
@@ -140,10 +144,13 @@ impl Directory for SqliteDirectory {
     fn get_user<'a>(
         &'a self,
         id: &'a str,
+        status: Option<&'a Tenant>,
     ) -> BoxFuture<'a, Result<Option<UserRecord>, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.readers.acquire().await?;
-            load_user(&mut conn, id).await
+            let mut tx = self.readers.begin().await?;
+            let user = read::user(&mut tx, id, status).await?;
+            tx.commit().await?;
+            Ok(user)
         })
     }
 
@@ -152,21 +159,11 @@ impl Directory for SqliteDirectory {
         query: Query,
     ) -> BoxFuture<'_, Result<(Vec<UserRecord>, u64), StoreError>> {
         Box::pin(async move {
-            let (rows, total) = query_rows(
-                &self.readers,
-                "users",
-                USER_COLUMNS,
-                "user_name_key",
-                &query,
-            )
-            .await?;
-            let mut users = rows
-                .iter()
-                .map(user_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut conn = self.readers.acquire().await?;
-            load_links(&mut conn, &mut users).await?;
-            Ok((users, total))
+            // One read transaction: the page, its memberships and its states agree.
+            let mut tx = self.readers.begin().await?;
+            let page = read::users(&mut tx, &query).await?;
+            tx.commit().await?;
+            Ok(page)
         })
     }
 
@@ -189,7 +186,12 @@ impl Directory for SqliteDirectory {
         edit: GroupEdit,
     ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
         Box::pin(self.writer.write(Box::new(move |conn| {
-            Box::pin(async move { groups::update(conn, &cx, &id, if_match, edit).await })
+            Box::pin(async move {
+                let mut group = groups::update(conn, &cx, &id, if_match, edit).await?;
+                let groups = std::slice::from_mut(&mut group);
+                status::attach_groups(conn, &cx.tenant, groups).await?;
+                Ok(group)
+            })
         })))
     }
 
@@ -207,10 +209,13 @@ impl Directory for SqliteDirectory {
     fn get_group<'a>(
         &'a self,
         id: &'a str,
+        status: Option<&'a Tenant>,
     ) -> BoxFuture<'a, Result<Option<GroupRecord>, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.readers.acquire().await?;
-            load_group(&mut conn, id, true).await
+            let mut tx = self.readers.begin().await?;
+            let group = read::group(&mut tx, id, status).await?;
+            tx.commit().await?;
+            Ok(group)
         })
     }
 
@@ -219,23 +224,10 @@ impl Directory for SqliteDirectory {
         query: Query,
     ) -> BoxFuture<'_, Result<(Vec<GroupRecord>, u64), StoreError>> {
         Box::pin(async move {
-            let (rows, total) = query_rows(
-                &self.readers,
-                "groups",
-                GROUP_COLUMNS,
-                "display_name_key",
-                &query,
-            )
-            .await?;
-            let mut groups = rows
-                .iter()
-                .map(group_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            if !query.without_members {
-                let mut conn = self.readers.acquire().await?;
-                load_members(&mut conn, &mut groups).await?;
-            }
-            Ok((groups, total))
+            let mut tx = self.readers.begin().await?;
+            let page = read::groups(&mut tx, &query).await?;
+            tx.commit().await?;
+            Ok(page)
         })
     }
 

@@ -1,22 +1,25 @@
 //! Reads of the SQLite directory: rows into records, one resource or one page, with
-//! memberships loaded in a few batched statements.
+//! memberships and (when asked) provisioning states loaded in a few batched statements
+//! on the same connection.
 
 use std::sync::Arc;
 
 use serde_json::Value;
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::StoreError;
+use splashsync_protocol::Tenant;
+
+use super::status::{attach_groups, attach_users};
 use crate::model::{GroupLink, GroupRecord, Indexed, Member, Query, UserRecord};
 
 fn decode_error(e: serde_json::Error) -> StoreError {
     StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e))))
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, user_name, resource, version, created, last_modified";
-pub(crate) const GROUP_COLUMNS: &str =
-    "id, display_name, resource, version, created, last_modified";
+const USER_COLUMNS: &str = "id, user_name, resource, version, created, last_modified";
+const GROUP_COLUMNS: &str = "id, display_name, resource, version, created, last_modified";
 
 /// A user record from a row of [`USER_COLUMNS`] (groups not loaded).
 pub(crate) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
@@ -29,10 +32,11 @@ pub(crate) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
         created: row.try_get("created")?,
         last_modified: row.try_get("last_modified")?,
         groups: Vec::new(),
+        provisioning: None,
     })
 }
 
-pub(crate) fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError> {
+fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError> {
     let resource: String = row.try_get("resource")?;
     Ok(GroupRecord {
         id: row.try_get("id")?,
@@ -42,6 +46,7 @@ pub(crate) fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError>
         created: row.try_get("created")?,
         last_modified: row.try_get("last_modified")?,
         members: Vec::new(),
+        provisioning: None,
     })
 }
 
@@ -51,7 +56,7 @@ pub(crate) fn user_columns_of(resource: &Value) -> (Option<String>, Option<Strin
     (s("externalId"), s("displayName"))
 }
 
-pub(crate) async fn load_links(
+async fn load_links(
     conn: &mut SqliteConnection,
     users: &mut [UserRecord],
 ) -> Result<(), StoreError> {
@@ -78,7 +83,7 @@ pub(crate) async fn load_links(
     Ok(())
 }
 
-pub(crate) async fn load_members(
+async fn load_members(
     conn: &mut SqliteConnection,
     groups: &mut [GroupRecord],
 ) -> Result<(), StoreError> {
@@ -150,8 +155,8 @@ fn lookup_clause(lookup: &Option<(Indexed, String)>, name_key: &str) -> (String,
     }
 }
 
-pub(crate) async fn query_rows(
-    readers: &SqlitePool,
+async fn query_rows(
+    conn: &mut SqliteConnection,
     table: &str,
     columns: &str,
     name_key: &str,
@@ -163,7 +168,7 @@ pub(crate) async fn query_rows(
     if let Some(a) = &arg {
         count_q = count_q.bind(a);
     }
-    let total = count_q.fetch_one(readers).await? as u64;
+    let total = count_q.fetch_one(&mut *conn).await? as u64;
     if !query.all && query.limit == 0 {
         return Ok((Vec::new(), total));
     }
@@ -182,5 +187,76 @@ pub(crate) async fn query_rows(
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
             .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
     }
-    Ok((q.fetch_all(readers).await?, total))
+    Ok((q.fetch_all(&mut *conn).await?, total))
+}
+
+/// One user with its groups, and its provisioning state in `status`'s tenant if given.
+pub(crate) async fn user(
+    conn: &mut SqliteConnection,
+    id: &str,
+    status: Option<&Tenant>,
+) -> Result<Option<UserRecord>, StoreError> {
+    let Some(user) = load_user(conn, id).await? else {
+        return Ok(None);
+    };
+    let mut users = [user];
+    if let Some(tenant) = status {
+        attach_users(conn, tenant, &mut users).await?;
+    }
+    let [user] = users;
+    Ok(Some(user))
+}
+
+/// Users matching `query` with their groups (and states), and the total count.
+pub(crate) async fn users(
+    conn: &mut SqliteConnection,
+    query: &Query,
+) -> Result<(Vec<UserRecord>, u64), StoreError> {
+    let (rows, total) = query_rows(conn, "users", USER_COLUMNS, "user_name_key", query).await?;
+    let mut users = rows
+        .iter()
+        .map(user_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    load_links(conn, &mut users).await?;
+    if let Some(tenant) = &query.status {
+        attach_users(conn, tenant, &mut users).await?;
+    }
+    Ok((users, total))
+}
+
+/// One group with its members, and its provisioning state in `status`'s tenant if given.
+pub(crate) async fn group(
+    conn: &mut SqliteConnection,
+    id: &str,
+    status: Option<&Tenant>,
+) -> Result<Option<GroupRecord>, StoreError> {
+    let Some(group) = load_group(conn, id, true).await? else {
+        return Ok(None);
+    };
+    let mut groups = [group];
+    if let Some(tenant) = status {
+        attach_groups(conn, tenant, &mut groups).await?;
+    }
+    let [group] = groups;
+    Ok(Some(group))
+}
+
+/// Groups matching `query` (members unless excluded, states if asked), and the total.
+pub(crate) async fn groups(
+    conn: &mut SqliteConnection,
+    query: &Query,
+) -> Result<(Vec<GroupRecord>, u64), StoreError> {
+    let (rows, total) =
+        query_rows(conn, "groups", GROUP_COLUMNS, "display_name_key", query).await?;
+    let mut groups = rows
+        .iter()
+        .map(group_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !query.without_members {
+        load_members(conn, &mut groups).await?;
+    }
+    if let Some(tenant) = &query.status {
+        attach_groups(conn, tenant, &mut groups).await?;
+    }
+    Ok((groups, total))
 }

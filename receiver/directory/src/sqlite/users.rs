@@ -138,6 +138,7 @@ pub(crate) async fn update(
         created: current.created.clone(),
         last_modified: now_rfc3339(),
         groups: current.groups,
+        provisioning: None,
     };
     let updated = sqlx::query(
         "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, resource = ?, \

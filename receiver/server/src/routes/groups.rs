@@ -1,7 +1,9 @@
 //! `/Groups`: create, read, list, replace, patch, delete. Membership changes become user
 //! jobs (each member's one Splashtop group), renames and deletes group jobs.
 
-use axum::extract::{Path, Query, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -14,6 +16,7 @@ use super::users::patch_error;
 use super::AppState;
 use crate::extract::ScimJson;
 use crate::group;
+use crate::provisioning::{self, annotate, annotate_page};
 use splashsync_directory::model::{GroupChange, GroupRecord};
 use splashsync_directory::StoreError;
 
@@ -42,6 +45,7 @@ pub async fn create(
         created: now.clone(),
         last_modified: now,
         members: Vec::new(),
+        provisioning: None,
     };
     let cx = state.write_ctx("POST /Groups".into());
     match state
@@ -59,19 +63,22 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let projection = Projection::parse(&params)?;
+    let wanted = provisioning::wanted(raw.as_deref());
     let record = state
         .directory
-        .get_group(&id)
+        .get_group(&id, wanted.then_some(&state.tenant))
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found("Group", &id))?;
-    let body = projection.apply(group::render(
+    let mut body = projection.apply(group::render(
         &record,
         &state.base_url,
         projection.wants("members"),
     ));
+    annotate(&mut body, record.provisioning.as_ref());
     Ok(resource(StatusCode::OK, &body, record.version))
 }
 
@@ -79,6 +86,7 @@ pub async fn get_one(
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
     let with_members = request.projection.wants("members")
@@ -86,7 +94,10 @@ pub async fn list(
             .filter
             .as_ref()
             .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
-    let query = request.store_query("displayName", !with_members);
+    let mut query = request.store_query("displayName", !with_members);
+    if provisioning::wanted(raw.as_deref()) {
+        query.status = Some(state.tenant.clone());
+    }
     let store_paged = !query.all;
     let (records, total) = state
         .directory
@@ -97,7 +108,12 @@ pub async fn list(
         .iter()
         .map(|r| group::render(r, &state.base_url, with_members))
         .collect();
-    let (page, total) = request.finish(rendered, total, store_paged);
+    let (mut page, total) = request.finish(rendered, total, store_paged);
+    let statuses: HashMap<&str, _> = records
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), r.provisioning.as_ref()?)))
+        .collect();
+    annotate_page(&mut page, &statuses);
     let body = ListResponse::new(page, total, request.paging.start_index);
     Ok(scim_json(
         StatusCode::OK,
@@ -111,6 +127,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -123,11 +140,13 @@ pub async fn replace(
         })
     });
     match state.directory.update_group(cx, id, version, edit).await {
-        Ok(g) => Ok(resource(
-            StatusCode::OK,
-            &group::render(&g, &state.base_url, true),
-            g.version,
-        )),
+        Ok(g) => {
+            let mut body = group::render(&g, &state.base_url, true);
+            if provisioning::wanted(raw.as_deref()) {
+                annotate(&mut body, g.provisioning.as_ref());
+            }
+            Ok(resource(StatusCode::OK, &body, g.version))
+        }
         Err(e) => Err(refused(&state, e).await),
     }
 }
@@ -139,6 +158,7 @@ pub async fn patch(
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -165,11 +185,14 @@ pub async fn patch(
     });
     match state.directory.update_group(cx, id, version, edit).await {
         Ok(g) => {
-            let body = projection.apply(group::render(
+            let mut body = projection.apply(group::render(
                 &g,
                 &state.base_url,
                 projection.wants("members"),
             ));
+            if provisioning::wanted(raw.as_deref()) {
+                annotate(&mut body, g.provisioning.as_ref());
+            }
             Ok(resource(StatusCode::OK, &body, g.version))
         }
         Err(e) => Err(refused(&state, e).await),

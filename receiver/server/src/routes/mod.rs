@@ -111,14 +111,8 @@ pub fn router(services: Services) -> Router {
         metrics,
         admin,
     } = services;
-    // The provisioning extension is added to SCIM responses on the way out.
-    let annotate = axum::middleware::from_fn_with_state(
-        (audit.clone(), scim.tenant.clone()),
-        crate::provisioning::annotate,
-    );
-    let mut app = scim_router(scim, scim_token)
-        .layer(annotate)
-        .merge(crate::ops::router(audit, broker, metrics.clone()));
+    let mut app =
+        scim_router(scim, scim_token).merge(crate::ops::router(audit, broker, metrics.clone()));
     if let Some(admin) = admin {
         app = app.merge(splashsync_admin::router(admin));
     }

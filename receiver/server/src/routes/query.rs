@@ -137,6 +137,7 @@ impl ListRequest {
             limit: self.paging.count,
             all,
             without_members,
+            status: None,
         }
     }
 

@@ -35,12 +35,10 @@ pub fn resource(status: StatusCode, body: &serde_json::Value, version: i64) -> R
 }
 
 /// 201 for a resource this request created: marked pending in Splashtop (it has no
-/// outcome yet) and flagged so the provisioning layer need not read the store for it.
+/// outcome yet, so the store is not read for it).
 pub fn created(mut body: serde_json::Value, version: i64) -> Response {
     crate::provisioning::mark_pending(&mut body);
-    let mut response = resource(StatusCode::CREATED, &body, version);
-    response.extensions_mut().insert(crate::provisioning::Fresh);
-    response
+    resource(StatusCode::CREATED, &body, version)
 }
 
 /// A new resource id. Time-ordered (UUIDv7), so index inserts stay at the right edge of

@@ -1,6 +1,8 @@
 //! `/Users`: create, read, list, replace, patch, delete.
 
-use axum::extract::{Path, Query, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -14,6 +16,7 @@ use super::response::{
 };
 use super::AppState;
 use crate::extract::ScimJson;
+use crate::provisioning::{self, annotate, annotate_page};
 use crate::user;
 use splashsync_directory::model::{Indexed, Query as StoreQuery, UserRecord};
 use splashsync_directory::StoreError;
@@ -21,8 +24,10 @@ use splashsync_directory::StoreError;
 /// `POST /Users`.
 pub async fn create(
     State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
+    let wanted = provisioning::wanted(raw.as_deref());
     let valid = user::validate(body)?;
     let now = now_rfc3339();
     let record = UserRecord {
@@ -33,18 +38,23 @@ pub async fn create(
         created: now.clone(),
         last_modified: now,
         groups: Vec::new(),
+        provisioning: None,
     };
     let cx = state.write_ctx("POST /Users".into());
     match state.directory.create_user(cx, record.clone()).await {
         Ok(new) => Ok(created(user::render(&new, &state.base_url), new.version)),
-        Err(e @ StoreError::UserNameTaken(_)) => match idempotent_retry(&state, &record).await {
-            Some(existing) => Ok(resource(
-                StatusCode::CREATED,
-                &user::render(&existing, &state.base_url),
-                existing.version,
-            )),
-            None => Err(store_error(e)),
-        },
+        Err(e @ StoreError::UserNameTaken(_)) => {
+            match idempotent_retry(&state, &record, wanted).await {
+                Some(existing) => {
+                    let mut body = user::render(&existing, &state.base_url);
+                    if wanted {
+                        annotate(&mut body, existing.provisioning.as_ref());
+                    }
+                    Ok(resource(StatusCode::CREATED, &body, existing.version))
+                }
+                None => Err(store_error(e)),
+            }
+        }
         Err(e) => Err(store_error(e)),
     }
 }
@@ -52,13 +62,18 @@ pub async fn create(
 /// Entra retries a create whose answer it lost: the same userName with the same
 /// externalId and the same body is that retry, answered with the user it created.
 /// Anything else stays a 409 (Okta's "repeated create gives 409" included).
-async fn idempotent_retry(state: &AppState, attempt: &UserRecord) -> Option<UserRecord> {
+async fn idempotent_retry(
+    state: &AppState,
+    attempt: &UserRecord,
+    with_status: bool,
+) -> Option<UserRecord> {
     let external_id = attempt.resource.get("externalId").and_then(Value::as_str)?;
     let (found, _) = state
         .directory
         .list_users(StoreQuery {
             lookup: Some((Indexed::Name, attempt.user_name.clone())),
             all: true,
+            status: with_status.then(|| state.tenant.clone()),
             ..StoreQuery::default()
         })
         .await
@@ -74,15 +89,18 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let projection = Projection::parse(&params)?;
+    let wanted = provisioning::wanted(raw.as_deref());
     let record = state
         .directory
-        .get_user(&id)
+        .get_user(&id, wanted.then_some(&state.tenant))
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found("User", &id))?;
-    let body = projection.apply(user::render(&record, &state.base_url));
+    let mut body = projection.apply(user::render(&record, &state.base_url));
+    annotate(&mut body, record.provisioning.as_ref());
     Ok(resource(StatusCode::OK, &body, record.version))
 }
 
@@ -90,9 +108,13 @@ pub async fn get_one(
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
-    let query = request.store_query("userName", true);
+    let mut query = request.store_query("userName", true);
+    if provisioning::wanted(raw.as_deref()) {
+        query.status = Some(state.tenant.clone());
+    }
     let store_paged = !query.all;
     let (records, total) = state
         .directory
@@ -103,7 +125,12 @@ pub async fn list(
         .iter()
         .map(|r| user::render(r, &state.base_url))
         .collect();
-    let (page, total) = request.finish(rendered, total, store_paged);
+    let (mut page, total) = request.finish(rendered, total, store_paged);
+    let statuses: HashMap<&str, _> = records
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), r.provisioning.as_ref()?)))
+        .collect();
+    annotate_page(&mut page, &statuses);
     let body = ListResponse::new(page, total, request.paging.start_index);
     Ok(scim_json(
         StatusCode::OK,
@@ -133,6 +160,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -144,11 +172,16 @@ pub async fn replace(
         .update_user(cx, id, version, edit)
         .await
         .map_err(store_error)?;
-    Ok(resource(
-        StatusCode::OK,
-        &user::render(&record, &state.base_url),
-        record.version,
-    ))
+    Ok(updated(&state, &record, raw.as_deref()))
+}
+
+/// 200 with the updated user, and its provisioning state unless projected away.
+fn updated(state: &AppState, record: &UserRecord, query: Option<&str>) -> Response {
+    let mut body = user::render(record, &state.base_url);
+    if provisioning::wanted(query) {
+        annotate(&mut body, record.provisioning.as_ref());
+    }
+    resource(StatusCode::OK, &body, record.version)
 }
 
 /// User PATCH rules: `groups` is read-only (membership is changed through /Groups).
@@ -168,6 +201,7 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -187,11 +221,7 @@ pub async fn patch(
         .update_user(cx, id, version, edit)
         .await
         .map_err(store_error)?;
-    Ok(resource(
-        StatusCode::OK,
-        &user::render(&record, &state.base_url),
-        record.version,
-    ))
+    Ok(updated(&state, &record, raw.as_deref()))
 }
 
 /// `DELETE /Users/{id}`: a hard delete; the Splashtop user is removed too.
