@@ -1,6 +1,7 @@
 //! splashsync's directory: the users, groups and memberships the SCIM side answers from,
 //! the outbox of provisioning jobs written in the same transaction as each change
-//! (invariant 1), and the audit log operators read (invariant 7).
+//! (docs/DESIGN.md, invariant 1), and the audit log operators read (docs/DESIGN.md,
+//! invariant 7).
 //!
 //! The store only persists: it returns [`error::StoreError`]s in its own terms, and the
 //! server maps them to SCIM errors and ETags.

@@ -1,4 +1,4 @@
-//! The provisioning state of a key (invariant 7: operators see everything): what the
+//! The provisioning state of a key (operators see everything: docs/DESIGN.md, invariant 7): what the
 //! last outcome or dead letter left in `provisioning_status`, overtaken by `pending` when
 //! the outbox holds a newer version. One pure function ([`resolve`]) decides, for the
 //! audit store and for the SCIM reads alike.

@@ -1,6 +1,6 @@
 //! The splashsync provisioning extension of SCIM Users and Groups: read-only attributes
 //! (`state`, `lastError`, `splashtopId`, `version`, `updated`) telling an identity admin
-//! whether Splashtop has the change yet (invariant 7).
+//! whether Splashtop has the change yet (docs/DESIGN.md, invariant 7).
 //!
 //! The state lives in the audit tables, not in the resource: the directory reads it with
 //! the resource (one statement for a whole page) and the handlers add it with

@@ -5,7 +5,7 @@
 //! returned message instead of vanishing), with its job id as `message_id`. An ack with a
 //! returned message, or a nack, is a failure: the job stays pending and is published
 //! again. A job may therefore be published twice (crash between confirm and mark); the
-//! worker's per-key version check makes that harmless (invariant 4).
+//! worker's per-key version check makes that harmless (docs/DESIGN.md, invariant 4).
 //! While RabbitMQ is unreachable the relay retries with backoff; the receiver keeps
 //! answering, since the outbox is in the directory store.
 

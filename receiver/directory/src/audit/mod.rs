@@ -1,4 +1,4 @@
-//! The audit side of the directory (invariant 7): outcome events, dead letters and the
+//! The audit side of the directory (docs/DESIGN.md, invariant 7): outcome events, dead letters and the
 //! provisioning state of every key, behind the [`AuditStore`] trait.
 //!
 //! Writes go through the directory's single writer, so a replay writes its fresh job into

@@ -1,5 +1,5 @@
 //! Replaying a dead letter: a fresh job for its key with the key's **current** directory
-//! state (invariant 4), never the dead letter's stale body. The job goes into the outbox
+//! state (docs/DESIGN.md, invariant 4), never the dead letter's stale body. The job goes into the outbox
 //! in the same transaction that marks the dead letter replayed, so the relay publishes
 //! it in commit order after any job already waiting for the key: per-key order is kept.
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use splashsync_scim::patch::{self, DefaultRules};
 use splashsync_scim::{now_rfc3339, ListResponse, ScimError};
 
-use super::query::{ListParams, ListRequest, Projection};
+use super::query::{ListParams, ListRequest};
 use super::response::{created, if_match, new_id, resource, scim_json, store_error};
 use super::users::patch_error;
 use super::AppState;
@@ -65,7 +65,7 @@ pub async fn get_one(
     Query(params): Query<ListParams>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
-    let projection = Projection::parse(&params)?;
+    let projection = params.projection()?;
     let wanted = provisioning::wanted(raw.as_deref());
     let record = state
         .directory
@@ -163,7 +163,7 @@ pub async fn patch(
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
     let request = patch::parse_patch(&body).map_err(patch_error)?;
-    let projection = Projection::parse(&params)?;
+    let projection = params.projection()?;
     let cx = state.write_ctx(format!("PATCH /Groups/{id}"));
     let edit = Box::new(move |current: &GroupRecord| {
         let mut doc = current.resource.clone();

@@ -6,11 +6,13 @@
 //! - [`users`]: the `/Users` endpoints.
 //! - [`groups`]: the `/Groups` endpoints.
 //! - [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
-//! - [`query`]: filters, paging, sorting and attribute projection of list requests.
+//! - [`query`]: filters, paging and sorting of list requests.
+//! - [`projection`]: `attributes` / `excludedAttributes`.
 //! - [`response`]: SCIM JSON responses, ETags, and the mapping of store errors.
 
 pub mod discovery;
 pub mod groups;
+pub mod projection;
 pub mod query;
 pub mod response;
 pub mod users;

@@ -10,7 +10,7 @@ use splashsync_scim::filter::AttrPath;
 use splashsync_scim::patch::{self, PatchRules};
 use splashsync_scim::{now_rfc3339, ListResponse, ScimError, ScimType};
 
-use super::query::{ListParams, ListRequest, Projection};
+use super::query::{ListParams, ListRequest};
 use super::response::{
     created, if_match, new_id, resource, scim_json, store_error, user_name_immutable,
 };
@@ -91,7 +91,7 @@ pub async fn get_one(
     Query(params): Query<ListParams>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
-    let projection = Projection::parse(&params)?;
+    let projection = params.projection()?;
     let wanted = provisioning::wanted(raw.as_deref());
     let record = state
         .directory
