@@ -9,8 +9,10 @@ COPY receiver receiver
 COPY worker worker
 COPY splashtop-sim splashtop-sim
 COPY tests tests
+# The receiver's crates live under receiver/ (server, directory, admin, cli); the CLI is
+# its own package now, so it is named here to get its `splashsync` binary.
 RUN cargo build --release --locked \
-      -p splashsync-receiver -p splashsync-worker -p splashtop-sim \
+      -p splashsync-receiver -p splashsync-cli -p splashsync-worker -p splashtop-sim \
  && cp target/release/splashsync-receiver target/release/splashsync-worker \
        target/release/splashtop-sim target/release/splashsync /usr/local/bin/
 

@@ -14,9 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use splashsync_receiver::store::audit::sqlite::SqliteAudit;
-use splashsync_receiver::store::audit::{state, AuditStore};
-use splashsync_receiver::store::sqlite::SqliteDirectory;
+use splashsync_receiver::directory::audit::sqlite::SqliteAudit;
+use splashsync_receiver::directory::audit::{state, AuditStore};
+use splashsync_receiver::directory::sqlite::SqliteDirectory;
 
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use rand::rngs::StdRng;

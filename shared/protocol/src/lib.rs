@@ -2,6 +2,8 @@
 //! reads, and back.
 //!
 //! # Layout
+//! - [`admin`]: the operators' admin API on the wire (paths, filters, error body), for the
+//!   receiver's admin service and the CLI.
 //! - [`keys`]: [`JobKey`], [`Tenant`] and [`Email`], and the partition routes built from them.
 //! - [`job`]: the versioned, tagged job schema that travels through RabbitMQ.
 //! - [`events`]: outcome events workers send back for the receiver's audit log.
@@ -11,6 +13,7 @@
 //! - `topology` (feature `amqp`): every exchange and queue name and its arguments.
 //! - `amqp` (feature `amqp`): connecting to RabbitMQ with retries.
 
+pub mod admin;
 #[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod deadletter;

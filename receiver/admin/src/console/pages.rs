@@ -1,0 +1,288 @@
+//! The console's pages. Every value shown is escaped; every action is a POST form.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::Value;
+use splashsync_protocol::JobKey;
+
+use super::html::{button, enc, esc, page};
+use super::{chart, ConsoleState};
+use splashsync_directory::audit::{DeadLetter, TimelineEntry};
+
+use crate::params::{FilterParams, Validate};
+use crate::{api, AdminError};
+
+type Params = Query<HashMap<String, String>>;
+
+fn error_page(title: &str, e: AdminError) -> Response {
+    (
+        e.status,
+        Html(page(title, Some(&format!("error: {}", e.message)), "")),
+    )
+        .into_response()
+}
+
+fn num(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "0".into(), |n| format!("{n:.1}"))
+}
+
+/// `GET /console`: backlog per partition, drain rate, dead letters by reason, the chart.
+pub async fn overview(State(state): State<ConsoleState>, Query(q): Params) -> Response {
+    let stats = match api::stats(&state.admin).await {
+        Ok(s) => s,
+        Err(e) => return error_page("Overview", e),
+    };
+    let mut body = String::from("<h2>Backlog per partition</h2><table><tr><th>Queue</th><th>Jobs waiting</th><th>Consumers</th></tr>");
+    for p in stats["partitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(stats["queues"].as_array().into_iter().flatten())
+    {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(p["queue"].as_str().unwrap_or("")),
+            p["messages"],
+            p["consumers"]
+        ));
+    }
+    body.push_str("</table>");
+    if let Some(e) = stats["broker_error"].as_str() {
+        body.push_str(&format!("<p class=\"msg err\">RabbitMQ: {}</p>", esc(e)));
+    }
+    let outbox = &stats["outbox"];
+    body.push_str(&format!(
+        "<p>Outbox: <strong id=\"outbox-pending\">{}</strong> jobs not yet published (oldest {} s). \
+         Drain rate: <strong id=\"drain-rate\">{}</strong> jobs/min (last 5 min).</p>",
+        outbox["pending"],
+        num(&outbox["oldest_pending_age_seconds"]),
+        num(&stats["drain_rate_per_minute"])
+    ));
+    body.push_str("<h2>Backlog and throughput, last hour</h2>");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    body.push_str(&chart::render(&state.admin.samples.all(), now));
+    body.push_str(
+        "<h2>Open dead letters by reason</h2><table><tr><th>Reason</th><th>Count</th></tr>",
+    );
+    for (reason, n) in stats["dead_letters_open"].as_object().into_iter().flatten() {
+        body.push_str(&format!(
+            "<tr><td><a href=\"/console/dead-letters?reason={}\">{}</a></td><td>{n}</td></tr>",
+            enc(reason),
+            esc(reason)
+        ));
+    }
+    body.push_str("</table>");
+    Html(page("Overview", q.get("msg").map(String::as_str), &body)).into_response()
+}
+
+fn filter_form(q: &HashMap<String, String>) -> String {
+    let v = |k: &str| esc(q.get(k).map(String::as_str).unwrap_or(""));
+    format!(
+        "<form method=\"get\" action=\"/console/dead-letters\">Reason <input name=\"reason\" value=\"{}\"> \
+         Tenant <input name=\"tenant\" value=\"{}\"> Older than <input name=\"older_than\" size=\"5\" value=\"{}\" placeholder=\"2h\"> \
+         <button>Filter</button></form>\
+         <form method=\"post\" action=\"/console/dead-letters/replay\">\
+         <input type=\"hidden\" name=\"reason\" value=\"{0}\"><input type=\"hidden\" name=\"tenant\" value=\"{1}\">\
+         <input type=\"hidden\" name=\"older_than\" value=\"{2}\">\
+         <button id=\"replay-matching\">Replay all matching</button></form>",
+        v("reason"),
+        v("tenant"),
+        v("older_than")
+    )
+}
+
+fn dead_letter_row(d: &DeadLetter) -> String {
+    let parsed = JobKey::parse(&d.key);
+    let user = parsed.as_ref().map_or("", JobKey::id);
+    format!(
+        "<tr id=\"dl-{id}\"><td><a href=\"/console/dead-letters/{id}\">{id}</a></td><td>{received}</td><td>{reason}</td>\
+         <td>{http}</td><td>{code}</td><td>{key}</td><td>{origin}</td><td>{body}</td><td>{replay} \
+         <form class=\"inline\" method=\"post\" action=\"/console/dead-letters/{id}/discard\">\
+         <input name=\"note\" placeholder=\"why discard\" required id=\"note-{id}\"><button id=\"discard-{id}\">Discard</button></form></td></tr>",
+        id = d.id,
+        received = esc(&d.received_at),
+        reason = esc(&d.reason),
+        http = d.http_status.map(|s| s.to_string()).unwrap_or_default(),
+        code = esc(d.error_code.as_deref().unwrap_or("")),
+        key = esc(&format!("{} {}", d.kind, user)),
+        origin = esc(d.origin.as_deref().unwrap_or("")),
+        body = esc(&d.error_body),
+        replay = button(&format!("/console/dead-letters/{}/replay", d.id), "Replay", &format!("replay-{}", d.id)),
+    )
+}
+
+/// `GET /console/dead-letters`: open dead letters matching the filter, with actions.
+pub async fn dead_letters(State(state): State<ConsoleState>, Query(q): Params) -> Response {
+    let field = |k: &str| q.get(k).cloned().filter(|v| !v.is_empty());
+    let params = FilterParams {
+        reason: field("reason"),
+        tenant: field("tenant"),
+        older_than: field("older_than"),
+        ..FilterParams::default()
+    };
+    let rows = match params.validate() {
+        Ok(f) => state
+            .admin
+            .audit
+            .dead_letters(f)
+            .await
+            .map_err(AdminError::from),
+        Err(e) => Err(e),
+    };
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => return error_page("Dead letters", e),
+    };
+    let mut body = filter_form(&q);
+    if rows.is_empty() {
+        body.push_str("<p id=\"no-dead-letters\">No open dead letters.</p>");
+    } else {
+        body.push_str("<table id=\"dead-letters\"><tr><th>Id</th><th>Received</th><th>Reason</th><th>HTTP</th><th>Code</th>\
+                       <th>Key</th><th>Asked by</th><th>Splashtop said</th><th>Actions</th></tr>");
+        for d in &rows {
+            body.push_str(&dead_letter_row(d));
+        }
+        body.push_str("</table>");
+    }
+    Html(page(
+        "Dead letters",
+        q.get("msg").map(String::as_str),
+        &body,
+    ))
+    .into_response()
+}
+
+/// `GET /console/dead-letters/{id}`: the job, every attempt, Splashtop's answers.
+pub async fn dead_letter(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error_page(
+            "Dead letter",
+            AdminError::bad_request("the id must be an integer"),
+        );
+    };
+    let audit = &state.admin.audit;
+    let dl = match audit.dead_letter(id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return error_page(
+                "Dead letter",
+                AdminError::not_found(format!("dead letter {id} not found")),
+            )
+        }
+        Err(e) => return error_page("Dead letter", e.into()),
+    };
+    let attempts = audit.attempts(dl.job_id.clone()).await.unwrap_or_default();
+    let mut body = format!(
+        "<p>State: <strong>{}</strong>{}</p><p>Reason: {} · HTTP {} · {} · {} attempts</p><pre>{}</pre>",
+        esc(&dl.state),
+        dl.note.as_deref().map(|n| format!(" — note: {}", esc(n))).unwrap_or_default(),
+        esc(&dl.reason),
+        dl.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+        esc(dl.error_code.as_deref().unwrap_or("")),
+        dl.attempts,
+        esc(&dl.error_body)
+    );
+    if dl.state == "open" {
+        body.push_str(&button(
+            &format!("/console/dead-letters/{id}/replay"),
+            "Replay with current state",
+            "replay",
+        ));
+    }
+    body.push_str("<h2>Attempts</h2><table><tr><th>#</th><th>At</th><th>Status</th><th>HTTP</th><th>Detail</th><th>Worker</th></tr>");
+    for a in &attempts {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.attempt,
+            esc(&a.at),
+            esc(&a.status),
+            a.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            esc(&a.detail),
+            esc(&a.worker)
+        ));
+    }
+    body.push_str("</table><h2>Job</h2>");
+    let job = dl
+        .job
+        .as_ref()
+        .map(|j| serde_json::to_string_pretty(j).unwrap_or_default())
+        .unwrap_or_default();
+    body.push_str(&format!("<pre>{}</pre>", esc(&job)));
+    Html(page(&format!("Dead letter {id}"), None, &body)).into_response()
+}
+
+fn timeline_table(entries: &[TimelineEntry]) -> String {
+    let mut out = String::from("<table id=\"timeline\"><tr><th>At</th><th>What</th><th>Status</th><th>HTTP</th><th>Detail</th><th>Job</th></tr>");
+    for e in entries {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.at),
+            esc(&e.what),
+            esc(e.status.as_deref().unwrap_or("")),
+            e.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            esc(&e.detail),
+            esc(&e.job_id)
+        ));
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// `GET /console/users?q=<userName>`: a user's state and timeline.
+pub async fn users(State(state): State<ConsoleState>, Query(q): Params) -> Response {
+    let name = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let mut body = format!(
+        "<form method=\"get\" action=\"/console/users\">userName <input name=\"q\" id=\"q\" value=\"{}\"> <button id=\"search\">Show</button></form>",
+        esc(&name)
+    );
+    if name.is_empty() {
+        return Html(page("Users", None, &body)).into_response();
+    }
+    let audit = &state.admin.audit;
+    let id = match audit.user_id_by_name(name.clone()).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            body.push_str(&format!("<p>No user with userName {}.</p>", esc(&name)));
+            return Html(page("Users", None, &body)).into_response();
+        }
+        Err(e) => return error_page("Users", e.into()),
+    };
+    let key = JobKey::user(&state.admin.tenant, &id).to_string();
+    let status = audit.status(key.clone()).await.ok().flatten();
+    let timeline = audit.timeline(key).await.unwrap_or_default();
+    let (st, err, sid, updated) = status
+        .map(|s| {
+            (
+                s.state,
+                s.last_error.unwrap_or_default(),
+                s.splashtop_id.unwrap_or_default(),
+                s.updated,
+            )
+        })
+        .unwrap_or_else(|| {
+            (
+                "unknown".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+            )
+        });
+    body.push_str(&format!(
+        "<p>{} ({}): <strong id=\"state\" class=\"state-{st}\">{st}</strong> since {}; Splashtop id: {}</p>",
+        esc(&name),
+        esc(&id),
+        esc(&updated),
+        esc(&sid),
+        st = esc(&st),
+    ));
+    if !err.is_empty() {
+        body.push_str(&format!(
+            "<p>Last error: <span id=\"last-error\">{}</span></p>",
+            esc(&err)
+        ));
+    }
+    body.push_str(&timeline_table(&timeline));
+    Html(page("Users", None, &body)).into_response()
+}

@@ -1,0 +1,123 @@
+//! splashsync's operators' service: the JSON admin API under `/admin` (with its OpenAPI
+//! description) and the web console under `/console`, both behind their own token
+//! (`SPLASHSYNC_ADMIN_TOKEN`; the SCIM token is never accepted here), plus the backlog
+//! sampler and the broker probe they read. The receiver merges [`router`] into its own.
+//!
+//! # Layout
+//! - [`token`]: bearer tokens, compared in constant time (the SCIM side uses it too).
+//! - [`error`]: [`AdminError`] and the mapping of store failures to it.
+//! - [`api`]: the handlers: dead letters (list, show, replay, replay matching, discard),
+//!   user and group status with timeline, queue statistics.
+//! - [`params`]: query and body parameters, validated into store filters.
+//! - [`broker`]: RabbitMQ queue depths by passive declare, for stats and readiness.
+//! - [`samples`]: backlog and throughput sampled every few seconds for the console chart.
+//! - [`openapi`]: the OpenAPI description served at `/admin/openapi.json`.
+//! - [`console`]: the server-rendered HTML console.
+
+pub mod api;
+pub mod broker;
+pub mod console;
+pub mod error;
+pub mod openapi;
+pub mod params;
+pub mod samples;
+pub mod token;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use splashsync_directory::audit::AuditStore;
+use splashsync_directory::{GroupPolicy, WriteCtx};
+use splashsync_protocol::admin::{route, PREFIX};
+
+use broker::BrokerProbe;
+pub use error::AdminError;
+use samples::Samples;
+use token::BearerToken;
+
+/// What the admin API and the console need.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The audit store.
+    pub audit: Arc<dyn AuditStore>,
+    /// Queue depths.
+    pub broker: Arc<BrokerProbe>,
+    /// Backlog and throughput history.
+    pub samples: Arc<Samples>,
+    /// The admin token.
+    pub token: BearerToken,
+    /// The tenant this receiver serves.
+    pub tenant: splashsync_protocol::Tenant,
+    /// The group policy replays compute a user's group with.
+    pub group_policy: GroupPolicy,
+}
+
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminState {
+    /// The write context of an operator's replay.
+    pub fn write_ctx(&self, origin: &str) -> WriteCtx {
+        WriteCtx {
+            tenant: self.tenant.clone(),
+            origin: origin.to_string(),
+            policy: self.group_policy,
+        }
+    }
+}
+
+/// Middleware: 401 (JSON) unless the request carries the admin token.
+async fn require_admin(State(token): State<BearerToken>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if token.accepts(presented) {
+        next.run(req).await
+    } else {
+        let mut response = AdminError {
+            status: StatusCode::UNAUTHORIZED,
+            message: "send the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token".into(),
+        }
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+}
+
+/// The `/admin` and `/console` routes; `/admin/openapi.json` is served without the token.
+pub fn router(state: AdminState) -> Router {
+    let token = state.token.clone();
+    let api = Router::new()
+        .route(route::DEAD_LETTERS, get(api::list_dead_letters))
+        .route(route::REPLAY_MATCHING, post(api::replay_matching))
+        .route(route::DEAD_LETTER, get(api::show_dead_letter))
+        .route(route::REPLAY, post(api::replay_one))
+        .route(route::DISCARD, post(api::discard))
+        .route(route::USER_STATUS, get(api::user_status))
+        .route(route::GROUP_STATUS, get(api::group_status))
+        .route(route::QUEUES, get(api::queue_stats))
+        .fallback(|| async { AdminError::not_found("no such admin endpoint") })
+        .layer(axum::middleware::from_fn_with_state(token, require_admin))
+        .with_state(state.clone());
+    Router::new()
+        .route(
+            &format!("{PREFIX}{}", route::OPENAPI),
+            get(|| async { Json(openapi::document()) }),
+        )
+        .nest(PREFIX, api)
+        .merge(console::router(state))
+}

@@ -1,0 +1,115 @@
+//! A key's timeline: what was asked (the outbox: which SCIM call, when), what Splashtop
+//! answered attempt by attempt (the outcome events), and what became of dead letters.
+
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::TimelineEntry;
+use crate::error::StoreError;
+
+/// Most entries of each source a timeline shows (the latest ones).
+const MAX_ENTRIES: i64 = 500;
+
+/// The timeline of `key`, oldest first.
+pub(crate) async fn timeline(
+    readers: &SqlitePool,
+    key: &str,
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    let mut entries = Vec::new();
+    let asked = sqlx::query(
+        "SELECT job_id, version, origin, created_at, sent_at FROM outbox WHERE key = ? ORDER BY seq DESC LIMIT ?",
+    )
+    .bind(key)
+    .bind(MAX_ENTRIES)
+    .fetch_all(readers)
+    .await?;
+    for r in &asked {
+        let origin: String = r.try_get("origin")?;
+        let version: i64 = r.try_get("version")?;
+        let sent: Option<String> = r.try_get("sent_at")?;
+        let sent = match sent {
+            Some(at) => format!("published {at}"),
+            None => "not yet published".into(),
+        };
+        entries.push(TimelineEntry {
+            at: r.try_get("created_at")?,
+            what: "asked".into(),
+            job_id: r.try_get("job_id")?,
+            detail: format!("{origin} (version {version}; {sent})"),
+            status: None,
+            http_status: None,
+        });
+    }
+    let attempts = sqlx::query(
+        "SELECT job_id, attempt, at, status, detail, http_status, error_code FROM audit_events \
+         WHERE key = ? ORDER BY at DESC LIMIT ?",
+    )
+    .bind(key)
+    .bind(MAX_ENTRIES)
+    .fetch_all(readers)
+    .await?;
+    for r in &attempts {
+        let attempt: i64 = r.try_get("attempt")?;
+        let detail: String = r.try_get("detail")?;
+        let code: Option<String> = r.try_get("error_code")?;
+        let code = code.map(|c| format!(" [{c}]")).unwrap_or_default();
+        entries.push(TimelineEntry {
+            at: r.try_get("at")?,
+            what: "attempt".into(),
+            job_id: r.try_get("job_id")?,
+            detail: format!("attempt {attempt}: {detail}{code}"),
+            status: Some(r.try_get("status")?),
+            http_status: r.try_get("http_status")?,
+        });
+    }
+    let dead = sqlx::query(
+        "SELECT id, job_id, reason, error_body, received_at, state, resolved_at, note, replay_job_id \
+         FROM dead_letters WHERE key = ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(key)
+    .bind(MAX_ENTRIES)
+    .fetch_all(readers)
+    .await?;
+    for r in &dead {
+        let id: i64 = r.try_get("id")?;
+        let job_id: String = r.try_get("job_id")?;
+        let reason: String = r.try_get("reason")?;
+        let body: String = r.try_get("error_body")?;
+        entries.push(TimelineEntry {
+            at: r.try_get("received_at")?,
+            what: "dead-lettered".into(),
+            job_id: job_id.clone(),
+            detail: format!("dead letter {id}: {reason}: {body}"),
+            status: None,
+            http_status: None,
+        });
+        let resolved: Option<String> = r.try_get("resolved_at")?;
+        let st: String = r.try_get("state")?;
+        if let Some(at) = resolved {
+            let detail = if st == "replayed" {
+                let fresh: Option<String> = r.try_get("replay_job_id")?;
+                format!(
+                    "dead letter {id} replayed as job {}",
+                    fresh.unwrap_or_default()
+                )
+            } else {
+                let note: Option<String> = r.try_get("note")?;
+                format!("dead letter {id} discarded: {}", note.unwrap_or_default())
+            };
+            entries.push(TimelineEntry {
+                at,
+                what: st,
+                job_id,
+                detail,
+                status: None,
+                http_status: None,
+            });
+        }
+    }
+    // Times come from three writers in slightly different RFC 3339 spellings: sort by
+    // the instant, not the text.
+    entries.sort_by_cached_key(|e| OffsetDateTime::parse(&e.at, &Rfc3339).ok());
+    Ok(entries)
+}

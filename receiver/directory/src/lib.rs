@@ -1,0 +1,30 @@
+//! splashsync's directory: the users, groups and memberships the SCIM side answers from,
+//! the outbox of provisioning jobs written in the same transaction as each change
+//! (docs/DESIGN.md, invariant 1), and the audit log operators read (docs/DESIGN.md,
+//! invariant 7).
+//!
+//! The store only persists: it returns [`error::StoreError`]s in its own terms, and the
+//! server maps them to SCIM errors and ETags.
+//!
+//! # Layout
+//! - [`model`]: the records and the parameters of reads and writes.
+//! - [`error`]: what can go wrong, in the directory's terms.
+//! - [`policy`]: the one-group-per-user rule, as pure functions.
+//! - [`plan`]: what a write means for Splashtop (desired states, jobs), as pure functions.
+//! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
+//! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
+//! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
+//! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
+
+pub mod audit;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod policy;
+pub mod provisioning;
+pub mod sqlite;
+pub mod store;
+
+pub use error::StoreError;
+pub use model::{GroupPolicy, WriteCtx};
+pub use store::Directory;

@@ -1,0 +1,183 @@
+//! The directory's records and the parameters of its reads and writes.
+
+use splashsync_protocol::Tenant;
+
+use crate::provisioning::ProvisioningStatus;
+
+/// A user as the directory holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    /// Server-assigned SCIM id.
+    pub id: String,
+    /// The SCIM userName as first given.
+    pub user_name: String,
+    /// The resource body without `id`, `meta`, `groups` and `password`.
+    pub resource: serde_json::Value,
+    /// Directory version, incremented on every change (the job version and the ETag).
+    pub version: i64,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Last change, RFC 3339.
+    pub last_modified: String,
+    /// The groups the user is a member of (filled on reads).
+    pub groups: Vec<GroupLink>,
+    /// Its provisioning state, when the read asked for it (and after updates).
+    pub provisioning: Option<ProvisioningStatus>,
+}
+
+/// A group as the directory holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    /// Server-assigned SCIM id.
+    pub id: String,
+    /// The display name (unique, case-insensitively).
+    pub display_name: String,
+    /// The resource body without `id`, `meta` and `members`.
+    pub resource: serde_json::Value,
+    /// Directory version.
+    pub version: i64,
+    /// Creation time.
+    pub created: String,
+    /// Last change.
+    pub last_modified: String,
+    /// The members, in joining order (filled on reads unless excluded).
+    pub members: Vec<Member>,
+    /// Its provisioning state, when the read asked for it (and after updates).
+    pub provisioning: Option<ProvisioningStatus>,
+}
+
+/// A group membership seen from the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLink {
+    /// The group's id.
+    pub group_id: String,
+    /// The group's display name.
+    pub display_name: String,
+}
+
+/// A group membership seen from the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The user's id.
+    pub user_id: String,
+    /// The user's display name, or userName.
+    pub display: String,
+}
+
+/// What to do when a user would join a second group (Splashtop allows one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupPolicy {
+    /// Refuse the membership with 409 naming the group the user is already in.
+    #[default]
+    Reject,
+    /// The latest membership decides the user's Splashtop group.
+    Move,
+    /// The earliest membership decides the user's Splashtop group.
+    First,
+}
+
+impl GroupPolicy {
+    /// The policy's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupPolicy::Reject => "reject",
+            GroupPolicy::Move => "move",
+            GroupPolicy::First => "first",
+        }
+    }
+
+    /// Every policy, in the order `--help` lists them.
+    pub const ALL: [GroupPolicy; 3] = [GroupPolicy::Reject, GroupPolicy::Move, GroupPolicy::First];
+}
+
+impl std::str::FromStr for GroupPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        GroupPolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?} is not a group policy: use reject, move or first"))
+    }
+}
+
+/// Who writes, and why: carried into every job's `origin` and the conflict log.
+#[derive(Debug, Clone)]
+pub struct WriteCtx {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The request, e.g. `PATCH /Groups/{id}`.
+    pub origin: String,
+    /// The one-group policy of the tenant.
+    pub policy: GroupPolicy,
+}
+
+/// The desired state of a group after a write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupChange {
+    /// The new body (without members).
+    pub resource: serde_json::Value,
+    /// The new member ids, in order.
+    pub members: Vec<String>,
+}
+
+/// A job waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingJob {
+    /// Outbox sequence number (commit order).
+    pub seq: i64,
+    /// The job id (AMQP message_id).
+    pub job_id: String,
+    /// The ordering key.
+    pub key: String,
+    /// The partition key ([`splashsync_protocol::job::Job::route`]).
+    pub route: String,
+    /// The job kind (`UserV1`…), for AMQP `type`.
+    pub kind: String,
+    /// The serialised job.
+    pub payload: String,
+}
+
+/// An indexed attribute a query can narrow by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexed {
+    /// `id`, exact.
+    Id,
+    /// `userName` or a group's `displayName`, case-insensitive.
+    Name,
+    /// `externalId`, exact.
+    ExternalId,
+}
+
+/// A query over users or groups: either one page in creation order, or every row
+/// matching an index lookup (the caller filters and pages those).
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Narrow by an indexed attribute.
+    pub lookup: Option<(Indexed, String)>,
+    /// Zero-based offset (ignored when `all`).
+    pub offset: u64,
+    /// Page size (ignored when `all`; 0: count only).
+    pub limit: u64,
+    /// Return every matching row.
+    pub all: bool,
+    /// Skip loading group members.
+    pub without_members: bool,
+    /// Load each resource's provisioning state, its key in this tenant.
+    pub status: Option<Tenant>,
+}
+
+/// A one-group conflict the policy resolved or refused, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConflict {
+    /// The user.
+    pub user_id: String,
+    /// The group it was added to.
+    pub group_id: String,
+    /// The group it was already in.
+    pub other_group_id: String,
+    /// The policy applied.
+    pub policy: GroupPolicy,
+    /// What happened: `rejected`, `moved`, `kept-first`.
+    pub outcome: String,
+}

@@ -1,0 +1,169 @@
+//! Group writes of the SQLite directory; each runs inside the writer's batch
+//! transaction. What a write changes is planned by [`crate::plan`], who counts under the
+//! one-group rule by [`crate::policy`]; this module loads and persists.
+
+use serde_json::Value;
+use splashsync_protocol::job::GroupState;
+use splashsync_scim::now_rfc3339;
+use sqlx::{Row, SqliteConnection};
+
+use super::memberships::{self, effective_groups};
+use super::outbox::insert_job;
+use super::read::load_group;
+use super::users::touch;
+use super::{check_version, is_unique_violation};
+use crate::error::StoreError;
+use crate::model::{GroupRecord, WriteCtx};
+use crate::plan::{self, group_update};
+use crate::store::GroupEdit;
+
+fn name_taken(name: &str) -> StoreError {
+    StoreError::GroupNameTaken(name.to_string())
+}
+
+fn external_id(resource: &Value) -> Option<String> {
+    resource
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("Group {id:?}"))
+}
+
+/// The names a group had before, newest first.
+pub(crate) async fn former_names(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let row = sqlx::query("SELECT former_names FROM groups WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(serde_json::from_str(&row.try_get::<String, _>("former_names")?).unwrap_or_default())
+}
+
+/// Inserts a group, its group job and its members' user jobs.
+pub(crate) async fn create(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    mut record: GroupRecord,
+    members: Vec<String>,
+) -> Result<GroupRecord, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO groups (id, display_name, display_name_key, external_id, resource, version, created, last_modified) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&record.id)
+    .bind(&record.display_name)
+    .bind(record.display_name.to_lowercase())
+    .bind(external_id(&record.resource))
+    .bind(record.resource.to_string())
+    .bind(record.version)
+    .bind(&record.created)
+    .bind(&record.last_modified)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&record.display_name)),
+        other => other?,
+    };
+    let state = GroupState {
+        group_id: record.id.clone(),
+        display_name: record.display_name.clone(),
+        former_names: Vec::new(),
+        deleted: false,
+    };
+    insert_job(conn, &plan::group_job(cx, state, record.version)).await?;
+    memberships::add(conn, cx, &record.id, &members).await?;
+    touch(conn, cx, &plan::unique(members)).await?;
+    record.members = load_group(conn, &record.id, true)
+        .await?
+        .map(|g| g.members)
+        .unwrap_or_default();
+    Ok(record)
+}
+
+/// Applies `edit` to a group: body, name and members.
+pub(crate) async fn update(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    id: &str,
+    if_match: Option<i64>,
+    edit: GroupEdit,
+) -> Result<GroupRecord, StoreError> {
+    let current = load_group(conn, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    check_version(if_match, current.version)?;
+    let change = edit(&current).map_err(StoreError::Rejected)?;
+    let former = former_names(conn, id).await?;
+    let Some(update) = group_update(&current, former, &change) else {
+        return Ok(current);
+    };
+    let updated = sqlx::query(
+        "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, resource = ?, former_names = ?, \
+         version = ?, last_modified = ? WHERE id = ?",
+    )
+    .bind(&update.display_name)
+    .bind(update.display_name.to_lowercase())
+    .bind(external_id(&change.resource))
+    .bind(change.resource.to_string())
+    .bind(serde_json::to_string(&update.former_names).unwrap_or_else(|_| "[]".into()))
+    .bind(update.version)
+    .bind(now_rfc3339())
+    .bind(id)
+    .execute(&mut *conn)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e) => return Err(name_taken(&update.display_name)),
+        other => other?,
+    };
+    let mut counted = Vec::new();
+    if let Some(job) = update.rename_job(cx, id) {
+        insert_job(conn, &job).await?;
+        // Staying members whose Splashtop group is this one want it under the new name.
+        let groups = effective_groups(conn, &update.staying, cx.policy).await?;
+        counted.extend(
+            update
+                .staying
+                .iter()
+                .filter(|m| groups.get(*m).is_some_and(|g| g.group_id == id))
+                .cloned(),
+        );
+    }
+    memberships::remove(conn, id, &update.removed).await?;
+    memberships::add(conn, cx, id, &update.added).await?;
+    touch(conn, cx, &update.touched(counted)).await?;
+    load_group(conn, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// Deletes a group, writes its `deleted` job and its former members' jobs.
+pub(crate) async fn delete(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<(), StoreError> {
+    let current = load_group(conn, id, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    check_version(if_match, current.version)?;
+    let former = former_names(conn, id).await?;
+    sqlx::query("DELETE FROM groups WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let state = GroupState {
+        group_id: id.to_string(),
+        display_name: current.display_name.clone(),
+        former_names: former,
+        deleted: true,
+    };
+    insert_job(conn, &plan::group_job(cx, state, current.version + 1)).await?;
+    let members = current.members.into_iter().map(|m| m.user_id);
+    touch(conn, cx, &plan::unique(members)).await
+}

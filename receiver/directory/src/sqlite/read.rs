@@ -1,0 +1,262 @@
+//! Reads of the SQLite directory: rows into records, one resource or one page, with
+//! memberships and (when asked) provisioning states loaded in a few batched statements
+//! on the same connection.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::error::StoreError;
+use splashsync_protocol::Tenant;
+
+use super::status::{attach_groups, attach_users};
+use crate::model::{GroupLink, GroupRecord, Indexed, Member, Query, UserRecord};
+
+fn decode_error(e: serde_json::Error) -> StoreError {
+    StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e))))
+}
+
+const USER_COLUMNS: &str = "id, user_name, resource, version, created, last_modified";
+const GROUP_COLUMNS: &str = "id, display_name, resource, version, created, last_modified";
+
+/// A user record from a row of [`USER_COLUMNS`] (groups not loaded).
+pub(crate) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    let resource: String = row.try_get("resource")?;
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        user_name: row.try_get("user_name")?,
+        resource: serde_json::from_str(&resource).map_err(decode_error)?,
+        version: row.try_get("version")?,
+        created: row.try_get("created")?,
+        last_modified: row.try_get("last_modified")?,
+        groups: Vec::new(),
+        provisioning: None,
+    })
+}
+
+fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError> {
+    let resource: String = row.try_get("resource")?;
+    Ok(GroupRecord {
+        id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        resource: serde_json::from_str(&resource).map_err(decode_error)?,
+        version: row.try_get("version")?,
+        created: row.try_get("created")?,
+        last_modified: row.try_get("last_modified")?,
+        members: Vec::new(),
+        provisioning: None,
+    })
+}
+
+/// The indexed columns of a user body: (externalId, displayName).
+pub(crate) fn user_columns_of(resource: &Value) -> (Option<String>, Option<String>) {
+    let s = |k: &str| resource.get(k).and_then(Value::as_str).map(str::to_string);
+    (s("externalId"), s("displayName"))
+}
+
+async fn load_links(
+    conn: &mut SqliteConnection,
+    users: &mut [UserRecord],
+) -> Result<(), StoreError> {
+    for chunk in users.chunks_mut(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT m.user_id, g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id IN ({marks}) ORDER BY m.seq"
+        );
+        let mut q = sqlx::query(&sql);
+        for u in chunk.iter() {
+            q = q.bind(&u.id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let user_id: String = row.try_get("user_id")?;
+            if let Some(u) = chunk.iter_mut().find(|u| u.id == user_id) {
+                u.groups.push(GroupLink {
+                    group_id: row.try_get("id")?,
+                    display_name: row.try_get("display_name")?,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_members(
+    conn: &mut SqliteConnection,
+    groups: &mut [GroupRecord],
+) -> Result<(), StoreError> {
+    for chunk in groups.chunks_mut(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT m.group_id, u.id, COALESCE(u.display_name, u.user_name) AS display FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({marks}) ORDER BY m.seq"
+        );
+        let mut q = sqlx::query(&sql);
+        for g in chunk.iter() {
+            q = q.bind(&g.id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let group_id: String = row.try_get("group_id")?;
+            if let Some(g) = chunk.iter_mut().find(|g| g.id == group_id) {
+                g.members.push(Member {
+                    user_id: row.try_get("id")?,
+                    display: row.try_get("display")?,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One user with its groups.
+pub(crate) async fn load_user(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut users = [user_from_row(&row)?];
+    load_links(conn, &mut users).await?;
+    let [user] = users;
+    Ok(Some(user))
+}
+
+/// One group, with its members unless `with_members` is false.
+pub(crate) async fn load_group(
+    conn: &mut SqliteConnection,
+    id: &str,
+    with_members: bool,
+) -> Result<Option<GroupRecord>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM groups WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut groups = [group_from_row(&row)?];
+    if with_members {
+        load_members(conn, &mut groups).await?;
+    }
+    let [group] = groups;
+    Ok(Some(group))
+}
+
+/// A WHERE clause and its argument for an index lookup.
+fn lookup_clause(lookup: &Option<(Indexed, String)>, name_key: &str) -> (String, Option<String>) {
+    match lookup {
+        None => (String::new(), None),
+        Some((Indexed::Id, v)) => ("WHERE id = ?".into(), Some(v.clone())),
+        Some((Indexed::ExternalId, v)) => ("WHERE external_id = ?".into(), Some(v.clone())),
+        Some((Indexed::Name, v)) => (format!("WHERE {name_key} = ?"), Some(v.to_lowercase())),
+    }
+}
+
+async fn query_rows(
+    conn: &mut SqliteConnection,
+    table: &str,
+    columns: &str,
+    name_key: &str,
+    query: &Query,
+) -> Result<(Vec<SqliteRow>, u64), StoreError> {
+    let (clause, arg) = lookup_clause(&query.lookup, name_key);
+    let count_sql = format!("SELECT COUNT(*) FROM {table} {clause}");
+    let mut count_q = sqlx::query_scalar::<_, i64>(&count_sql);
+    if let Some(a) = &arg {
+        count_q = count_q.bind(a);
+    }
+    let total = count_q.fetch_one(&mut *conn).await? as u64;
+    if !query.all && query.limit == 0 {
+        return Ok((Vec::new(), total));
+    }
+    let page = if query.all {
+        String::new()
+    } else {
+        "LIMIT ? OFFSET ?".into()
+    };
+    let sql = format!("SELECT {columns} FROM {table} {clause} ORDER BY row {page}");
+    let mut q = sqlx::query(&sql);
+    if let Some(a) = &arg {
+        q = q.bind(a);
+    }
+    if !query.all {
+        q = q
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+    }
+    Ok((q.fetch_all(&mut *conn).await?, total))
+}
+
+/// One user with its groups, and its provisioning state in `status`'s tenant if given.
+pub(crate) async fn user(
+    conn: &mut SqliteConnection,
+    id: &str,
+    status: Option<&Tenant>,
+) -> Result<Option<UserRecord>, StoreError> {
+    let Some(user) = load_user(conn, id).await? else {
+        return Ok(None);
+    };
+    let mut users = [user];
+    if let Some(tenant) = status {
+        attach_users(conn, tenant, &mut users).await?;
+    }
+    let [user] = users;
+    Ok(Some(user))
+}
+
+/// Users matching `query` with their groups (and states), and the total count.
+pub(crate) async fn users(
+    conn: &mut SqliteConnection,
+    query: &Query,
+) -> Result<(Vec<UserRecord>, u64), StoreError> {
+    let (rows, total) = query_rows(conn, "users", USER_COLUMNS, "user_name_key", query).await?;
+    let mut users = rows
+        .iter()
+        .map(user_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    load_links(conn, &mut users).await?;
+    if let Some(tenant) = &query.status {
+        attach_users(conn, tenant, &mut users).await?;
+    }
+    Ok((users, total))
+}
+
+/// One group with its members, and its provisioning state in `status`'s tenant if given.
+pub(crate) async fn group(
+    conn: &mut SqliteConnection,
+    id: &str,
+    status: Option<&Tenant>,
+) -> Result<Option<GroupRecord>, StoreError> {
+    let Some(group) = load_group(conn, id, true).await? else {
+        return Ok(None);
+    };
+    let mut groups = [group];
+    if let Some(tenant) = status {
+        attach_groups(conn, tenant, &mut groups).await?;
+    }
+    let [group] = groups;
+    Ok(Some(group))
+}
+
+/// Groups matching `query` (members unless excluded, states if asked), and the total.
+pub(crate) async fn groups(
+    conn: &mut SqliteConnection,
+    query: &Query,
+) -> Result<(Vec<GroupRecord>, u64), StoreError> {
+    let (rows, total) =
+        query_rows(conn, "groups", GROUP_COLUMNS, "display_name_key", query).await?;
+    let mut groups = rows
+        .iter()
+        .map(group_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !query.without_members {
+        load_members(conn, &mut groups).await?;
+    }
+    if let Some(tenant) = &query.status {
+        attach_groups(conn, tenant, &mut groups).await?;
+    }
+    Ok((groups, total))
+}

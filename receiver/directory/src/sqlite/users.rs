@@ -1,0 +1,182 @@
+//! User writes of the SQLite directory; each runs inside the writer's batch transaction.
+
+use serde_json::Value;
+use splashsync_scim::now_rfc3339;
+use sqlx::SqliteConnection;
+
+use super::memberships::effective_groups;
+use super::outbox::{insert_job, insert_jobs};
+use super::read::{load_user, user_columns_of, user_from_row};
+use super::{check_version, is_unique_violation, marks, IN_CHUNK};
+use crate::error::StoreError;
+use crate::model::{UserRecord, WriteCtx};
+use crate::plan;
+use crate::store::UserEdit;
+
+fn taken(user_name: &str) -> StoreError {
+    StoreError::UserNameTaken(user_name.to_string())
+}
+
+/// Writes the job carrying `record`'s desired state, its Splashtop group read from the
+/// memberships (none once deleted).
+async fn write_job(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    record: &UserRecord,
+    deleted: bool,
+) -> Result<(), StoreError> {
+    let group = if deleted {
+        None
+    } else {
+        let ids = std::slice::from_ref(&record.id);
+        effective_groups(conn, ids, cx.policy)
+            .await?
+            .remove(&record.id)
+    };
+    insert_job(conn, &plan::user_job(cx, record, group, deleted)).await
+}
+
+/// The job of a user as the directory holds it now (a dead letter's replay).
+pub(crate) async fn current_job(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    record: &UserRecord,
+) -> Result<(), StoreError> {
+    write_job(conn, cx, record, false).await
+}
+
+/// Bumps the versions of users whose desired state changed through a group and writes
+/// their jobs: a handful of statements whatever the number of users.
+pub(crate) async fn touch(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    user_ids: &[String],
+) -> Result<(), StoreError> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    let now = now_rfc3339();
+    let mut records = Vec::with_capacity(user_ids.len());
+    for chunk in user_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE users SET version = version + 1, last_modified = ? WHERE id IN ({}) \
+             RETURNING id, user_name, resource, version, created, last_modified",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(&now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            records.push(user_from_row(&row)?);
+        }
+    }
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let groups = effective_groups(conn, &ids, cx.policy).await?;
+    insert_jobs(conn, &plan::user_jobs(cx, &records, groups)).await
+}
+
+/// Inserts a new user and its first job.
+pub(crate) async fn create(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    record: UserRecord,
+) -> Result<UserRecord, StoreError> {
+    let (external_id, display_name) = user_columns_of(&record.resource);
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, resource, version, created, last_modified) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&record.id)
+    .bind(&record.user_name)
+    .bind(record.user_name.to_lowercase())
+    .bind(external_id)
+    .bind(display_name)
+    .bind(record.resource.to_string())
+    .bind(record.version)
+    .bind(&record.created)
+    .bind(&record.last_modified)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
+        other => other?,
+    };
+    // A new user is in no group yet: no membership lookup on the create hot path.
+    insert_job(conn, &plan::user_job(cx, &record, None, false)).await?;
+    Ok(record)
+}
+
+/// Replaces a user's body with what `edit` makes of it.
+pub(crate) async fn update(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    id: &str,
+    if_match: Option<i64>,
+    edit: UserEdit,
+) -> Result<UserRecord, StoreError> {
+    let current = load_user(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("User {id:?}")))?;
+    check_version(if_match, current.version)?;
+    let resource = edit(&current).map_err(StoreError::Rejected)?;
+    if resource == current.resource {
+        // Nothing changed: no new version, no job (Okta re-sends whole profiles often).
+        return Ok(current);
+    }
+    let user_name = resource
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or(&current.user_name)
+        .to_string();
+    let (external_id, display_name) = user_columns_of(&resource);
+    let record = UserRecord {
+        id: current.id.clone(),
+        user_name,
+        resource,
+        version: current.version + 1,
+        created: current.created.clone(),
+        last_modified: now_rfc3339(),
+        groups: current.groups,
+        provisioning: None,
+    };
+    let updated = sqlx::query(
+        "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, resource = ?, \
+         version = ?, last_modified = ? WHERE id = ?",
+    )
+    .bind(&record.user_name)
+    .bind(record.user_name.to_lowercase())
+    .bind(external_id)
+    .bind(display_name)
+    .bind(record.resource.to_string())
+    .bind(record.version)
+    .bind(&record.last_modified)
+    .bind(&record.id)
+    .execute(&mut *conn)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
+        other => other?,
+    };
+    write_job(conn, cx, &record, false).await?;
+    Ok(record)
+}
+
+/// Deletes a user (its memberships go with it) and writes its `deleted` job.
+pub(crate) async fn delete(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut current = load_user(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("User {id:?}")))?;
+    check_version(if_match, current.version)?;
+    sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    current.version += 1;
+    write_job(conn, cx, &current, true).await
+}

@@ -1,0 +1,214 @@
+//! Builds the receiver (store, relay, intake, HTTP server) and runs it until stopped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use splashsync_admin::broker::BrokerProbe;
+use splashsync_admin::samples::{run_sampler, Finished, Samples};
+use splashsync_admin::AdminState;
+use splashsync_directory::audit::sqlite::SqliteAudit;
+use splashsync_directory::audit::AuditStore;
+use splashsync_directory::sqlite::SqliteDirectory;
+use splashsync_directory::Directory;
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::Tenant;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::auth::BearerToken;
+use crate::config::Settings;
+use crate::events::{Intake, IntakeMetrics};
+use crate::metrics::Metrics;
+use crate::relay::Relay;
+use crate::routes::{router, AppState, Services};
+
+/// A receiver bound to its port, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    relay: Relay,
+    intake: Intake,
+    sampler: Option<Sampler>,
+    broker: Arc<BrokerProbe>,
+    addr: SocketAddr,
+}
+
+/// What the console's sampler task needs.
+struct Sampler {
+    samples: Arc<Samples>,
+    audit: Arc<dyn AuditStore>,
+    finished: Arc<dyn Finished>,
+    every: Duration,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A background task and the means to stop it.
+struct Stoppable {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Stoppable {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(
+        make: impl FnOnce(oneshot::Receiver<()>) -> F,
+    ) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        Self {
+            stop,
+            task: tokio::spawn(make(stopped)),
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+impl Application {
+    /// Opens the store (running migrations), binds the listener and wires the routes.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate().map_err(anyhow::Error::msg)?;
+        let sqlite = SqliteDirectory::open(&settings.database_url).await?;
+        let audit: Arc<dyn AuditStore> = Arc::new(SqliteAudit::new(&sqlite));
+        let directory: Arc<dyn Directory> = Arc::new(sqlite);
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let tenant = Tenant::parse(&settings.tenant)
+            .ok_or_else(|| anyhow::anyhow!("SPLASHSYNC_TENANT must be non-empty, without '/'"))?;
+        let scim = AppState {
+            directory: directory.clone(),
+            tenant: tenant.clone(),
+            base_url: settings.base_url(addr).into(),
+            page_size: settings.page_size,
+            max_page_size: settings.max_page_size,
+            group_policy: settings.group_policy,
+            caller: crate::routes::token_fingerprint(settings.scim_token.expose_secret()).into(),
+        };
+        let topology = Topology::new(settings.amqp_prefix.clone(), settings.partitions);
+        let metrics = Arc::new(Metrics::new());
+        let broker = Arc::new(BrokerProbe::new(
+            settings.amqp_url.clone(),
+            topology.clone(),
+        ));
+        let relay = Relay::new(directory, topology.clone(), settings.amqp_url.clone());
+        let intake_metrics = IntakeMetrics::register(&metrics);
+        let intake = Intake::new(
+            audit.clone(),
+            topology,
+            settings.amqp_url.clone(),
+            intake_metrics.clone(),
+        );
+        let mut sampler = None;
+        let admin = settings.admin_token.as_ref().map(|admin_token| {
+            let samples = Arc::new(Samples::default());
+            sampler = Some(Sampler {
+                samples: samples.clone(),
+                audit: audit.clone(),
+                finished: intake_metrics,
+                every: Duration::from_secs(settings.sample_interval_secs),
+            });
+            AdminState {
+                audit: audit.clone(),
+                broker: broker.clone(),
+                samples,
+                token: token_of(admin_token),
+                tenant,
+                group_policy: settings.group_policy,
+            }
+        });
+        let app = router(Services {
+            scim,
+            scim_token: token_of(&settings.scim_token),
+            audit,
+            broker: broker.clone(),
+            metrics,
+            admin,
+        });
+        Ok(Self {
+            listener,
+            router: app,
+            relay,
+            intake,
+            sampler,
+            broker,
+            addr,
+        })
+    }
+
+    /// The bound address (port 0 in settings picks a free port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until `shutdown` resolves: stops accepting, finishes in-flight requests,
+    /// then stops the relay, the intake and the sampler.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let relay = self.relay;
+        let relay = Stoppable::spawn(|stopped| {
+            relay.run(async move {
+                let _ = stopped.await;
+            })
+        });
+        let intake = self.intake;
+        let intake = Stoppable::spawn(|stopped| {
+            intake.run(async move {
+                let _ = stopped.await;
+            })
+        });
+        let sampler = self.sampler.map(|s| {
+            let broker = self.broker.clone();
+            Stoppable::spawn(move |stopped| {
+                run_sampler(
+                    s.samples,
+                    broker,
+                    s.audit,
+                    s.finished,
+                    s.every,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+            })
+        });
+        tracing::info!(addr = %self.addr, "SCIM receiver listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        if let Some(s) = sampler {
+            s.stop().await;
+        }
+        intake.stop().await;
+        relay.stop().await;
+        self.broker.close().await;
+        tracing::info!("receiver stopped");
+        Ok(())
+    }
+}
+
+/// A bearer token holding its own copy of the secret.
+fn token_of(secret: &SecretString) -> BearerToken {
+    BearerToken(Arc::new(SecretString::from(
+        secret.expose_secret().to_owned(),
+    )))
+}

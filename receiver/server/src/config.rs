@@ -1,0 +1,211 @@
+//! Receiver settings: every one from the environment, with a flag of the same meaning.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use secrecy::SecretString;
+use splashsync_directory::GroupPolicy;
+use splashsync_runtime::telemetry::LogFormat;
+
+/// The receiver's settings.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "splashsync-receiver",
+    version,
+    about = "splashsync's SCIM 2.0 service provider"
+)]
+pub struct Settings {
+    /// Address the SCIM server listens on.
+    #[arg(long, env = "SPLASHSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory store URL (`sqlite://path`; the file is created when missing).
+    #[arg(
+        long,
+        env = "SPLASHSYNC_DATABASE_URL",
+        default_value = "sqlite://splashsync.db"
+    )]
+    pub database_url: String,
+
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "SPLASHSYNC_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+
+    /// Prefix of every exchange and queue name.
+    #[arg(long, env = "SPLASHSYNC_AMQP_PREFIX", default_value = "splashsync")]
+    pub amqp_prefix: String,
+
+    /// Number of partition queues; must be the same for receivers and workers.
+    #[arg(long, env = "SPLASHSYNC_PARTITIONS", default_value_t = splashsync_protocol::topology::DEFAULT_PARTITIONS,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub partitions: u16,
+
+    /// Bearer token the identity provider sends (required).
+    #[arg(long, env = "SPLASHSYNC_SCIM_TOKEN", hide_env_values = true)]
+    pub scim_token: SecretString,
+
+    /// Tenant name (one Splashtop team) this receiver serves.
+    #[arg(long, env = "SPLASHSYNC_TENANT", default_value = "default")]
+    pub tenant: String,
+
+    /// Public base URL for `meta.location` (default: http://<listen>).
+    #[arg(long, env = "SPLASHSYNC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Default page size of list responses.
+    #[arg(long, env = "SPLASHSYNC_PAGE_SIZE", default_value_t = 100)]
+    pub page_size: u64,
+
+    /// Largest page size a client may ask for.
+    #[arg(long, env = "SPLASHSYNC_MAX_PAGE_SIZE", default_value_t = 1000)]
+    pub max_page_size: u64,
+
+    /// What a second group for one user does: reject (409), move (latest wins) or first.
+    #[arg(
+        long,
+        env = "SPLASHSYNC_GROUP_POLICY",
+        default_value = "reject",
+        value_parser = group_policy_parser()
+    )]
+    pub group_policy: GroupPolicy,
+
+    /// Token of the admin API and console (`/admin`, `/console`); both are off when unset.
+    #[arg(long, env = "SPLASHSYNC_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<SecretString>,
+
+    /// Seconds between the backlog and throughput samples the console charts.
+    #[arg(long, env = "SPLASHSYNC_SAMPLE_INTERVAL_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sample_interval_secs: u64,
+
+    /// Log format: text or json.
+    #[arg(long, env = "SPLASHSYNC_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// The policies by name, listed in `--help` like an enum's values.
+fn group_policy_parser() -> impl clap::builder::TypedValueParser<Value = GroupPolicy> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(GroupPolicy::ALL.map(GroupPolicy::as_str))
+        .map(|name| name.parse::<GroupPolicy>().unwrap_or_default())
+}
+
+impl Settings {
+    /// Checks what clap cannot, with a message that says how to fix it.
+    pub fn validate(&self) -> Result<(), String> {
+        use secrecy::ExposeSecret;
+        if self.scim_token.expose_secret().len() < 16 {
+            return Err("SPLASHSYNC_SCIM_TOKEN must be at least 16 characters".into());
+        }
+        if let Some(admin) = &self.admin_token {
+            let admin = admin.expose_secret();
+            if admin.len() < 16 {
+                return Err("SPLASHSYNC_ADMIN_TOKEN must be at least 16 characters".into());
+            }
+            if admin == self.scim_token.expose_secret() {
+                return Err(
+                    "SPLASHSYNC_ADMIN_TOKEN must differ from SPLASHSYNC_SCIM_TOKEN: an identity provider must never reach the admin API".into(),
+                );
+            }
+        }
+        if !self.database_url.starts_with("sqlite:") {
+            return Err(format!(
+                "SPLASHSYNC_DATABASE_URL must start with sqlite: (got {:?})",
+                self.database_url.split(':').next().unwrap_or("")
+            ));
+        }
+        if !(self.amqp_url.starts_with("amqp://") || self.amqp_url.starts_with("amqps://")) {
+            return Err("SPLASHSYNC_AMQP_URL must start with amqp:// or amqps://".into());
+        }
+        if self.amqp_prefix.is_empty() || self.amqp_prefix.len() > 100 {
+            return Err("SPLASHSYNC_AMQP_PREFIX must be 1 to 100 characters".into());
+        }
+        if self.tenant.is_empty() || self.tenant.contains('/') {
+            return Err("SPLASHSYNC_TENANT must be non-empty and contain no '/'".into());
+        }
+        if self.page_size == 0 || self.page_size > self.max_page_size {
+            return Err(
+                "SPLASHSYNC_PAGE_SIZE must be between 1 and SPLASHSYNC_MAX_PAGE_SIZE".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The base URL resources' `meta.location` starts with.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        let base = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        format!("{}/scim/v2", base.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("splashsync-receiver").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_documented_ones() {
+        let s = parse(&["--scim-token", "0123456789abcdef"]).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://splashsync.db");
+        assert_eq!(s.amqp_prefix, "splashsync");
+        assert_eq!(s.partitions, 32);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn a_short_token_is_refused_with_a_clear_message() {
+        let s = parse(&["--scim-token", "short"]).unwrap();
+        assert!(s.validate().unwrap_err().contains("SPLASHSYNC_SCIM_TOKEN"));
+    }
+
+    #[test]
+    fn the_admin_token_is_optional_but_never_the_scim_token() {
+        let s = parse(&["--scim-token", "0123456789abcdef"]).unwrap();
+        assert!(s.admin_token.is_none());
+        let s = parse(&[
+            "--scim-token",
+            "0123456789abcdef",
+            "--admin-token",
+            "0123456789abcdef",
+        ])
+        .unwrap();
+        assert!(s.validate().unwrap_err().contains("SPLASHSYNC_ADMIN_TOKEN"));
+        let s = parse(&["--scim-token", "0123456789abcdef", "--admin-token", "short"]).unwrap();
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn the_group_policy_is_one_of_three_names() {
+        let s = parse(&["--scim-token", "0123456789abcdef", "--group-policy", "move"]).unwrap();
+        assert_eq!(s.group_policy, GroupPolicy::Move);
+        assert_eq!(
+            parse(&["--scim-token", "0123456789abcdef"])
+                .unwrap()
+                .group_policy,
+            GroupPolicy::Reject
+        );
+        assert!(parse(&["--scim-token", "0123456789abcdef", "--group-policy", "last"]).is_err());
+    }
+
+    #[test]
+    fn zero_partitions_is_refused() {
+        assert!(parse(&["--scim-token", "0123456789abcdef", "--partitions", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_token_is_not_printed_by_debug() {
+        let s = parse(&["--scim-token", "0123456789abcdef-secret"]).unwrap();
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,310 @@
+//! Intake of what workers report: outcome events from `<prefix>.events.receiver` into
+//! the audit log, dead letters from `<prefix>.dead-letters` into the dead-letters table.
+//!
+//! Each delivery is acked only after its write committed (a crash in between redelivers
+//! it, and the store ignores what it already has: event ids and dead-letter delivery ids
+//! are unique). Deliveries are written concurrently so that the writer's group commit
+//! batches them. Like the relay, intake reconnects whenever the broker goes away.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use splashsync_admin::samples::Finished;
+use splashsync_directory::audit::{AuditStore, NewDeadLetter};
+use splashsync_directory::StoreError;
+use splashsync_protocol::events::OutcomeEvent;
+use splashsync_protocol::job::Job;
+use splashsync_protocol::topology::Topology;
+use splashsync_protocol::{DeadLetterHeaders, JobKey};
+
+use crate::metrics::Metrics;
+
+/// Deliveries in flight per queue (written concurrently, one group commit).
+const PREFETCH: u16 = 64;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+/// What the intake counts: outcome events by status, dead letters by reason, and the
+/// jobs finished (the console's drain rate).
+#[derive(Debug)]
+pub struct IntakeMetrics {
+    outcomes: Family<StatusLabels, Counter>,
+    dead_letters: Family<ReasonLabels, Counter>,
+    finished: AtomicU64,
+}
+
+impl IntakeMetrics {
+    /// Creates the metrics and registers them into `metrics`.
+    pub fn register(metrics: &Metrics) -> Arc<Self> {
+        let this = Self {
+            outcomes: Family::default(),
+            dead_letters: Family::default(),
+            finished: AtomicU64::new(0),
+        };
+        metrics.register(
+            "splashsync_outcome_events",
+            "Outcome events taken in, by status",
+            this.outcomes.clone(),
+        );
+        metrics.register(
+            "splashsync_dead_letters_received",
+            "Dead letters taken in, by reason",
+            this.dead_letters.clone(),
+        );
+        Arc::new(this)
+    }
+
+    fn outcome(&self, status: &str) {
+        self.outcomes
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
+            })
+            .inc();
+        if status != "retrying" {
+            self.finished.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn dead_letter(&self, reason: &str) {
+        self.dead_letters
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+}
+
+impl Finished for IntakeMetrics {
+    fn finished_jobs(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
+    }
+}
+
+/// Consumes outcome events and dead letters into the audit store.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    audit: Arc<dyn AuditStore>,
+    topology: Topology,
+    amqp_url: String,
+    metrics: Arc<IntakeMetrics>,
+}
+
+impl Intake {
+    /// Intake for `topology`'s events and dead-letter queues.
+    pub fn new(
+        audit: Arc<dyn AuditStore>,
+        topology: Topology,
+        amqp_url: String,
+        metrics: Arc<IntakeMetrics>,
+    ) -> Self {
+        Self {
+            audit,
+            topology,
+            amqp_url,
+            metrics,
+        }
+    }
+
+    /// Runs until `shutdown` resolves, reconnecting whenever the broker goes away.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
+                &self.amqp_url,
+                "splashsync-receiver-intake",
+                &mut shutdown,
+            )
+            .await
+            else {
+                return;
+            };
+            let result = tokio::select! {
+                r = self.consume(&conn) => r,
+                () = &mut shutdown => {
+                    let _ = conn.close(200, "receiver shutting down".into()).await;
+                    return;
+                }
+            };
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "intake lost RabbitMQ; reconnecting");
+            }
+            let _ = conn.close(200, "intake reconnecting".into()).await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = &mut shutdown => return,
+            }
+        }
+    }
+
+    async fn consume(&self, conn: &lapin::Connection) -> anyhow::Result<()> {
+        let setup = conn.create_channel().await?;
+        self.topology.declare(&setup).await?;
+        let events = self
+            .consumer(conn, &self.topology.events_queue(), "events")
+            .await?;
+        let dead = self
+            .consumer(conn, &self.topology.dead_letter_queue(), "dead-letters")
+            .await?;
+        tracing::info!("intake consuming outcome events and dead letters");
+        let events = events.for_each_concurrent(PREFETCH as usize, |d| async move {
+            if let Ok(d) = d {
+                self.take_event(d).await;
+            }
+        });
+        let dead = dead.for_each_concurrent(PREFETCH as usize, |d| async move {
+            if let Ok(d) = d {
+                self.take_dead_letter(d).await;
+            }
+        });
+        // Either stream ends when the connection or its channel is gone.
+        tokio::select! {
+            () = events => {}
+            () = dead => {}
+        }
+        anyhow::bail!("a consumer ended (channel or connection closed)")
+    }
+
+    async fn consumer(
+        &self,
+        conn: &lapin::Connection,
+        queue: &str,
+        tag: &str,
+    ) -> lapin::Result<lapin::Consumer> {
+        let channel = conn.create_channel().await?;
+        channel
+            .basic_qos(PREFETCH, BasicQosOptions::default())
+            .await?;
+        channel
+            .basic_consume(
+                queue.into(),
+                format!("splashsync-receiver-{tag}").as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+    }
+
+    async fn take_event(&self, delivery: Delivery) {
+        let event: OutcomeEvent = match serde_json::from_slice(&delivery.data) {
+            Ok(e) => e,
+            Err(e) => {
+                // Requeueing cannot make it readable: drop it, loudly.
+                tracing::warn!(error = %e, "undecodable outcome event dropped");
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+                return;
+            }
+        };
+        let status = event.status.as_str();
+        let span = tracing::info_span!("outcome", job_id = %event.job_id, key = %event.key, tenant = %event.tenant, status);
+        let _enter = span.enter();
+        match self.audit.record_outcome(event.clone()).await {
+            Ok(fresh) => {
+                if fresh {
+                    self.metrics.outcome(status);
+                }
+                tracing::debug!(fresh, attempt = event.attempt, "outcome recorded");
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            }
+            Err(e) => self.retry_later(&delivery, &e).await,
+        }
+    }
+
+    async fn take_dead_letter(&self, delivery: Delivery) {
+        let dl = decode_dead_letter(&delivery);
+        let span = tracing::info_span!("dead_letter", job_id = %dl.job_id, key = %dl.key, tenant = %dl.tenant, reason = %dl.reason);
+        let _enter = span.enter();
+        let reason = dl.reason.clone();
+        match self.audit.record_dead_letter(dl).await {
+            Ok(fresh) => {
+                if fresh {
+                    self.metrics.dead_letter(&reason);
+                    tracing::warn!("job dead-lettered; stored for operators");
+                }
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            }
+            Err(e) => self.retry_later(&delivery, &e).await,
+        }
+    }
+
+    async fn retry_later(&self, delivery: &Delivery, e: &StoreError) {
+        tracing::error!(error = %e, "cannot store a delivery; it goes back to its queue");
+        // A short pause so that a failing store is not hammered by redeliveries.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = delivery
+            .acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            })
+            .await;
+    }
+}
+
+/// A dead letter from a delivery: the job's own fields when its body is a job, the
+/// worker's `x-splashsync-*` headers, or RabbitMQ's `x-first-death-reason` when the
+/// broker itself dead-lettered it (delivery limit).
+pub fn decode_dead_letter(delivery: &Delivery) -> NewDeadLetter {
+    let empty = FieldTable::default();
+    let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
+    let why = DeadLetterHeaders::decode(headers);
+    let job: Option<Job> = serde_json::from_slice(&delivery.data).ok();
+    let meta = job.as_ref().map(|j| j.meta().clone());
+    // A body that is not a job still names its key in the `key` header (when it was set).
+    let key_text = meta.as_ref().map(|m| m.key.to_string()).or_else(|| {
+        headers.inner().get("key").and_then(|v| match v {
+            AMQPValue::LongString(s) => Some(s.to_string()),
+            _ => None,
+        })
+    });
+    let key = key_text.as_deref().and_then(JobKey::parse);
+    let job_id = meta
+        .as_ref()
+        .map(|m| m.job_id.clone())
+        .or_else(|| {
+            delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.to_string())
+        })
+        .unwrap_or_else(|| format!("unknown-{}", uuid::Uuid::new_v4()));
+    NewDeadLetter {
+        tenant: meta
+            .as_ref()
+            .map(|m| m.tenant.clone())
+            .or_else(|| key.as_ref().map(|k| k.tenant().to_string()))
+            .unwrap_or_default(),
+        kind: key
+            .as_ref()
+            .map_or("unknown", |k| k.kind().as_str())
+            .to_string(),
+        version: meta.as_ref().map_or(0, |m| m.version),
+        key: key_text.unwrap_or_default(),
+        job_id,
+        reason: why.reason.as_str().to_string(),
+        http_status: why.http_status.map(i64::from),
+        error_code: why.error_code,
+        error_body: why.error_body,
+        attempts: why.attempts.unwrap_or(0),
+        first_attempt: why.first_attempt,
+        last_attempt: why.last_attempt,
+        payload: String::from_utf8_lossy(&delivery.data).into_owned(),
+    }
+}

@@ -1,0 +1,41 @@
+//! splashsync's receiver: the SCIM 2.0 service provider Okta and Entra ID talk to.
+//!
+//! It answers every call at once from its own durable directory (`splashsync-directory`)
+//! and, in the same store transaction, writes the provisioning jobs that the outbox relay
+//! then publishes to RabbitMQ (the transactional outbox; docs/DESIGN.md, invariant 1).
+//! The operators' API and console (`splashsync-admin`) are merged into its router.
+//!
+//! # Layout
+//! - [`config`]: settings from the environment and flags, validated at start-up.
+//! - [`app`]: [`app::Application`]: opens the store, starts the relay, the intake and the
+//!   sampler, serves the router; runs until stopped.
+//! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
+//!   endpoints under `/scim/v2`.
+//! - [`auth`]: the SCIM bearer-token middleware.
+//! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
+//! - [`user`]: SCIM User bodies into directory records and back.
+//! - [`group`]: the same for SCIM Group bodies.
+//! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
+//! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
+//! - [`events`]: intake of outcome events and dead letters into the audit store.
+//! - [`metrics`]: the registry every component registers its metrics into (a leaf).
+//! - [`http_metrics`]: SCIM request counts and latencies.
+//! - [`ops`]: `/metrics` and `/readyz`.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod events;
+pub mod extract;
+pub mod group;
+pub mod http_metrics;
+pub mod metrics;
+pub mod ops;
+pub mod provisioning;
+pub mod relay;
+pub mod routes;
+pub mod user;
+
+/// The directory crate, re-exported so that callers that hold the receiver (the
+/// end-to-end tests) reach the store it wrote without a dependency of their own.
+pub use splashsync_directory as directory;

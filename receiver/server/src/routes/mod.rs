@@ -1,0 +1,175 @@
+//! The receiver's HTTP surface, built by one constructor ([`router`]) that the binary
+//! and the tests share: the SCIM endpoints under `/scim/v2` behind their token, `/healthz`,
+//! the ops endpoints, the operators' service when it has a token, and every layer.
+//!
+//! # Layout
+//! - [`users`]: the `/Users` endpoints.
+//! - [`groups`]: the `/Groups` endpoints.
+//! - [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+//! - [`query`]: filters, paging and sorting of list requests.
+//! - [`projection`]: `attributes` / `excludedAttributes`.
+//! - [`response`]: SCIM JSON responses, ETags, and the mapping of store errors.
+
+pub mod discovery;
+pub mod groups;
+pub mod projection;
+pub mod query;
+pub mod response;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use splashsync_admin::broker::BrokerProbe;
+use splashsync_admin::AdminState;
+use splashsync_directory::audit::AuditStore;
+use splashsync_directory::{Directory, GroupPolicy, WriteCtx};
+use splashsync_scim::ScimError;
+
+use crate::auth::{require_token, BearerToken};
+use crate::extract::MAX_BODY_BYTES;
+use crate::http_metrics::RequestMetrics;
+use crate::metrics::Metrics;
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The directory.
+    pub directory: Arc<dyn Directory>,
+    /// The tenant this receiver serves.
+    pub tenant: splashsync_protocol::Tenant,
+    /// `http(s)://host/scim/v2`, for `meta.location`.
+    pub base_url: Arc<str>,
+    /// Default page size.
+    pub page_size: u64,
+    /// Largest page size.
+    pub max_page_size: u64,
+    /// What a second group for one user does.
+    pub group_policy: GroupPolicy,
+    /// Who writes: the SCIM token's fingerprint (`token:` and 8 hex digits of its
+    /// SHA-256), recorded with every job so the timeline says which token asked.
+    pub caller: Arc<str>,
+}
+
+impl AppState {
+    /// The write context of a request: its origin names the call and the token.
+    pub fn write_ctx(&self, origin: String) -> WriteCtx {
+        let origin = format!("{origin} by {}", self.caller);
+        WriteCtx {
+            tenant: self.tenant.clone(),
+            origin,
+            policy: self.group_policy,
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("tenant", &self.tenant)
+            .field("base_url", &self.base_url)
+            .field("group_policy", &self.group_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token's fingerprint for the audit log: never the token, never reversible.
+pub fn token_fingerprint(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("token:{hex}")
+}
+
+/// Everything the HTTP surface serves from.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// What the SCIM handlers need.
+    pub scim: AppState,
+    /// The SCIM bearer token.
+    pub scim_token: BearerToken,
+    /// The audit store (provisioning states, `/metrics`, `/readyz`).
+    pub audit: Arc<dyn AuditStore>,
+    /// Queue depths and broker readiness.
+    pub broker: Arc<BrokerProbe>,
+    /// The registry the request metrics and the store gauges register into.
+    pub metrics: Arc<Metrics>,
+    /// The operators' service; `None` when no admin token is set (`/admin` and `/console` off).
+    pub admin: Option<AdminState>,
+}
+
+/// The whole HTTP router: `/scim/v2/...` behind the SCIM token, `/healthz`, `/metrics` and
+/// `/readyz` open, `/admin` and `/console` behind the admin token, with every layer.
+pub fn router(services: Services) -> Router {
+    let Services {
+        scim,
+        scim_token,
+        audit,
+        broker,
+        metrics,
+        admin,
+    } = services;
+    let mut app =
+        scim_router(scim, scim_token).merge(crate::ops::router(audit, broker, metrics.clone()));
+    if let Some(admin) = admin {
+        app = app.merge(splashsync_admin::router(admin));
+    }
+    app.layer(axum::middleware::from_fn_with_state(
+        RequestMetrics::register(&metrics),
+        crate::http_metrics::track,
+    ))
+}
+
+/// `/scim/v2/...` behind the bearer token, `/healthz` open.
+fn scim_router(state: AppState, token: BearerToken) -> Router {
+    let scim = Router::new()
+        .route("/Users", get(users::list).post(users::create))
+        .route(
+            "/Users/{id}",
+            get(users::get_one)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route(
+            "/Groups/{id}",
+            get(groups::get_one)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/ResourceTypes", get(discovery::list_resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::get_resource_type))
+        .route("/Schemas", get(discovery::list_schemas))
+        .route("/Schemas/{id}", get(discovery::get_schema))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(token, require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Router::new()
+        .nest("/scim/v2", scim)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+}
+
+async fn not_found() -> impl IntoResponse {
+    ScimError::new(StatusCode::NOT_FOUND, None, "no such endpoint")
+}
+
+async fn method_not_allowed(method: Method) -> impl IntoResponse {
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        format!("{method} is not supported on this endpoint"),
+    )
+}

@@ -1,0 +1,254 @@
+//! `/Users`: create, read, list, replace, patch, delete.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use splashsync_scim::filter::AttrPath;
+use splashsync_scim::patch::{self, PatchRules};
+use splashsync_scim::{now_rfc3339, ListResponse, ScimError, ScimType};
+
+use super::query::{ListParams, ListRequest};
+use super::response::{
+    created, if_match, new_id, resource, scim_json, store_error, user_name_immutable,
+};
+use super::AppState;
+use crate::extract::ScimJson;
+use crate::provisioning::{self, annotate, annotate_page};
+use crate::user;
+use splashsync_directory::model::{Indexed, Query as StoreQuery, UserRecord};
+use splashsync_directory::StoreError;
+
+/// `POST /Users`.
+pub async fn create(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let wanted = provisioning::wanted(raw.as_deref());
+    let valid = user::validate(body)?;
+    let now = now_rfc3339();
+    let record = UserRecord {
+        id: new_id(),
+        user_name: valid.user_name,
+        resource: valid.resource,
+        version: 1,
+        created: now.clone(),
+        last_modified: now,
+        groups: Vec::new(),
+        provisioning: None,
+    };
+    let cx = state.write_ctx("POST /Users".into());
+    match state.directory.create_user(cx, record.clone()).await {
+        Ok(new) => Ok(created(user::render(&new, &state.base_url), new.version)),
+        Err(e @ StoreError::UserNameTaken(_)) => {
+            match idempotent_retry(&state, &record, wanted).await {
+                Some(existing) => {
+                    let mut body = user::render(&existing, &state.base_url);
+                    if wanted {
+                        annotate(&mut body, existing.provisioning.as_ref());
+                    }
+                    Ok(resource(StatusCode::CREATED, &body, existing.version))
+                }
+                None => Err(store_error(e)),
+            }
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Entra retries a create whose answer it lost: the same userName with the same
+/// externalId and the same body is that retry, answered with the user it created.
+/// Anything else stays a 409 (Okta's "repeated create gives 409" included).
+async fn idempotent_retry(
+    state: &AppState,
+    attempt: &UserRecord,
+    with_status: bool,
+) -> Option<UserRecord> {
+    let external_id = attempt.resource.get("externalId").and_then(Value::as_str)?;
+    let (found, _) = state
+        .directory
+        .list_users(StoreQuery {
+            lookup: Some((Indexed::Name, attempt.user_name.clone())),
+            all: true,
+            status: with_status.then(|| state.tenant.clone()),
+            ..StoreQuery::default()
+        })
+        .await
+        .ok()?;
+    found.into_iter().find(|u| {
+        u.resource.get("externalId").and_then(Value::as_str) == Some(external_id)
+            && u.resource == attempt.resource
+    })
+}
+
+/// `GET /Users/{id}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ScimError> {
+    let projection = params.projection()?;
+    let wanted = provisioning::wanted(raw.as_deref());
+    let record = state
+        .directory
+        .get_user(&id, wanted.then_some(&state.tenant))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ScimError::not_found("User", &id))?;
+    let mut body = projection.apply(user::render(&record, &state.base_url));
+    annotate(&mut body, record.provisioning.as_ref());
+    Ok(resource(StatusCode::OK, &body, record.version))
+}
+
+/// `GET /Users?filter=…&startIndex=…&count=…&sortBy=…&attributes=…`.
+pub async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ScimError> {
+    let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
+    let mut query = request.store_query("userName", true);
+    if provisioning::wanted(raw.as_deref()) {
+        query.status = Some(state.tenant.clone());
+    }
+    let store_paged = !query.all;
+    let (records, total) = state
+        .directory
+        .list_users(query)
+        .await
+        .map_err(store_error)?;
+    let rendered = records
+        .iter()
+        .map(|r| user::render(r, &state.base_url))
+        .collect();
+    let (mut page, total) = request.finish(rendered, total, store_paged);
+    let statuses: HashMap<&str, _> = records
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), r.provisioning.as_ref()?)))
+        .collect();
+    annotate_page(&mut page, &statuses);
+    let body = ListResponse::new(page, total, request.paging.start_index);
+    Ok(scim_json(
+        StatusCode::OK,
+        &serde_json::to_value(body).unwrap_or_default(),
+    ))
+}
+
+/// The userName of `new` unless it changes `current`'s (a case-only change keeps the
+/// original spelling: Splashtop emails are case-insensitive).
+fn keep_user_name(current: &UserRecord, mut new: Value) -> Result<Value, ScimError> {
+    let proposed = new
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if !proposed.eq_ignore_ascii_case(&current.user_name) {
+        return Err(user_name_immutable(&current.user_name, &proposed));
+    }
+    if let Some(obj) = new.as_object_mut() {
+        obj.insert("userName".into(), Value::String(current.user_name.clone()));
+    }
+    Ok(new)
+}
+
+/// `PUT /Users/{id}`: replaces every attribute the client may set.
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let version = if_match(&headers)?;
+    let valid = user::validate(body)?;
+    let cx = state.write_ctx(format!("PUT /Users/{id}"));
+    let edit = Box::new(move |current: &UserRecord| keep_user_name(current, valid.resource));
+    let record = state
+        .directory
+        .update_user(cx, id, version, edit)
+        .await
+        .map_err(store_error)?;
+    Ok(updated(&state, &record, raw.as_deref()))
+}
+
+/// 200 with the updated user, and its provisioning state unless projected away.
+fn updated(state: &AppState, record: &UserRecord, query: Option<&str>) -> Response {
+    let mut body = user::render(record, &state.base_url);
+    if provisioning::wanted(query) {
+        annotate(&mut body, record.provisioning.as_ref());
+    }
+    resource(StatusCode::OK, &body, record.version)
+}
+
+/// User PATCH rules: `groups` is read-only (membership is changed through /Groups).
+struct UserRules;
+
+impl PatchRules for UserRules {
+    fn is_read_only(&self, path: &AttrPath) -> bool {
+        path.extension_urn().is_none()
+            && ["id", "meta", "groups"]
+                .iter()
+                .any(|a| path.name.eq_ignore_ascii_case(a))
+    }
+}
+
+/// `PATCH /Users/{id}`: all operations apply, or none.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let version = if_match(&headers)?;
+    let request = patch::parse_patch(&body).map_err(patch_error)?;
+    let cx = state.write_ctx(format!("PATCH /Users/{id}"));
+    let edit = Box::new(move |current: &UserRecord| {
+        let mut doc = current.resource.clone();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("id".into(), Value::String(current.id.clone()));
+        }
+        let patched = patch::apply(&doc, &request, &UserRules).map_err(patch_error)?;
+        let valid = user::validate(patched)?;
+        keep_user_name(current, valid.resource)
+    });
+    let record = state
+        .directory
+        .update_user(cx, id, version, edit)
+        .await
+        .map_err(store_error)?;
+    Ok(updated(&state, &record, raw.as_deref()))
+}
+
+/// `DELETE /Users/{id}`: a hard delete; the Splashtop user is removed too.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ScimError> {
+    let version = if_match(&headers)?;
+    let cx = state.write_ctx(format!("DELETE /Users/{id}"));
+    state
+        .directory
+        .delete_user(cx, id, version)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A PATCH engine error as a SCIM 400.
+pub fn patch_error(e: patch::PatchError) -> ScimError {
+    let scim_type = match e.scim_type() {
+        "invalidSyntax" => ScimType::InvalidSyntax,
+        "invalidPath" => ScimType::InvalidPath,
+        "noTarget" => ScimType::NoTarget,
+        "mutability" => ScimType::Mutability,
+        "invalidFilter" => ScimType::InvalidFilter,
+        _ => ScimType::InvalidValue,
+    };
+    ScimError::bad_request(scim_type, e.detail().to_string())
+}
