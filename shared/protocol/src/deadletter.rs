@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Header names, `x-splashsync-*`. Private: only this module spells them.
+/// Header names, `x-splashsync-*`. Private: only this module spells them (and only the
+/// `amqp` feature reads or writes them).
+#[cfg_attr(not(feature = "amqp"), allow(dead_code))]
 mod names {
     pub(super) const REASON: &str = "x-splashsync-reason";
     pub(super) const ATTEMPTS: &str = "x-splashsync-attempts";
