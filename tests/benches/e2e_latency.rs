@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use splashsync_tests::{Options, TestApp, SCIM_TOKEN};
+use serde_json::Value;
+use splashsync_test_support::{Options, ScimUser, TestApp, SCIM_TOKEN};
 use splashtop_sim::SimConfig;
 
 const MS: Duration = Duration::from_millis(1);
@@ -28,13 +28,11 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 fn user(email: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": email,
-        "name": {"givenName": "Bench", "familyName": "User"},
-        "emails": [{"primary": true, "value": email, "type": "work"}],
-        "active": true
-    })
+    ScimUser::new(email)
+        .name("Bench", "User")
+        .work_email(email)
+        .active(true)
+        .json()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -157,7 +155,7 @@ async fn main() {
         ..Options::default()
     };
     let app = TestApp::spawn_with(options).await;
-    let worker = app.start_extra_worker(0);
+    let worker = app.start_extra_worker(0).await;
     println!(
         "== idle system: simulator latency 0, no faults, 1 worker (no rate limit), {} partitions ==",
         app.topology.partitions()

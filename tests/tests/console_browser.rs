@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use splashsync_protocol::events::OutcomeStatus;
 use splashsync_protocol::keys::{account_route, Email};
-use splashsync_tests::operators::{
-    eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
+use splashsync_test_support::{
+    eventually, get_json, outcome, user_state, DeadReason, FakeWorker, Options, ScimUser, TestApp,
+    ADMIN_TOKEN,
 };
-use splashsync_tests::{Options, TestApp, ADMIN_TOKEN};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// The W3C WebDriver key of an element reference.
@@ -199,7 +199,8 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     })
     .await;
     let worker = FakeWorker::connect(&app.topology).await;
-    let r = app.create_user(&json!({"userName": "grace@example.com", "name": {"givenName": "Grace", "familyName": "Hopper"}})).await;
+    let grace = ScimUser::new("grace@example.com").name("Grace", "Hopper");
+    let r = app.create_user(&grace.json()).await;
     assert_eq!(r.status(), 201);
     assert!(r.json::<Value>().await.unwrap()["id"].is_string());
 

@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use splashsync_protocol::events::OutcomeStatus;
 use splashsync_protocol::job::Job;
 use splashsync_protocol::keys::{account_route, Email};
-use splashsync_tests::operators::{
-    eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
+use splashsync_test_support::{
+    eventually, get_json, outcome, user_state, DeadReason, FakeWorker, Options, ScimUser, TestApp,
+    ADMIN_TOKEN, SCIM_TOKEN,
 };
-use splashsync_tests::{Options, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -26,15 +26,11 @@ async fn app_without_worker() -> TestApp {
 
 /// Creates a user and returns its id and key.
 async fn create(app: &TestApp, user_name: &str, sso: &str) -> (String, String) {
-    let r = app
-        .create_user(&json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": user_name,
-            "name": {"givenName": "Ada", "familyName": "Lovelace"},
-            "active": true,
-            "urn:ietf:params:scim:schemas:extension:Splashtop:2.0:User": {"ssoName": sso},
-        }))
-        .await;
+    let body = ScimUser::new(user_name)
+        .name("Ada", "Lovelace")
+        .active(true)
+        .sso(sso);
+    let r = app.create_user(&body.json()).await;
     assert_eq!(r.status(), 201);
     let body: Value = r.json().await.unwrap();
     let id = body["id"].as_str().unwrap().to_string();
@@ -347,7 +343,7 @@ async fn the_admin_api_wants_its_own_token_and_answers_bad_input_with_json_error
     let r = app
         .http
         .get(format!("{base}/admin/dead-letters"))
-        .bearer_auth(splashsync_tests::SCIM_TOKEN)
+        .bearer_auth(SCIM_TOKEN)
         .send()
         .await
         .unwrap();
@@ -355,7 +351,7 @@ async fn the_admin_api_wants_its_own_token_and_answers_bad_input_with_json_error
     let r = app
         .http
         .get(format!("{}/Users", app.scim_url))
-        .bearer_auth(splashsync_tests::ADMIN_TOKEN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap();

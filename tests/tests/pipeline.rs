@@ -2,47 +2,26 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use splashsync_tests::{sim_has_user, Options, TestApp};
-
-fn okta_user(email: &str) -> serde_json::Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": email,
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": true, "value": email, "type": "work"}],
-        "displayName": "Test User",
-        "locale": "en-US",
-        "externalId": "00ujl29u0le5T6Aj10h7",
-        "groups": [],
-        "password": "1mz050nq",
-        "active": true
-    })
-}
+use splashsync_test_support::{
+    amqp_url, find_user, has_user, sim_reaches, Options, ScimUser, TestApp,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_created_over_scim_ends_up_in_the_splashtop_team() {
     let app = TestApp::spawn().await;
-    let response = app.create_user(&okta_user("ada@example.com")).await;
+    let response = app
+        .create_user(&ScimUser::okta("ada@example.com").json())
+        .await;
     assert_eq!(response.status(), 201);
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body["id"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(body.get("password").is_none());
 
-    let state = app
-        .wait_for_sim(Duration::from_secs(20), |s| {
-            sim_has_user(s, "ada@example.com")
-        })
-        .await;
-    assert!(
-        sim_has_user(&state, "ada@example.com"),
-        "simulator state: {state}"
-    );
-    let user = state["users"]
-        .as_array()
-        .and_then(|u| u.iter().find(|u| u["email"] == "ada@example.com"))
-        .cloned()
-        .unwrap();
+    let state = sim_reaches(&app.sim, Duration::from_secs(20), "ada in the team", |s| {
+        has_user(s, "ada@example.com")
+    })
+    .await;
+    let user = find_user(&state, "ada@example.com").unwrap();
     assert_eq!(user["first_name"], "Test");
     assert_eq!(user["last_name"], "User");
     assert_eq!(user["display_name"], "Test User");
@@ -57,7 +36,9 @@ async fn the_receiver_answers_while_the_broker_is_unreachable_and_delivers_once_
         ..Options::default()
     })
     .await;
-    let response = app.create_user(&okta_user("grace@example.com")).await;
+    let response = app
+        .create_user(&ScimUser::okta("grace@example.com").json())
+        .await;
     assert_eq!(
         response.status(),
         201,
@@ -76,26 +57,20 @@ async fn the_receiver_answers_while_the_broker_is_unreachable_and_delivers_once_
     assert_eq!(read.status(), 200);
 
     // The worker is up; the job cannot have reached it.
-    let state = app
-        .wait_for_sim(Duration::from_secs(2), |s| {
-            sim_has_user(s, "grace@example.com")
-        })
-        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
-        !sim_has_user(&state, "grace@example.com"),
+        !has_user(&app.sim.snapshot(), "grace@example.com"),
         "job delivered without a broker?"
     );
 
     // The relay can publish again (same database, reachable broker): the job arrives.
-    app.start_receiver(&splashsync_tests::amqp_url()).await;
-    let state = app
-        .wait_for_sim(Duration::from_secs(20), |s| {
-            sim_has_user(s, "grace@example.com")
-        })
-        .await;
-    assert!(
-        sim_has_user(&state, "grace@example.com"),
-        "simulator state: {state}"
-    );
+    app.restart_receiver(&amqp_url()).await;
+    sim_reaches(
+        &app.sim,
+        Duration::from_secs(20),
+        "grace in the team",
+        |s| has_user(s, "grace@example.com"),
+    )
+    .await;
     app.shutdown().await;
 }

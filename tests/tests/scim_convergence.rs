@@ -23,8 +23,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
-use splashsync_tests::workers::versions_never_decrease;
-use splashsync_tests::{Options, TestApp};
+use splashsync_test_support::{amqp_url, versions_never_decrease, Options, TestApp};
 use splashtop_sim::{Faults, SimConfig};
 
 const USERS: usize = 5;
@@ -440,7 +439,7 @@ impl Run {
 
 /// Takes every dead letter: (reason header, body).
 async fn dead_letters(app: &TestApp) -> Vec<String> {
-    let url = splashsync_tests::amqp_url();
+    let url = amqp_url();
     let conn = splashsync_protocol::amqp::connect(&url, "splashsync-test-dlq")
         .await
         .expect("broker");
@@ -498,7 +497,10 @@ async fn run_case(seed: u64) {
         ..Options::default()
     })
     .await;
-    let workers = [app.start_extra_worker(0), app.start_extra_worker(0)];
+    let workers = [
+        app.start_extra_worker(0).await,
+        app.start_extra_worker(0).await,
+    ];
     let mut rng = StdRng::seed_from_u64(seed);
     let ops = rng.random_range(40..=60);
     let mut run = Run {

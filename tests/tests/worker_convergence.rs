@@ -12,8 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use splashsync_protocol::job::Job;
-use splashsync_tests::workers::{
-    group_job, user_job, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
+use splashsync_test_support::{
+    group_job, sim_reaches, user_job, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
 };
 use splashtop_sim::{Faults, SimConfig};
 
@@ -75,12 +75,13 @@ async fn a_re_published_job_of_a_deleted_incarnation_never_acts_on_its_successor
     cluster
         .publish(&incarnation(&new, "same@example.com", 2, "Newer", false))
         .await;
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(20), |s| {
-            s["users"][0]["first_name"] == "Newer"
-        })
-        .await;
-    assert_eq!(state["users"][0]["first_name"], "Newer", "{state}");
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(20),
+        "Newer applied",
+        |s| s["users"][0]["first_name"] == "Newer",
+    )
+    .await;
     let ops: Vec<String> = cluster.sim.log().iter().map(|e| e.op.clone()).collect();
     assert!(
         !ops.iter().any(|op| op == "remove_user"),
@@ -102,12 +103,10 @@ async fn stale_and_duplicate_jobs_never_move_splashtop_back() {
     // A later job proves the earlier ones were all handled (same key, same partition).
     let v4 = user_job(1, 4, spec("Four", true, Some(("g1", "Sales"))));
     cluster.publish(&v4).await;
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(20), |s| {
-            s["users"][0]["first_name"] == "Four"
-        })
-        .await;
-    assert_eq!(state["users"][0]["first_name"], "Four", "{state}");
+    let state = sim_reaches(&cluster.sim, Duration::from_secs(20), "v4 applied", |s| {
+        s["users"][0]["first_name"] == "Four"
+    })
+    .await;
     assert_eq!(state["users"][0]["group"], "Sales");
     let log = cluster.sim.log();
     versions_never_decrease(&log).unwrap();
@@ -255,10 +254,13 @@ async fn run_case(seed: u64) {
         published.push(job);
     }
     let expected = model.expected();
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(90), |s| observed(s) == expected)
-        .await;
-    assert_eq!(observed(&state), expected, "seed {seed}: {state:#}");
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(90),
+        &format!("seed {seed}: the team converged to {expected:?}"),
+        |s| observed(s) == expected,
+    )
+    .await;
     // Nothing still queued may move it away again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(observed(&cluster.sim.snapshot()), expected, "seed {seed}");

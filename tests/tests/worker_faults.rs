@@ -4,17 +4,13 @@
 use std::time::Duration;
 
 use lapin::types::AMQPValue;
-use splashsync_tests::workers::{
-    user_job, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
+use splashsync_test_support::{
+    sim_reaches, user_job, users_in, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
 };
 use splashtop_sim::{Faults, SimConfig};
 
 fn active(first: &str) -> UserSpec {
-    UserSpec {
-        first_name: first.into(),
-        active: true,
-        ..UserSpec::default()
-    }
+    UserSpec::active(first)
 }
 
 fn with_faults(faults: Faults) -> SimConfig {
@@ -22,10 +18,6 @@ fn with_faults(faults: Faults) -> SimConfig {
         faults,
         ..SimConfig::default()
     }
-}
-
-fn users_in(state: &serde_json::Value) -> usize {
-    state["users"].as_array().map_or(0, Vec::len)
 }
 
 fn header<'a>(h: &'a lapin::types::FieldTable, k: &str) -> Option<&'a AMQPValue> {
@@ -50,10 +42,10 @@ async fn permanent_errors_are_dead_lettered_with_their_reason_and_the_partition_
     for n in 2..=6 {
         cluster.publish(&user_job(n, 1, active("Ok"))).await;
     }
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(30), |s| users_in(s) == 3)
-        .await;
-    assert_eq!(users_in(&state), 3, "{state}");
+    sim_reaches(&cluster.sim, Duration::from_secs(30), "3 users", |s| {
+        users_in(s) == 3
+    })
+    .await;
     let mut dead = Vec::new();
     for _ in 0..100 {
         dead.extend(cluster.dead_letters().await);
@@ -155,9 +147,10 @@ async fn a_killed_worker_loses_nothing_and_the_others_take_its_partitions_over()
         cluster.publish(&user_job(n, 1, active("Burst"))).await;
     }
     // Mid-burst: some jobs are applied, many are queued, some are in flight.
-    cluster
-        .wait_for_sim(Duration::from_secs(20), |s| users_in(s) >= 20)
-        .await;
+    sim_reaches(&cluster.sim, Duration::from_secs(20), "20 users", |s| {
+        users_in(s) >= 20
+    })
+    .await;
     cluster.kill_worker(first).await;
     for n in 0..120 {
         cluster.publish(&user_job(n, 2, active("Again"))).await;
@@ -168,14 +161,13 @@ async fn a_killed_worker_loses_nothing_and_the_others_take_its_partitions_over()
             .as_array()
             .is_some_and(|u| u.len() == 120 && u.iter().all(|u| u["first_name"] == "Again"))
     };
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(60), all_again)
-        .await;
-    assert!(
-        all_again(&state),
-        "not converged: {} users",
-        users_in(&state)
-    );
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(60),
+        "all 120 users at their second version",
+        all_again,
+    )
+    .await;
     versions_never_decrease(&cluster.sim.log()).unwrap();
     cluster.shutdown().await;
 }
@@ -200,10 +192,10 @@ async fn a_configured_rate_limit_never_draws_a_429() {
     for n in 0..33 {
         cluster.publish(&user_job(n, 1, active("Limited"))).await;
     }
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(150), |s| users_in(s) == 33)
-        .await;
-    assert_eq!(users_in(&state), 33);
+    sim_reaches(&cluster.sim, Duration::from_secs(150), "33 users", |s| {
+        users_in(s) == 33
+    })
+    .await;
     let stats = cluster.sim.stats();
     assert!(stats["requests"].as_u64().unwrap_or(0) > 60, "{stats}");
     assert_eq!(stats["rejected_rate_limited"], 0, "{stats}");
@@ -227,10 +219,13 @@ async fn a_worker_left_at_the_default_limit_adapts_to_a_lower_one() {
     for n in 0..20 {
         cluster.publish(&user_job(n, 1, active("Adapt"))).await;
     }
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(170), |s| users_in(s) == 20)
-        .await;
-    assert_eq!(users_in(&state), 20, "nothing may be lost to the limit");
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(170),
+        "all 20 users: nothing may be lost to the limit",
+        |s| users_in(s) == 20,
+    )
+    .await;
     assert!(cluster.dead_letters().await.is_empty());
     let stats = cluster.sim.stats();
     // Every 429 pauses all partitions until Retry-After: a handful, not a hammering.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use splashsync_tests::workers::{user_job, Cluster, UserSpec, WorkerOptions};
+use splashsync_test_support::{user_job, Cluster, UserSpec, WorkerOptions};
 use splashtop_sim::SimConfig;
 
 fn active(first: &str) -> UserSpec {

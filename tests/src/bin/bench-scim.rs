@@ -171,7 +171,7 @@ async fn group_patch_phase(
 async fn main() -> anyhow::Result<()> {
     let connections = arg("--connections", 64) as usize;
     let seconds = arg("--seconds", 10);
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    splashsync_test_support::install_crypto();
     let dir = tempfile::tempdir()?;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
             "SPLASHSYNC_DATABASE_URL",
             format!("sqlite://{}", dir.path().join("bench.db").display()),
         )
-        .env("SPLASHSYNC_AMQP_URL", splashsync_tests::amqp_url())
+        .env("SPLASHSYNC_AMQP_URL", splashsync_test_support::amqp_url())
         .env("SPLASHSYNC_AMQP_PREFIX", &prefix)
         .env("SPLASHSYNC_PARTITIONS", "4")
         .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
@@ -288,7 +288,9 @@ async fn main() -> anyhow::Result<()> {
         rss_kib(pid) / 1024
     );
     drop(receiver);
-    splashsync_tests::delete_topology(&splashsync_protocol::topology::Topology::new(prefix, 4))
-        .await;
+    splashsync_test_support::delete_topology(&splashsync_protocol::topology::Topology::new(
+        prefix, 4,
+    ))
+    .await;
     Ok(())
 }
