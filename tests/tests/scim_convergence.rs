@@ -18,12 +18,12 @@ use splashsync_receiver::store::audit::sqlite::SqliteAudit;
 use splashsync_receiver::store::audit::{state, AuditStore};
 use splashsync_receiver::store::sqlite::SqliteDirectory;
 
-use lapin::options::{BasicAckOptions, BasicGetOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
-use splashsync_test_support::{amqp_url, versions_never_decrease, Options, TestApp};
+use splashsync_protocol::DeadLetterHeaders;
+use splashsync_test_support::{eventually, versions_never_decrease, Options, TestApp};
 use splashtop_sim::{Faults, SimConfig};
 
 const USERS: usize = 5;
@@ -437,30 +437,17 @@ impl Run {
     }
 }
 
-/// Takes every dead letter: (reason header, body).
+/// Takes every dead letter: "reason: body".
 async fn dead_letters(app: &TestApp) -> Vec<String> {
-    let url = amqp_url();
-    let conn = splashsync_protocol::amqp::connect(&url, "splashsync-test-dlq")
-        .await
-        .expect("broker");
-    let channel = conn.create_channel().await.expect("channel");
-    let queue = app.topology.dead_letter_queue();
-    let mut out = Vec::new();
-    while let Some(msg) = channel
-        .basic_get(queue.as_str().into(), BasicGetOptions::default())
-        .await
-        .expect("basic_get")
-    {
-        let headers = msg.properties.headers().clone().unwrap_or_default();
-        let reason = headers.inner().get("x-splashsync-reason");
-        out.push(format!(
-            "{reason:?}: {}",
-            String::from_utf8_lossy(&msg.data)
-        ));
-        msg.ack(BasicAckOptions::default()).await.expect("ack");
-    }
-    let _ = conn.close(200, "done".into()).await;
-    out
+    let link = app.publisher().await;
+    let dead = link.drain_dead_letters().await;
+    link.close().await;
+    dead.into_iter()
+        .map(|(headers, body)| {
+            let reason = DeadLetterHeaders::decode(&headers).reason;
+            format!("{reason}: {}", String::from_utf8_lossy(&body))
+        })
+        .collect()
 }
 
 /// The simulator's log, one line per applied operation.
@@ -523,37 +510,40 @@ async fn run_case(seed: u64) {
         .await
         .expect("the directory opens");
     let audit = SqliteAudit::new(&directory);
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let state = loop {
-        let state = run.app.sim.snapshot();
-        if observed(&state) == expected && settled(&audit, &run.keys).await
-            || std::time::Instant::now() > deadline
-        {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let context = |state: &Value| {
-        let log = log_lines(&run.app.sim.log());
-        format!(
-            "seed {seed} (SPLASHSYNC_PROP_SEED={seed}), {} refused\nsequence:\n{}\nmodel: {:#?}\n\
-             expected: {expected:#?}\nsim log:\n{log}sim state: {state:#}",
-            run.rejected, run.trace, run.model
-        )
-    };
-    assert_eq!(observed(&state), expected, "{}", context(&state));
+    let context = format!(
+        "seed {seed} (SPLASHSYNC_PROP_SEED={seed}), {} refused\nsequence:\n{}\nmodel: {:#?}\n\
+         expected: {expected:#?}",
+        run.rejected, run.trace, run.model
+    );
+    let sim = &run.app.sim;
+    let seen = |state: &Value| format!("sim log:\n{}sim state: {state:#}", log_lines(&sim.log()));
+    eventually(
+        Duration::from_secs(90),
+        &format!("the team to converge with every key settled; {context}"),
+        || async {
+            let state = sim.snapshot();
+            if observed(&state) != expected {
+                return Err(seen(&state));
+            }
+            match unsettled(&audit, &run.keys).await {
+                Some(key) => Err(format!("{key} has no final outcome yet; {}", seen(&state))),
+                None => Ok(()),
+            }
+        },
+    )
+    .await;
     // Nothing still in flight may move it away again.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let state = run.app.sim.snapshot();
-    assert_eq!(observed(&state), expected, "{}", context(&state));
-    if let Err(e) = versions_never_decrease(&run.app.sim.log()) {
-        panic!("{e}\n{}", context(&state));
+    let state = sim.snapshot();
+    assert_eq!(observed(&state), expected, "{context}\n{}", seen(&state));
+    if let Err(e) = versions_never_decrease(&sim.log()) {
+        panic!("{e}\n{context}\n{}", seen(&state));
     }
     let dead = dead_letters(&run.app).await;
     assert!(
         dead.is_empty(),
-        "dead letters: {dead:#?}\n{}",
-        context(&state)
+        "dead letters: {dead:#?}\n{context}\n{}",
+        seen(&state)
     );
     let (users, groups) = expected;
     eprintln!(
@@ -569,15 +559,15 @@ async fn run_case(seed: u64) {
     run.app.shutdown().await;
 }
 
-/// Whether every key's latest job has a final outcome in the receiver's audit log.
-async fn settled(audit: &SqliteAudit, keys: &[String]) -> bool {
+/// The first key whose latest job has no final outcome in the receiver's audit log.
+async fn unsettled<'k>(audit: &SqliteAudit, keys: &'k [String]) -> Option<&'k str> {
     for key in keys {
         match audit.status(key.clone()).await {
             Ok(Some(s)) if s.state == state::APPLIED || s.state == state::DEAD_LETTERED => {}
-            _ => return false,
+            _ => return Some(key),
         }
     }
-    true
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use splashsync_test_support::eventually;
 
 const TOKEN: &str = "bench-scim-token-0123456789";
 
@@ -204,18 +205,11 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
-    let started = Instant::now();
-    while client
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .send()
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            anyhow::bail!("the receiver did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    eventually(Duration::from_secs(30), "the receiver to start", || async {
+        client.get(&healthz).send().await.map(drop)
+    })
+    .await;
 
     let cpu_before = cpu_secs(pid);
     let deadline = Instant::now() + Duration::from_secs(seconds);

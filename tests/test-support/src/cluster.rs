@@ -2,9 +2,9 @@
 //! topology (own AMQP prefix, own Redis prefix), a publisher that sends jobs straight to the
 //! partition queues, and ways to stop a worker gracefully or kill it.
 
-use lapin::types::FieldTable;
 use splashsync_protocol::job::Job;
 use splashsync_protocol::topology::Topology;
+use splashsync_protocol::DeadLetterHeaders;
 use splashsync_worker::store::Store;
 use splashtop_sim::{SimConfig, SimHandle};
 
@@ -91,13 +91,16 @@ impl Cluster {
         emails
     }
 
-    /// Takes every message out of the dead-letter queue: (headers, job) pairs.
-    pub async fn dead_letters(&self) -> Vec<(FieldTable, Job)> {
+    /// Takes every message out of the dead-letter queue: (decoded headers, job) pairs.
+    pub async fn dead_letters(&self) -> Vec<(DeadLetterHeaders, Job)> {
         self.publisher
             .drain_dead_letters()
             .await
             .into_iter()
-            .map(|(headers, body)| (headers, serde_json::from_slice(&body).expect("a job")))
+            .map(|(headers, body)| {
+                let job = serde_json::from_slice(&body).expect("a job");
+                (DeadLetterHeaders::decode(&headers), job)
+            })
             .collect()
     }
 
