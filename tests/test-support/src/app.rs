@@ -114,14 +114,6 @@ impl TestApp {
         app
     }
 
-    /// Stops the receiver and starts it again on the same database with `amqp_url`.
-    pub async fn restart_receiver(&mut self, amqp_url: &str) {
-        if let Some(r) = self.receiver.take() {
-            r.stop().await;
-        }
-        self.start_receiver(amqp_url).await;
-    }
-
     /// Starts the receiver on this app's database with `amqp_url` for its relay and intake.
     async fn start_receiver(&mut self, amqp_url: &str) {
         let settings = splashsync_receiver::config::Settings {

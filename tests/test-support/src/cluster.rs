@@ -84,7 +84,8 @@ impl Cluster {
         let mut emails = Vec::new();
         for p in 0..self.topology.partitions() {
             let email = email_in_partition(&self.topology, p, stem);
-            let job = account_job(&email, &email, 1, UserSpec::active("Marker"));
+            let id = format!("{stem}-p{p}");
+            let job = account_job(&id, &email, 1, UserSpec::active("Marker"));
             self.publish(&job).await;
             emails.push(email);
         }
