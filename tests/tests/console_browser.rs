@@ -286,7 +286,7 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
         .send_event(&outcome(&fresh, 1, OutcomeStatus::Applied, "invited"))
         .await;
     eventually(WAIT, "applied in the admin API", || async {
-        (user_state(&app, "grace@example.com").await.as_deref() == Some("applied")).then_some(())
+        user_state(&app, "grace@example.com").await.as_deref() == Some("applied")
     })
     .await;
     browser

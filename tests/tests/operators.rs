@@ -37,6 +37,12 @@ async fn create(app: &TestApp, user_name: &str, sso: &str) -> (String, String) {
     (id.clone(), format!("default/user/{id}"))
 }
 
+/// The next job on `user_name`'s partition, as the worker would take it.
+async fn take(worker: &FakeWorker, user_name: &str) -> Option<Job> {
+    let route = account_route(&Default::default(), &Email::new(user_name));
+    worker.take_job(&route, WAIT).await
+}
+
 async fn dead_letter_ids(app: &TestApp, query: &str) -> Vec<i64> {
     let (status, body) = get_json(app, &format!("/dead-letters{query}")).await;
     assert_eq!(status, 200, "{body}");
@@ -57,11 +63,7 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
         user_state(&app, "ada@example.com").await.as_deref(),
         Some("pending")
     );
-    let job = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("ada@example.com")),
-            WAIT,
-        )
+    let job = take(&worker, "ada@example.com")
         .await
         .expect("the relay published the job");
 
@@ -69,18 +71,28 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
     retry.http_status = Some(503);
     worker.send_event(&retry).await;
     eventually(WAIT, "retrying", || async {
-        (user_state(&app, "ada@example.com").await.as_deref() == Some("retrying")).then_some(())
+        user_state(&app, "ada@example.com").await.as_deref() == Some("retrying")
     })
     .await;
     let mut applied = outcome(&job, 2, OutcomeStatus::Applied, "invited");
     applied.splashtop_id = Some("u-42".into());
     worker.send_event(&applied).await;
     worker.send_event(&applied).await;
-    let body = eventually(WAIT, "applied", || async {
-        let (_, body) = get_json(&app, "/users/ada@example.com/status").await;
-        (body["status"]["state"] == "applied").then_some(body)
+    // Then a marker: the intake hands events to the one writer in queue order, so once the
+    // marker is applied both deliveries before it have been written.
+    let _ = create(&app, "marker@example.com", "Okta SSO").await;
+    let marker = take(&worker, "marker@example.com")
+        .await
+        .expect("the marker's job");
+    worker
+        .send_event(&outcome(&marker, 1, OutcomeStatus::Applied, "invited"))
+        .await;
+    eventually(WAIT, "the marker applied", || async {
+        user_state(&app, "marker@example.com").await.as_deref() == Some("applied")
     })
     .await;
+    let (_, body) = get_json(&app, "/users/ada@example.com/status").await;
+    assert_eq!(body["status"]["state"], "applied", "{body}");
     assert_eq!(body["status"]["splashtop_id"], "u-42");
     assert_eq!(body["status"]["last_error"], Value::Null);
     let timeline = body["timeline"].as_array().unwrap();
@@ -135,11 +147,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
     let app = app_without_worker().await;
     let worker = FakeWorker::connect(&app.topology).await;
     let (id, _) = create(&app, "bob@example.com", "Unknown SSO").await;
-    let stale = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("bob@example.com")),
-            WAIT,
-        )
+    let stale = take(&worker, "bob@example.com")
         .await
         .expect("job published");
     let why = DeadReason::permanent(
@@ -154,16 +162,41 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
     let at = splashsync_scim::now_rfc3339();
     worker.dead_letter_at(&stale, &why, 1, &at).await;
     worker.dead_letter_at(&stale, &why, 1, &at).await;
-
-    let ids = eventually(WAIT, "the dead letter", || async {
-        let ids = dead_letter_ids(&app, "").await;
-        (!ids.is_empty()).then_some(ids)
+    // Then a marker: the intake hands dead letters to the one writer in queue order, so
+    // once the marker is stored both deliveries before it have been written.
+    let (_, marker_key) = create(&app, "marker@example.com", "X").await;
+    let marker = take(&worker, "marker@example.com")
+        .await
+        .expect("the marker's job");
+    let seats = DeadReason::permanent(422, "seat_limit_reached", "seats");
+    worker.dead_letter(&marker, &seats, 1).await;
+    let listed = eventually(WAIT, "the marker's dead letter", || async {
+        let (_, body) = get_json(&app, "/dead-letters").await;
+        let listed = body["dead_letters"].as_array()?.clone();
+        listed
+            .iter()
+            .any(|d| d["key"] == marker_key.as_str())
+            .then_some(listed)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(dead_letter_ids(&app, "").await, ids, "stored once");
-    assert_eq!(ids.len(), 1);
-    let dl = ids[0];
+    let bobs: Vec<&Value> = listed
+        .iter()
+        .filter(|d| d["key"] != marker_key.as_str())
+        .collect();
+    assert_eq!(bobs.len(), 1, "stored once: {listed:?}");
+    let dl = bobs[0]["id"].as_i64().unwrap();
+    let marker_dl = listed.iter().find(|d| d["key"] == marker_key.as_str());
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/dead-letters/{}/discard", marker_dl.unwrap()["id"]),
+        )
+        .json(&json!({"note": "a test's marker"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the marker is out of the way");
+    assert_eq!(dead_letter_ids(&app, "").await, vec![dl]);
     assert_eq!(
         dead_letter_ids(&app, "?reason=permanent&tenant=default").await,
         vec![dl]
@@ -205,11 +238,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let patched = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("bob@example.com")),
-            WAIT,
-        )
+    let patched = take(&worker, "bob@example.com")
         .await
         .expect("the PATCH job");
 
@@ -220,11 +249,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .unwrap();
     assert_eq!(r.status(), 200);
     let replayed: Value = r.json().await.unwrap();
-    let fresh = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("bob@example.com")),
-            WAIT,
-        )
+    let fresh = take(&worker, "bob@example.com")
         .await
         .expect("the replay job");
     let (Job::UserV1(fresh), Job::UserV1(patched)) = (fresh, patched) else {
@@ -268,20 +293,8 @@ async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
     let worker = FakeWorker::connect(&app.topology).await;
     let _ = create(&app, "a@example.com", "X").await;
     let (_, key_b) = create(&app, "b@example.com", "X").await;
-    let job_a = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("a@example.com")),
-            WAIT,
-        )
-        .await
-        .unwrap();
-    let job_b = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("b@example.com")),
-            WAIT,
-        )
-        .await
-        .unwrap();
+    let job_a = take(&worker, "a@example.com").await.unwrap();
+    let job_b = take(&worker, "b@example.com").await.unwrap();
     worker
         .dead_letter(
             &job_a,
@@ -297,7 +310,7 @@ async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
     };
     worker.dead_letter(&job_b, &budget, 9).await;
     eventually(WAIT, "two dead letters", || async {
-        (dead_letter_ids(&app, "").await.len() == 2).then_some(())
+        dead_letter_ids(&app, "").await.len() == 2
     })
     .await;
     let r = app

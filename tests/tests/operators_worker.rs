@@ -81,10 +81,7 @@ async fn a_licence_full_dead_letter_is_replayed_after_a_seat_is_freed_and_become
     eventually(
         WAIT,
         "state applied (the worker publishes an OutcomeEvent per attempt)",
-        || async {
-            (user_state(&app, "second@example.com").await.as_deref() == Some("applied"))
-                .then_some(())
-        },
+        || async { user_state(&app, "second@example.com").await.as_deref() == Some("applied") },
     )
     .await;
     app.shutdown().await;

@@ -64,6 +64,7 @@ where
             start.elapsed() < deadline,
             "timed out after {deadline:?} waiting for {what}; last seen: {miss}"
         );
+        // The pause between two checks: the one sleep every test wait goes through.
         tokio::time::sleep(INTERVAL).await;
     }
 }
