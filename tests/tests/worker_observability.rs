@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use splashsync_test_support::{eventually, metric, user_job, Cluster, UserSpec, WorkerOptions};
+use splashsync_test_support::{
+    amqp_url, eventually, metric, user_job, Cluster, TcpProxy, UserSpec, WorkerOptions,
+};
 use splashtop_sim::SimConfig;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -140,14 +142,21 @@ async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lett
 async fn readyz_is_503_naming_rabbitmq_while_it_is_unreachable_and_the_listener_stops_with_the_worker(
 ) {
     let mut cluster = Cluster::new(SimConfig::default(), 2).await;
+    let proxy = TcpProxy::to_amqp(&amqp_url()).await;
+    proxy.cut().await;
     let w = cluster
         .start_worker(WorkerOptions {
-            amqp_url: Some("amqp://guest:guest@127.0.0.1:1/%2f".into()),
+            amqp_url: Some(proxy.url_for(&amqp_url())),
             ..with_listener()
         })
         .await;
     let base = cluster.worker_url(w).expect("the worker listens");
     assert_eq!(get(&base, "/healthz").await, (200, "ok".to_string()));
+    // Unreachable, not merely not tried yet: the worker was refused at least once.
+    eventually(WAIT, "the worker refused by the cut proxy", || async {
+        proxy.refused().await >= 1
+    })
+    .await;
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
@@ -161,6 +170,17 @@ async fn readyz_is_503_naming_rabbitmq_while_it_is_unreachable_and_the_listener_
         Some(0.0),
         "{m}"
     );
+
+    // The same worker becomes ready once the broker is back: readiness follows the broker.
+    proxy.restore().await;
+    let (_, body) = poll(&base, "/readyz", |s, _| s == 200).await;
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["ready"], true, "{body}");
+    let (_, m) = poll(&base, "/metrics", |_, m| {
+        metric(m, "splashsync_worker_partitions_held", &[]).is_some_and(|n| n > 0.0)
+    })
+    .await;
+    assert!(proxy.forwarded() >= 1, "{m}");
 
     cluster.stop_worker(w).await;
     let after = reqwest::Client::new()

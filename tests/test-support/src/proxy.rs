@@ -15,6 +15,7 @@ use tokio::task::{JoinHandle, JoinSet};
 struct Pipes {
     cut: bool,
     live: JoinSet<()>,
+    refused: usize,
 }
 
 /// Forwards every connection on its loopback port to `upstream` until cut.
@@ -79,6 +80,11 @@ impl TcpProxy {
         self.accepted.load(Ordering::SeqCst)
     }
 
+    /// How many connections the proxy has refused while cut.
+    pub async fn refused(&self) -> usize {
+        self.pipes.lock().await.refused
+    }
+
     /// Closes every live connection and refuses new ones (accepted, then closed at once)
     /// until [`Self::restore`]; returns how many live connections it closed.
     pub async fn cut(&self) -> usize {
@@ -117,6 +123,7 @@ async fn accept(
         };
         let mut pipes = pipes.lock().await;
         if pipes.cut {
+            pipes.refused += 1;
             drop(client);
             continue;
         }
@@ -173,6 +180,7 @@ mod tests {
         assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
         let mut refused = TcpStream::connect(proxy.addr()).await.unwrap();
         assert!(round_trip(&mut refused).await.is_err());
+        assert_eq!(proxy.refused().await, 1);
 
         proxy.restore().await;
         let mut again = TcpStream::connect(proxy.addr()).await.unwrap();
