@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use splashsync_tests::{Options, TestApp, SCIM_TOKEN};
+use serde_json::Value;
+use splashsync_test_support::{Options, ScimUser, TestApp, SCIM_TOKEN};
 use splashtop_sim::SimConfig;
 
 const MS: Duration = Duration::from_millis(1);
@@ -28,13 +28,11 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 fn user(email: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": email,
-        "name": {"givenName": "Bench", "familyName": "User"},
-        "emails": [{"primary": true, "value": email, "type": "work"}],
-        "active": true
-    })
+    ScimUser::new(email)
+        .name("Bench", "User")
+        .work_email(email)
+        .active(true)
+        .json()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -59,13 +57,16 @@ fn summary(label: &str, mut values: Vec<Duration>) {
 }
 
 /// Waits (polls of the simulator's log length every `every`) until `target` operations
-/// are applied.
+/// are applied; false if `timeout` passed first.
 async fn applied(app: &TestApp, target: usize, timeout: Duration, every: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while app.sim.log().len() < target {
         if Instant::now() > deadline {
             return false;
         }
+        // Not `eventually`: this loop is the stopwatch. Its step (1 ms in the sequential
+        // phase) bounds the error of every latency printed, and a miss is reported, not
+        // fatal.
         tokio::time::sleep(every).await;
     }
     true
@@ -157,7 +158,7 @@ async fn main() {
         ..Options::default()
     };
     let app = TestApp::spawn_with(options).await;
-    let worker = app.start_extra_worker(0);
+    let worker = app.start_extra_worker(0).await;
     println!(
         "== idle system: simulator latency 0, no faults, 1 worker (no rate limit), {} partitions ==",
         app.topology.partitions()

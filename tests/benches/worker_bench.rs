@@ -7,19 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use splashsync_tests::workers::{user_job, Cluster, UserSpec, WorkerOptions};
+use splashsync_test_support::{sim_reaches, user_job, users_in, Cluster, UserSpec, WorkerOptions};
 use splashtop_sim::{Faults, SimConfig};
 
 fn spec() -> UserSpec {
-    UserSpec {
-        first_name: "Bench".into(),
-        active: true,
-        ..UserSpec::default()
-    }
-}
-
-fn users(state: &serde_json::Value) -> usize {
-    state["users"].as_array().map_or(0, Vec::len)
+    UserSpec::active("Bench")
 }
 
 /// Queues `jobs` user creations, starts the workers, and times the drain from the
@@ -49,16 +41,23 @@ async fn drain(
             })
             .await;
     }
-    cluster
-        .wait_for_sim(Duration::from_secs(600), |s| users(s) >= 1)
-        .await;
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(600),
+        "the first job",
+        |s| users_in(s) >= 1,
+    )
+    .await;
     let start = Instant::now();
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(900), |s| users(s) >= jobs)
-        .await;
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(900),
+        "the bench draining everything",
+        |s| users_in(s) >= jobs,
+    )
+    .await;
     let secs = start.elapsed().as_secs_f64();
     let stats = cluster.sim.stats();
-    assert_eq!(users(&state), jobs, "the bench must drain everything");
     cluster.shutdown().await;
     (
         f64::from(u32::try_from(jobs - 1).unwrap_or(u32::MAX)) / secs,

@@ -6,15 +6,15 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use splashsync_protocol::events::OutcomeStatus;
 use splashsync_protocol::keys::{account_route, Email};
-use splashsync_tests::operators::{
-    eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
+use splashsync_test_support::{
+    eventually, get_json, outcome, user_state, DeadReason, FakeWorker, Options, ScimUser, TestApp,
+    ADMIN_TOKEN,
 };
-use splashsync_tests::{Options, TestApp, ADMIN_TOKEN};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// The W3C WebDriver key of an element reference.
@@ -48,18 +48,12 @@ struct Browser {
 impl Browser {
     async fn start(driver_url: &str, chromium: &PathBuf, profile: &std::path::Path) -> Self {
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let ready = http.get(format!("{driver_url}/status")).send().await;
-            if let Ok(r) = ready {
-                let body: Value = r.json().await.unwrap_or(Value::Null);
-                if body["value"]["ready"] == true {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(WAIT, "chromedriver ready", || async {
+            let r = http.get(format!("{driver_url}/status")).send().await.ok()?;
+            let body: Value = r.json().await.ok()?;
+            (body["value"]["ready"] == true).then_some(())
+        })
+        .await;
         let args = [
             "--headless",
             "--no-sandbox",
@@ -199,7 +193,8 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     })
     .await;
     let worker = FakeWorker::connect(&app.topology).await;
-    let r = app.create_user(&json!({"userName": "grace@example.com", "name": {"givenName": "Grace", "familyName": "Hopper"}})).await;
+    let grace = ScimUser::new("grace@example.com").name("Grace", "Hopper");
+    let r = app.create_user(&grace.json()).await;
     assert_eq!(r.status(), 201);
     assert!(r.json::<Value>().await.unwrap()["id"].is_string());
 
@@ -250,25 +245,19 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     // The login form posts and redirects; the click returns before the browser has the
     // session cookie, so look for the dead letter until the console shows it (logging in
     // again should the login page come back).
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut row = None;
-    while row.is_none() && std::time::Instant::now() < deadline {
+    let row = eventually(WAIT, "the dead letter in the console", || async {
         browser.go(&format!("{base}/console/dead-letters")).await;
         if browser.find("#token").await.is_some() {
             browser.type_into("#token", ADMIN_TOKEN).await;
             browser.click("#login").await;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
+            return None;
         }
-        row = browser.text(&format!("#dl-{dl}")).await;
-        if row.is_none() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+        browser.text(&format!("#dl-{dl}")).await
+    })
+    .await;
     assert!(
-        row.as_deref()
-            .is_some_and(|t| t.contains("seat_limit_reached")),
-        "the console lists the dead letter with its reason: {row:?}"
+        row.contains("seat_limit_reached"),
+        "the console lists the dead letter with its reason: {row}"
     );
     browser.click(&format!("#replay-{dl}")).await;
     let flash = eventually(WAIT, "the replay message", || async {
@@ -297,7 +286,7 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
         .send_event(&outcome(&fresh, 1, OutcomeStatus::Applied, "invited"))
         .await;
     eventually(WAIT, "applied in the admin API", || async {
-        (user_state(&app, "grace@example.com").await.as_deref() == Some("applied")).then_some(())
+        user_state(&app, "grace@example.com").await.as_deref() == Some("applied")
     })
     .await;
     browser

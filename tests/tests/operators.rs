@@ -1,6 +1,6 @@
-//! Operators see everything (invariant 7): outcome events build a timeline, dead letters
-//! are stored, listed, shown, replayed with the current directory state and discarded,
-//! and the admin API answers bad input with a JSON error.
+//! Operators see everything (docs/DESIGN.md, invariant 7): outcome events build a
+//! timeline, dead letters are stored, listed, shown, replayed with the current directory
+//! state and discarded. A fake worker plays the worker's part on the broker.
 
 use std::time::Duration;
 
@@ -9,10 +9,9 @@ use serde_json::{json, Value};
 use splashsync_protocol::events::OutcomeStatus;
 use splashsync_protocol::job::Job;
 use splashsync_protocol::keys::{account_route, Email};
-use splashsync_tests::operators::{
-    eventually, get_json, outcome, user_state, DeadReason, FakeWorker,
+use splashsync_test_support::{
+    eventually, get_json, outcome, user_state, DeadReason, FakeWorker, Options, ScimUser, TestApp,
 };
-use splashsync_tests::{Options, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -26,19 +25,21 @@ async fn app_without_worker() -> TestApp {
 
 /// Creates a user and returns its id and key.
 async fn create(app: &TestApp, user_name: &str, sso: &str) -> (String, String) {
-    let r = app
-        .create_user(&json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": user_name,
-            "name": {"givenName": "Ada", "familyName": "Lovelace"},
-            "active": true,
-            "urn:ietf:params:scim:schemas:extension:Splashtop:2.0:User": {"ssoName": sso},
-        }))
-        .await;
+    let body = ScimUser::new(user_name)
+        .name("Ada", "Lovelace")
+        .active(true)
+        .sso(sso);
+    let r = app.create_user(&body.json()).await;
     assert_eq!(r.status(), 201);
     let body: Value = r.json().await.unwrap();
     let id = body["id"].as_str().unwrap().to_string();
     (id.clone(), format!("default/user/{id}"))
+}
+
+/// The next job on `user_name`'s partition, as the worker would take it.
+async fn take(worker: &FakeWorker, user_name: &str) -> Option<Job> {
+    let route = account_route(&Default::default(), &Email::new(user_name));
+    worker.take_job(&route, WAIT).await
 }
 
 async fn dead_letter_ids(app: &TestApp, query: &str) -> Vec<i64> {
@@ -61,11 +62,7 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
         user_state(&app, "ada@example.com").await.as_deref(),
         Some("pending")
     );
-    let job = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("ada@example.com")),
-            WAIT,
-        )
+    let job = take(&worker, "ada@example.com")
         .await
         .expect("the relay published the job");
 
@@ -73,18 +70,28 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
     retry.http_status = Some(503);
     worker.send_event(&retry).await;
     eventually(WAIT, "retrying", || async {
-        (user_state(&app, "ada@example.com").await.as_deref() == Some("retrying")).then_some(())
+        user_state(&app, "ada@example.com").await.as_deref() == Some("retrying")
     })
     .await;
     let mut applied = outcome(&job, 2, OutcomeStatus::Applied, "invited");
     applied.splashtop_id = Some("u-42".into());
     worker.send_event(&applied).await;
     worker.send_event(&applied).await;
-    let body = eventually(WAIT, "applied", || async {
-        let (_, body) = get_json(&app, "/users/ada@example.com/status").await;
-        (body["status"]["state"] == "applied").then_some(body)
+    // Then a marker: the intake hands events to the one writer in queue order, so once the
+    // marker is applied both deliveries before it have been written.
+    let _ = create(&app, "marker@example.com", "Okta SSO").await;
+    let marker = take(&worker, "marker@example.com")
+        .await
+        .expect("the marker's job");
+    worker
+        .send_event(&outcome(&marker, 1, OutcomeStatus::Applied, "invited"))
+        .await;
+    eventually(WAIT, "the marker applied", || async {
+        user_state(&app, "marker@example.com").await.as_deref() == Some("applied")
     })
     .await;
+    let (_, body) = get_json(&app, "/users/ada@example.com/status").await;
+    assert_eq!(body["status"]["state"], "applied", "{body}");
     assert_eq!(body["status"]["splashtop_id"], "u-42");
     assert_eq!(body["status"]["last_error"], Value::Null);
     let timeline = body["timeline"].as_array().unwrap();
@@ -139,11 +146,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
     let app = app_without_worker().await;
     let worker = FakeWorker::connect(&app.topology).await;
     let (id, _) = create(&app, "bob@example.com", "Unknown SSO").await;
-    let stale = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("bob@example.com")),
-            WAIT,
-        )
+    let stale = take(&worker, "bob@example.com")
         .await
         .expect("job published");
     let why = DeadReason::permanent(
@@ -158,16 +161,41 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
     let at = splashsync_scim::now_rfc3339();
     worker.dead_letter_at(&stale, &why, 1, &at).await;
     worker.dead_letter_at(&stale, &why, 1, &at).await;
-
-    let ids = eventually(WAIT, "the dead letter", || async {
-        let ids = dead_letter_ids(&app, "").await;
-        (!ids.is_empty()).then_some(ids)
+    // Then a marker: the intake hands dead letters to the one writer in queue order, so
+    // once the marker is stored both deliveries before it have been written.
+    let (_, marker_key) = create(&app, "marker@example.com", "X").await;
+    let marker = take(&worker, "marker@example.com")
+        .await
+        .expect("the marker's job");
+    let seats = DeadReason::permanent(422, "seat_limit_reached", "seats");
+    worker.dead_letter(&marker, &seats, 1).await;
+    let listed = eventually(WAIT, "the marker's dead letter", || async {
+        let (_, body) = get_json(&app, "/dead-letters").await;
+        let listed = body["dead_letters"].as_array()?.clone();
+        listed
+            .iter()
+            .any(|d| d["key"] == marker_key.as_str())
+            .then_some(listed)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(dead_letter_ids(&app, "").await, ids, "stored once");
-    assert_eq!(ids.len(), 1);
-    let dl = ids[0];
+    let bobs: Vec<&Value> = listed
+        .iter()
+        .filter(|d| d["key"] != marker_key.as_str())
+        .collect();
+    assert_eq!(bobs.len(), 1, "stored once: {listed:?}");
+    let dl = bobs[0]["id"].as_i64().unwrap();
+    let marker_dl = listed.iter().find(|d| d["key"] == marker_key.as_str());
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/dead-letters/{}/discard", marker_dl.unwrap()["id"]),
+        )
+        .json(&json!({"note": "a test's marker"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the marker is out of the way");
+    assert_eq!(dead_letter_ids(&app, "").await, vec![dl]);
     assert_eq!(
         dead_letter_ids(&app, "?reason=permanent&tenant=default").await,
         vec![dl]
@@ -209,11 +237,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let patched = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("bob@example.com")),
-            WAIT,
-        )
+    let patched = take(&worker, "bob@example.com")
         .await
         .expect("the PATCH job");
 
@@ -224,11 +248,7 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_current_state_not_t
         .unwrap();
     assert_eq!(r.status(), 200);
     let replayed: Value = r.json().await.unwrap();
-    let fresh = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("bob@example.com")),
-            WAIT,
-        )
+    let fresh = take(&worker, "bob@example.com")
         .await
         .expect("the replay job");
     let (Job::UserV1(fresh), Job::UserV1(patched)) = (fresh, patched) else {
@@ -272,20 +292,8 @@ async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
     let worker = FakeWorker::connect(&app.topology).await;
     let _ = create(&app, "a@example.com", "X").await;
     let (_, key_b) = create(&app, "b@example.com", "X").await;
-    let job_a = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("a@example.com")),
-            WAIT,
-        )
-        .await
-        .unwrap();
-    let job_b = worker
-        .take_job(
-            &account_route(&Default::default(), &Email::new("b@example.com")),
-            WAIT,
-        )
-        .await
-        .unwrap();
+    let job_a = take(&worker, "a@example.com").await.unwrap();
+    let job_b = take(&worker, "b@example.com").await.unwrap();
     worker
         .dead_letter(
             &job_a,
@@ -301,7 +309,7 @@ async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
     };
     worker.dead_letter(&job_b, &budget, 9).await;
     eventually(WAIT, "two dead letters", || async {
-        (dead_letter_ids(&app, "").await.len() == 2).then_some(())
+        dead_letter_ids(&app, "").await.len() == 2
     })
     .await;
     let r = app
@@ -337,122 +345,5 @@ async fn replay_all_replays_only_what_matches_and_discard_keeps_the_note() {
         .contains("user left the company"));
     assert!(dead_letter_ids(&app, "").await.is_empty());
     worker.close().await;
-    app.shutdown().await;
-}
-
-#[tokio::test]
-async fn the_admin_api_wants_its_own_token_and_answers_bad_input_with_json_errors() {
-    let app = app_without_worker().await;
-    let base = app.base_url();
-    let r = app
-        .http
-        .get(format!("{base}/admin/dead-letters"))
-        .bearer_auth(splashsync_tests::SCIM_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401, "the SCIM token never opens the admin API");
-    let r = app
-        .http
-        .get(format!("{}/Users", app.scim_url))
-        .bearer_auth(splashsync_tests::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401, "nor the admin token the SCIM API");
-    for (method, path, body, want) in [
-        (Method::GET, "/dead-letters/abc", None, 400),
-        (Method::GET, "/dead-letters?state=gone", None, 400),
-        (Method::GET, "/dead-letters?older_than=3w", None, 400),
-        (Method::GET, "/dead-letters?bogus=1", None, 400),
-        (Method::GET, "/dead-letters/999", None, 404),
-        (Method::POST, "/dead-letters/999/replay", None, 404),
-        (Method::POST, "/dead-letters/1/discard", None, 400),
-        (
-            Method::POST,
-            "/dead-letters/1/discard",
-            Some(json!({"note": " "})),
-            400,
-        ),
-        (
-            Method::POST,
-            "/dead-letters/999/discard",
-            Some(json!({"note": "x"})),
-            404,
-        ),
-        (
-            Method::POST,
-            "/dead-letters/replay",
-            Some(json!({"limit": "many"})),
-            400,
-        ),
-        (Method::GET, "/users/nobody@example.com/status", None, 404),
-        (Method::GET, "/nothing-here", None, 404),
-    ] {
-        let mut req = app.admin(method.clone(), path);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        assert_eq!(r.status().as_u16(), want, "{method} {path}");
-        let err: Value = r.json().await.expect("a JSON error body");
-        assert_eq!(err["error"]["status"], want, "{method} {path}: {err}");
-        assert!(err["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
-    }
-    let doc: Value = app
-        .http
-        .get(format!("{base}/admin/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(doc["openapi"], "3.1.0");
-    assert!(doc["paths"]["/dead-letters/{id}/replay"]["post"].is_object());
-    app.shutdown().await;
-}
-
-#[tokio::test]
-async fn metrics_count_scim_requests_and_readyz_checks_store_and_broker() {
-    let app = app_without_worker().await;
-    create(&app, "m@example.com", "X").await;
-    let r = app.scim(Method::GET, "/Users/nope").send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    let base = app.base_url();
-    let text = app
-        .http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(text.contains(r#"splashsync_scim_requests_total{endpoint="/scim/v2/Users",method="POST",status="201"} 1"#), "{text}");
-    assert!(
-        text.contains(r#"endpoint="/scim/v2/Users/{id}",method="GET",status="404""#),
-        "{text}"
-    );
-    assert!(text.contains("splashsync_scim_request_duration_seconds_bucket"));
-    assert!(text.contains("splashsync_outbox_pending_jobs"));
-    let stats = eventually(WAIT, "queue stats with the job", || async {
-        let (_, s) = get_json(&app, "/queues").await;
-        let queued: u64 = s["partitions"]
-            .as_array()?
-            .iter()
-            .map(|p| p["messages"].as_u64().unwrap_or(0))
-            .sum();
-        // The relay marks a job sent just after the broker's confirm: wait for both.
-        (queued == 1 && s["outbox"]["pending"] == 0).then_some(s)
-    })
-    .await;
-    assert_eq!(stats["partitions"].as_array().unwrap().len(), 2);
-    let r = app.http.get(format!("{base}/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let ready: Value = r.json().await.unwrap();
-    assert_eq!(ready, json!({"ready": true, "store": "ok", "broker": "ok"}));
     app.shutdown().await;
 }

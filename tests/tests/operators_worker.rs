@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use splashsync_tests::operators::{eventually, get_json, user_state};
-use splashsync_tests::{sim_has_user, Options, TestApp};
+use splashsync_test_support::{
+    eventually, get_json, has_user, patch_op, sim_reaches, user_state, Options, ScimUser, TestApp,
+};
 use splashtop_sim::SimConfig;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -23,17 +24,17 @@ async fn a_licence_full_dead_letter_is_replayed_after_a_seat_is_freed_and_become
     })
     .await;
     let r = app
-        .create_user(&json!({"userName": "first@example.com", "active": true}))
+        .create_user(&ScimUser::new("first@example.com").active(true).json())
         .await;
     assert_eq!(r.status(), 201);
     let first: Value = r.json().await.unwrap();
-    let state = app
-        .wait_for_sim(WAIT, |s| sim_has_user(s, "first@example.com"))
-        .await;
-    assert!(sim_has_user(&state, "first@example.com"));
+    sim_reaches(&app.sim, WAIT, "the first user in the team", |s| {
+        has_user(s, "first@example.com")
+    })
+    .await;
 
     let r = app
-        .create_user(&json!({"userName": "second@example.com", "active": true}))
+        .create_user(&ScimUser::new("second@example.com").active(true).json())
         .await;
     assert_eq!(r.status(), 201);
     let dl = eventually(WAIT, "the licence-full dead letter", || async {
@@ -55,16 +56,17 @@ async fn a_licence_full_dead_letter_is_replayed_after_a_seat_is_freed_and_become
             Method::PATCH,
             &format!("/Users/{}", first["id"].as_str().unwrap()),
         )
-        .json(&json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "value": {"active": false}}],
-        }))
+        .json(&patch_op(
+            json!([{"op": "replace", "value": {"active": false}}]),
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    app.wait_for_sim(WAIT, |s| !sim_has_user(s, "first@example.com"))
-        .await;
+    sim_reaches(&app.sim, WAIT, "the first user removed", |s| {
+        !has_user(s, "first@example.com")
+    })
+    .await;
 
     let r = app
         .admin(Method::POST, &format!("/dead-letters/{}/replay", dl["id"]))
@@ -72,20 +74,14 @@ async fn a_licence_full_dead_letter_is_replayed_after_a_seat_is_freed_and_become
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let state = app
-        .wait_for_sim(WAIT, |s| sim_has_user(s, "second@example.com"))
-        .await;
-    assert!(
-        sim_has_user(&state, "second@example.com"),
-        "the replay provisioned the user"
-    );
+    sim_reaches(&app.sim, WAIT, "the replay provisioning the user", |s| {
+        has_user(s, "second@example.com")
+    })
+    .await;
     eventually(
         WAIT,
         "state applied (the worker publishes an OutcomeEvent per attempt)",
-        || async {
-            (user_state(&app, "second@example.com").await.as_deref() == Some("applied"))
-                .then_some(())
-        },
+        || async { user_state(&app, "second@example.com").await.as_deref() == Some("applied") },
     )
     .await;
     app.shutdown().await;

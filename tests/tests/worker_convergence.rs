@@ -12,10 +12,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use splashsync_protocol::job::Job;
-use splashsync_tests::workers::{
-    group_job, user_job, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
+use splashsync_test_support::{
+    account_job, delete_job, group_job, has_user, sim_reaches, user_job, versions_never_decrease,
+    Cluster, UserSpec, WorkerOptions,
 };
 use splashtop_sim::{Faults, SimConfig};
+
+/// The Splashtop account two incarnations of a user share.
+const SAME: &str = "same@example.com";
 
 fn spec(first: &str, active: bool, group: Option<(&str, &str)>) -> UserSpec {
     UserSpec {
@@ -24,32 +28,6 @@ fn spec(first: &str, active: bool, group: Option<(&str, &str)>) -> UserSpec {
         group: group.map(|(g, n)| (g.into(), n.into())),
         sso_name: None,
     }
-}
-
-/// A user job of incarnation `user_id` (a SCIM id) of the account `email`.
-fn incarnation(user_id: &str, email: &str, version: i64, first: &str, deleted: bool) -> Job {
-    Job::UserV1(splashsync_protocol::job::UserJob {
-        meta: splashsync_protocol::job::JobMeta {
-            job_id: uuid::Uuid::now_v7().to_string(),
-            tenant: "default".into(),
-            key: splashsync_protocol::JobKey::user(&Default::default(), user_id),
-            version,
-            created_at: "2026-01-01T00:00:00Z".into(),
-            origin: "test".into(),
-        },
-        state: splashsync_protocol::job::UserState {
-            user_id: user_id.into(),
-            user_name: email.into(),
-            email: email.into(),
-            first_name: first.into(),
-            last_name: "Test".into(),
-            display_name: format!("{first} Test"),
-            active: !deleted,
-            group: None,
-            sso_name: None,
-            deleted,
-        },
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,24 +41,23 @@ async fn a_re_published_job_of_a_deleted_incarnation_never_acts_on_its_successor
     let new = uuid::Uuid::now_v7().to_string();
     assert!(old < new, "UUIDv7 ids sort by creation time");
     cluster
-        .publish(&incarnation(&old, "same@example.com", 1, "Old", false))
+        .publish(&account_job(&old, SAME, 1, UserSpec::active("Old")))
         .await;
     cluster
-        .publish(&incarnation(&new, "same@example.com", 1, "New", false))
+        .publish(&account_job(&new, SAME, 1, UserSpec::active("New")))
         .await;
-    cluster
-        .publish(&incarnation(&old, "same@example.com", 2, "Old", true))
-        .await;
+    cluster.publish(&delete_job(&old, SAME, 2)).await;
     // A later job of the new incarnation proves the re-published one was handled.
     cluster
-        .publish(&incarnation(&new, "same@example.com", 2, "Newer", false))
+        .publish(&account_job(&new, SAME, 2, UserSpec::active("Newer")))
         .await;
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(20), |s| {
-            s["users"][0]["first_name"] == "Newer"
-        })
-        .await;
-    assert_eq!(state["users"][0]["first_name"], "Newer", "{state}");
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(20),
+        "Newer applied",
+        |s| s["users"][0]["first_name"] == "Newer",
+    )
+    .await;
     let ops: Vec<String> = cluster.sim.log().iter().map(|e| e.op.clone()).collect();
     assert!(
         !ops.iter().any(|op| op == "remove_user"),
@@ -102,12 +79,10 @@ async fn stale_and_duplicate_jobs_never_move_splashtop_back() {
     // A later job proves the earlier ones were all handled (same key, same partition).
     let v4 = user_job(1, 4, spec("Four", true, Some(("g1", "Sales"))));
     cluster.publish(&v4).await;
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(20), |s| {
-            s["users"][0]["first_name"] == "Four"
-        })
-        .await;
-    assert_eq!(state["users"][0]["first_name"], "Four", "{state}");
+    let state = sim_reaches(&cluster.sim, Duration::from_secs(20), "v4 applied", |s| {
+        s["users"][0]["first_name"] == "Four"
+    })
+    .await;
     assert_eq!(state["users"][0]["group"], "Sales");
     let log = cluster.sim.log();
     versions_never_decrease(&log).unwrap();
@@ -255,13 +230,19 @@ async fn run_case(seed: u64) {
         published.push(job);
     }
     let expected = model.expected();
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(90), |s| observed(s) == expected)
-        .await;
-    assert_eq!(observed(&state), expected, "seed {seed}: {state:#}");
-    // Nothing still queued may move it away again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(observed(&cluster.sim.snapshot()), expected, "seed {seed}");
+    // A marker behind everything on every partition: once all are applied, nothing queued
+    // before them can move the team any more.
+    let markers = cluster.publish_markers("marker").await;
+    let state = sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(90),
+        &format!("seed {seed}: the markers of every partition applied"),
+        |s| markers.iter().all(|m| has_user(s, m)),
+    )
+    .await;
+    let (mut users, groups) = observed(&state);
+    users.retain(|email, _| !markers.contains(email));
+    assert_eq!((users, groups), expected, "seed {seed}: {state:#}");
     versions_never_decrease(&cluster.sim.log()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     assert!(cluster.dead_letters().await.is_empty(), "seed {seed}");
     cluster.shutdown().await;

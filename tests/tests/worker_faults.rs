@@ -3,18 +3,17 @@
 
 use std::time::Duration;
 
-use lapin::types::AMQPValue;
-use splashsync_tests::workers::{
-    user_job, versions_never_decrease, Cluster, UserSpec, WorkerOptions,
+use splashsync_protocol::DeadReason;
+use splashsync_test_support::{
+    eventually, metric, sim_reaches, user_job, users_in, versions_never_decrease, Cluster,
+    UserSpec, WorkerOptions,
 };
 use splashtop_sim::{Faults, SimConfig};
 
+const WAIT: Duration = Duration::from_secs(30);
+
 fn active(first: &str) -> UserSpec {
-    UserSpec {
-        first_name: first.into(),
-        active: true,
-        ..UserSpec::default()
-    }
+    UserSpec::active(first)
 }
 
 fn with_faults(faults: Faults) -> SimConfig {
@@ -22,14 +21,6 @@ fn with_faults(faults: Faults) -> SimConfig {
         faults,
         ..SimConfig::default()
     }
-}
-
-fn users_in(state: &serde_json::Value) -> usize {
-    state["users"].as_array().map_or(0, Vec::len)
-}
-
-fn header<'a>(h: &'a lapin::types::FieldTable, k: &str) -> Option<&'a AMQPValue> {
-    h.inner().get(k)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,24 +41,18 @@ async fn permanent_errors_are_dead_lettered_with_their_reason_and_the_partition_
     for n in 2..=6 {
         cluster.publish(&user_job(n, 1, active("Ok"))).await;
     }
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(30), |s| users_in(s) == 3)
-        .await;
-    assert_eq!(users_in(&state), 3, "{state}");
-    let mut dead = Vec::new();
-    for _ in 0..100 {
-        dead.extend(cluster.dead_letters().await);
-        if dead.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    sim_reaches(&cluster.sim, WAIT, "3 users", |s| users_in(s) == 3).await;
+    // Three applied and three dead-lettered: every one of the six jobs is accounted for.
+    eventually(WAIT, "three dead letters", || async {
+        cluster.dead_letter_count().await >= 3
+    })
+    .await;
+    let dead = cluster.dead_letters().await;
     assert_eq!(dead.len(), 3, "u1 (SSO) and two over the seat limit");
-    let code = |h: &lapin::types::FieldTable| match header(h, "x-splashsync-error-code") {
-        Some(AMQPValue::LongString(s)) => s.to_string(),
-        other => format!("{other:?}"),
-    };
-    let codes: Vec<String> = dead.iter().map(|(h, _)| code(h)).collect();
+    let codes: Vec<String> = dead
+        .iter()
+        .map(|(h, _)| h.error_code.clone().unwrap_or_default())
+        .collect();
     assert_eq!(
         codes
             .iter()
@@ -82,25 +67,14 @@ async fn permanent_errors_are_dead_lettered_with_their_reason_and_the_partition_
         "{codes:?}"
     );
     for (h, _) in &dead {
-        assert_eq!(
-            header(h, "x-splashsync-reason"),
-            Some(&AMQPValue::LongString("permanent".into()))
+        assert_eq!(h.reason, DeadReason::Permanent, "{h:?}");
+        assert_eq!(h.http_status, Some(422), "{h:?}");
+        assert_eq!(h.attempts, Some(1), "{h:?}");
+        assert!(!h.error_body.is_empty(), "{h:?}");
+        assert!(
+            h.first_attempt.is_some() && h.last_attempt.is_some(),
+            "{h:?}"
         );
-        assert_eq!(
-            header(h, "x-splashsync-http-status"),
-            Some(&AMQPValue::LongLongInt(422))
-        );
-        assert_eq!(
-            header(h, "x-splashsync-attempts"),
-            Some(&AMQPValue::LongLongInt(1))
-        );
-        for k in [
-            "x-splashsync-error-body",
-            "x-splashsync-first-attempt",
-            "x-splashsync-last-attempt",
-        ] {
-            assert!(header(h, k).is_some(), "missing {k}");
-        }
     }
     cluster.shutdown().await;
 }
@@ -119,26 +93,39 @@ async fn an_exhausted_retry_budget_is_dead_lettered_as_such() {
         })
         .await;
     cluster.publish(&user_job(1, 1, active("A"))).await;
-    let mut dead = Vec::new();
-    for _ in 0..100 {
-        dead.extend(cluster.dead_letters().await);
-        if !dead.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(WAIT, "the dead letter", || async {
+        cluster.dead_letter_count().await >= 1
+    })
+    .await;
+    let dead = cluster.dead_letters().await;
     let (h, _) = dead.first().expect("a dead letter");
-    assert_eq!(
-        header(h, "x-splashsync-reason"),
-        Some(&AMQPValue::LongString("retry_budget_exhausted".into()))
-    );
-    assert!(
-        matches!(header(h, "x-splashsync-attempts"), Some(AMQPValue::LongLongInt(n)) if *n > 1)
-    );
-    assert!(
-        matches!(header(h, "x-splashsync-http-status"), Some(AMQPValue::LongLongInt(s)) if *s >= 500)
-    );
+    assert_eq!(h.reason, DeadReason::RetryBudgetExhausted, "{h:?}");
+    assert!(h.attempts.is_some_and(|n| n > 1), "{h:?}");
+    assert!(h.http_status.is_some_and(|s| s >= 500), "{h:?}");
     cluster.shutdown().await;
+}
+
+/// Whether every worker at `urls` sees all of them alive and together they hold every one
+/// of the `partitions`: the partitions are shared out.
+async fn shared_out(urls: &[String], partitions: u16) -> Result<(), String> {
+    let mut held = 0.0;
+    for url in urls {
+        let text = reqwest::get(format!("{url}/metrics"))
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let live = metric(&text, "splashsync_worker_live_workers", &[]);
+        if live != Some(urls.len() as f64) {
+            return Err(format!("{url} sees {live:?} live workers"));
+        }
+        held += metric(&text, "splashsync_worker_partitions_held", &[]).unwrap_or(0.0);
+    }
+    match held == f64::from(partitions) {
+        true => Ok(()),
+        false => Err(format!("{held} of {partitions} partitions held")),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,16 +135,29 @@ async fn a_killed_worker_loses_nothing_and_the_others_take_its_partitions_over()
         ..Faults::default()
     };
     let mut cluster = Cluster::new(with_faults(faults), 4).await;
-    let first = cluster.start_worker(WorkerOptions::default()).await;
-    let _second = cluster.start_worker(WorkerOptions::default()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let listening = || WorkerOptions {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        ..WorkerOptions::default()
+    };
+    let first = cluster.start_worker(listening()).await;
+    let second = cluster.start_worker(listening()).await;
+    let urls: Vec<String> = [first, second]
+        .iter()
+        .map(|&w| cluster.worker_url(w).expect("the worker listens"))
+        .collect();
+    // The burst starts once both workers hold partitions, so that the kill takes some away.
+    eventually(WAIT, "both workers sharing the partitions", || {
+        shared_out(&urls, 4)
+    })
+    .await;
     for n in 0..120 {
         cluster.publish(&user_job(n, 1, active("Burst"))).await;
     }
     // Mid-burst: some jobs are applied, many are queued, some are in flight.
-    cluster
-        .wait_for_sim(Duration::from_secs(20), |s| users_in(s) >= 20)
-        .await;
+    sim_reaches(&cluster.sim, Duration::from_secs(20), "20 users", |s| {
+        users_in(s) >= 20
+    })
+    .await;
     cluster.kill_worker(first).await;
     for n in 0..120 {
         cluster.publish(&user_job(n, 2, active("Again"))).await;
@@ -168,14 +168,13 @@ async fn a_killed_worker_loses_nothing_and_the_others_take_its_partitions_over()
             .as_array()
             .is_some_and(|u| u.len() == 120 && u.iter().all(|u| u["first_name"] == "Again"))
     };
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(60), all_again)
-        .await;
-    assert!(
-        all_again(&state),
-        "not converged: {} users",
-        users_in(&state)
-    );
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(60),
+        "all 120 users at their second version",
+        all_again,
+    )
+    .await;
     versions_never_decrease(&cluster.sim.log()).unwrap();
     cluster.shutdown().await;
 }
@@ -200,10 +199,10 @@ async fn a_configured_rate_limit_never_draws_a_429() {
     for n in 0..33 {
         cluster.publish(&user_job(n, 1, active("Limited"))).await;
     }
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(150), |s| users_in(s) == 33)
-        .await;
-    assert_eq!(users_in(&state), 33);
+    sim_reaches(&cluster.sim, Duration::from_secs(150), "33 users", |s| {
+        users_in(s) == 33
+    })
+    .await;
     let stats = cluster.sim.stats();
     assert!(stats["requests"].as_u64().unwrap_or(0) > 60, "{stats}");
     assert_eq!(stats["rejected_rate_limited"], 0, "{stats}");
@@ -227,10 +226,13 @@ async fn a_worker_left_at_the_default_limit_adapts_to_a_lower_one() {
     for n in 0..20 {
         cluster.publish(&user_job(n, 1, active("Adapt"))).await;
     }
-    let state = cluster
-        .wait_for_sim(Duration::from_secs(170), |s| users_in(s) == 20)
-        .await;
-    assert_eq!(users_in(&state), 20, "nothing may be lost to the limit");
+    sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(170),
+        "all 20 users: nothing may be lost to the limit",
+        |s| users_in(s) == 20,
+    )
+    .await;
     assert!(cluster.dead_letters().await.is_empty());
     let stats = cluster.sim.stats();
     // Every 429 pauses all partitions until Retry-After: a handful, not a hammering.

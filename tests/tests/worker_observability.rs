@@ -2,18 +2,17 @@
 //! what it applied, what it dead-lettered and why, what Splashtop answered, and whether
 //! it can work at all.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use splashsync_tests::workers::{user_job, Cluster, UserSpec, WorkerOptions};
+use splashsync_test_support::{
+    amqp_url, eventually, metric, user_job, Cluster, TcpProxy, UserSpec, WorkerOptions,
+};
 use splashtop_sim::SimConfig;
 
+const WAIT: Duration = Duration::from_secs(30);
+
 fn active(first: &str) -> UserSpec {
-    UserSpec {
-        first_name: first.into(),
-        active: true,
-        ..UserSpec::default()
-    }
+    UserSpec::active(first)
 }
 
 fn with_listener() -> WorkerOptions {
@@ -25,39 +24,6 @@ fn with_listener() -> WorkerOptions {
     }
 }
 
-/// Every sample of an OpenMetrics text: (name, labels) → value.
-fn samples(text: &str) -> BTreeMap<(String, BTreeMap<String, String>), f64> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.parse::<f64>() else {
-            continue;
-        };
-        let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => (name, rest.trim_end_matches('}')),
-            None => (series, ""),
-        };
-        let labels = labels
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-            .collect();
-        out.insert((name.to_string(), labels), value);
-    }
-    out
-}
-
-/// The value of `name` with exactly `labels`, if the series exists.
-fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    samples(text).get(&(name.to_string(), labels)).copied()
-}
-
 async fn get(base: &str, path: &str) -> (u16, String) {
     let response = reqwest::get(format!("{base}{path}"))
         .await
@@ -66,16 +32,16 @@ async fn get(base: &str, path: &str) -> (u16, String) {
     (status, response.text().await.expect("body"))
 }
 
-/// Polls `path` until `done` holds or 30 s pass; returns the last answer either way.
+/// Polls `path` until `done` holds; returns that answer.
 async fn poll(base: &str, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(WAIT, path, || async {
         let (status, body) = get(base, path).await;
-        if done(status, &body) || Instant::now() > deadline {
-            return (status, body);
+        match done(status, &body) {
+            true => Ok((status, body)),
+            false => Err(format!("{status}: {body}")),
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +63,7 @@ async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lett
     };
     cluster.publish(&user_job(3, 1, unknown_sso)).await;
     let jobs = |m: &str, outcome| {
-        value(
+        metric(
             m,
             "splashsync_worker_jobs_total",
             &[("kind", "user"), ("outcome", outcome)],
@@ -118,14 +84,14 @@ async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lett
     assert_eq!(status, 200);
     assert_eq!(jobs(&m, "skipped_stale"), Some(1.0), "{m}");
 
-    let dead = value(
+    let dead = metric(
         &m,
         "splashsync_worker_dead_letters_total",
         &[("kind", "user"), ("reason", "permanent")],
     );
     assert_eq!(dead, Some(1.0), "{m}");
     assert_eq!(
-        value(
+        metric(
             &m,
             "splashsync_worker_job_retries_total",
             &[("kind", "user")]
@@ -134,7 +100,7 @@ async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lett
         "nothing was retried: {m}"
     );
     let requests = |method, status| {
-        value(
+        metric(
             &m,
             "splashsync_worker_splashtop_requests_total",
             &[("method", method), ("status", status)],
@@ -143,21 +109,21 @@ async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lett
     assert_eq!(requests("POST", "201"), Some(2.0), "two invites: {m}");
     assert_eq!(requests("POST", "422"), Some(1.0), "the unknown SSO: {m}");
     assert!(requests("GET", "200").is_some_and(|n| n >= 3.0), "{m}");
-    let posts = value(
+    let posts = metric(
         &m,
         "splashsync_worker_splashtop_request_duration_seconds_count",
         &[("method", "POST")],
     );
     assert_eq!(posts, Some(3.0), "{m}");
-    let waits = value(&m, "splashsync_worker_rate_limiter_wait_seconds_count", &[]);
+    let waits = metric(&m, "splashsync_worker_rate_limiter_wait_seconds_count", &[]);
     assert!(
         waits.is_some_and(|n| n >= 6.0),
         "every call takes a slot: {m}"
     );
-    let held = value(&m, "splashsync_worker_partitions_held", &[]);
+    let held = metric(&m, "splashsync_worker_partitions_held", &[]);
     assert!(held.is_some_and(|n| n > 0.0), "{m}");
     assert_eq!(
-        value(&m, "splashsync_worker_live_workers", &[]),
+        metric(&m, "splashsync_worker_live_workers", &[]),
         Some(1.0),
         "{m}"
     );
@@ -176,14 +142,21 @@ async fn a_worker_reports_its_health_readiness_and_what_it_applied_and_dead_lett
 async fn readyz_is_503_naming_rabbitmq_while_it_is_unreachable_and_the_listener_stops_with_the_worker(
 ) {
     let mut cluster = Cluster::new(SimConfig::default(), 2).await;
+    let proxy = TcpProxy::to_amqp(&amqp_url()).await;
+    proxy.cut().await;
     let w = cluster
         .start_worker(WorkerOptions {
-            amqp_url: Some("amqp://guest:guest@127.0.0.1:1/%2f".into()),
+            amqp_url: Some(proxy.url_for(&amqp_url())),
             ..with_listener()
         })
         .await;
     let base = cluster.worker_url(w).expect("the worker listens");
     assert_eq!(get(&base, "/healthz").await, (200, "ok".to_string()));
+    // Unreachable, not merely not tried yet: the worker was refused at least once.
+    eventually(WAIT, "the worker refused by the cut proxy", || async {
+        proxy.refused().await >= 1
+    })
+    .await;
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
@@ -193,10 +166,21 @@ async fn readyz_is_503_naming_rabbitmq_while_it_is_unreachable_and_the_listener_
     let (status, m) = get(&base, "/metrics").await;
     assert_eq!(status, 200);
     assert_eq!(
-        value(&m, "splashsync_worker_partitions_held", &[]),
+        metric(&m, "splashsync_worker_partitions_held", &[]),
         Some(0.0),
         "{m}"
     );
+
+    // The same worker becomes ready once the broker is back: readiness follows the broker.
+    proxy.restore().await;
+    let (_, body) = poll(&base, "/readyz", |s, _| s == 200).await;
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["ready"], true, "{body}");
+    let (_, m) = poll(&base, "/metrics", |_, m| {
+        metric(m, "splashsync_worker_partitions_held", &[]).is_some_and(|n| n > 0.0)
+    })
+    .await;
+    assert!(proxy.forwarded() >= 1, "{m}");
 
     cluster.stop_worker(w).await;
     let after = reqwest::Client::new()

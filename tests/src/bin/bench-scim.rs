@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use splashsync_test_support::eventually;
 
 const TOKEN: &str = "bench-scim-token-0123456789";
 
@@ -171,7 +172,7 @@ async fn group_patch_phase(
 async fn main() -> anyhow::Result<()> {
     let connections = arg("--connections", 64) as usize;
     let seconds = arg("--seconds", 10);
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    splashsync_test_support::install_crypto();
     let dir = tempfile::tempdir()?;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -185,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
             "SPLASHSYNC_DATABASE_URL",
             format!("sqlite://{}", dir.path().join("bench.db").display()),
         )
-        .env("SPLASHSYNC_AMQP_URL", splashsync_tests::amqp_url())
+        .env("SPLASHSYNC_AMQP_URL", splashsync_test_support::amqp_url())
         .env("SPLASHSYNC_AMQP_PREFIX", &prefix)
         .env("SPLASHSYNC_PARTITIONS", "4")
         .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
@@ -204,18 +205,11 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
-    let started = Instant::now();
-    while client
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .send()
-        .await
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            anyhow::bail!("the receiver did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    eventually(Duration::from_secs(30), "the receiver to start", || async {
+        client.get(&healthz).send().await.map(drop)
+    })
+    .await;
 
     let cpu_before = cpu_secs(pid);
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -288,7 +282,9 @@ async fn main() -> anyhow::Result<()> {
         rss_kib(pid) / 1024
     );
     drop(receiver);
-    splashsync_tests::delete_topology(&splashsync_protocol::topology::Topology::new(prefix, 4))
-        .await;
+    splashsync_test_support::delete_topology(&splashsync_protocol::topology::Topology::new(
+        prefix, 4,
+    ))
+    .await;
     Ok(())
 }

@@ -1,148 +1,26 @@
-//! Issue 4's property test, driven through the real receiver over SCIM: random sequences
-//! of user and group operations (creates, PUT and PATCH profile updates, deactivations and
-//! reactivations, group creates, renames, membership moves, group and user deletes) go to
-//! the receiver, RabbitMQ and two workers against a simulator injecting faults. Afterwards
-//! the simulated team equals the directory as the receiver answered it, the versions
-//! applied per user key never decrease, and nothing is dead-lettered.
-//!
-//! `SPLASHSYNC_PROP_SEED=<n>` replays one seed (the operations; the simulator's faults are
-//! random); otherwise three random seeds run. A deleted user is re-created with the same
-//! userName, as identity providers do; `SPLASHSYNC_PROP_FRESH_EMAILS=1` gives each
-//! incarnation its own email instead (see `create_user`).
+//! One run's generator: random SCIM operations in the forms Okta and Entra send, each
+//! recorded in a trace and, when the receiver accepts it, in the model.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::time::Duration;
 
-use splashsync_receiver::directory::audit::sqlite::SqliteAudit;
-use splashsync_receiver::directory::audit::{state, AuditStore};
-use splashsync_receiver::directory::sqlite::SqliteDirectory;
-
-use lapin::options::{BasicAckOptions, BasicGetOptions};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use reqwest::Method;
 use serde_json::{json, Value};
-use splashsync_tests::workers::versions_never_decrease;
-use splashsync_tests::{Options, TestApp};
-use splashtop_sim::{Faults, SimConfig};
+use splashsync_test_support::{patch_op, TestApp};
 
-const USERS: usize = 5;
-const GROUPS: usize = 3;
-
-#[derive(Debug, Clone)]
-struct MUser {
-    id: String,
-    email: String,
-    given: String,
-    family: String,
-    display: Option<String>,
-    active: bool,
-    group: Option<usize>,
-}
-
-#[derive(Debug, Clone)]
-struct MGroup {
-    id: String,
-    name: String,
-}
-
-/// The directory as the receiver answered it (2xx only), by user and group slot.
-#[derive(Debug, Default)]
-struct Model {
-    users: [Option<MUser>; USERS],
-    groups: [Option<MGroup>; GROUPS],
-}
-
-/// email → (first, last, display, group name); group names with `is_default`.
-type Team = (
-    BTreeMap<String, (String, String, String, String)>,
-    BTreeSet<(String, bool)>,
-);
-
-impl Model {
-    fn expected(&self) -> Team {
-        let users = self
-            .users
-            .iter()
-            .flatten()
-            .filter(|u| u.active)
-            .map(|u| {
-                let display = u
-                    .display
-                    .clone()
-                    .unwrap_or_else(|| format!("{} {}", u.given, u.family).trim().to_string());
-                let group = u.group.map_or("Default".to_string(), |g| {
-                    self.groups[g]
-                        .as_ref()
-                        .expect("member of a live group")
-                        .name
-                        .clone()
-                });
-                (
-                    u.email.clone(),
-                    (u.given.clone(), u.family.clone(), display, group),
-                )
-            })
-            .collect();
-        let mut groups: BTreeSet<(String, bool)> = self
-            .groups
-            .iter()
-            .flatten()
-            .map(|g| (g.name.clone(), false))
-            .collect();
-        groups.insert(("Default".to_string(), true));
-        (users, groups)
-    }
-
-    fn user(&self, slot: usize) -> &MUser {
-        self.users[slot].as_ref().expect("a live user")
-    }
-
-    fn user_mut(&mut self, slot: usize) -> &mut MUser {
-        self.users[slot].as_mut().expect("a live user")
-    }
-
-    fn gid(&self, slot: usize) -> String {
-        self.groups[slot].as_ref().expect("a live group").id.clone()
-    }
-}
-
-fn observed(state: &Value) -> Team {
-    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-    let users = state["users"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|u| {
-            let fields = (
-                text(u, "first_name"),
-                text(u, "last_name"),
-                text(u, "display_name"),
-                text(u, "group"),
-            );
-            (text(u, "email"), fields)
-        })
-        .collect();
-    let groups = state["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|g| (text(g, "name"), g["is_default"] == true))
-        .collect();
-    (users, groups)
-}
+use crate::model::{MGroup, MUser, Model, GROUPS, USERS};
 
 /// One run: the system, the model, the generator and the trace of what was sent.
-struct Run {
-    app: TestApp,
-    rng: StdRng,
-    model: Model,
-    trace: String,
-    rejected: usize,
-    reuse_emails: bool,
+pub(crate) struct Run {
+    pub(crate) app: TestApp,
+    pub(crate) rng: StdRng,
+    pub(crate) model: Model,
+    pub(crate) trace: String,
+    pub(crate) rejected: usize,
+    pub(crate) reuse_emails: bool,
     /// Every job key the run created (users and groups), deleted ones included.
-    keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
 }
 
 impl Run {
@@ -176,9 +54,9 @@ impl Run {
 
     /// `PATCH path` with `ops`; whether the receiver accepted it.
     async fn patch(&mut self, path: &str, ops: Value) -> bool {
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": ops});
-        self.send(Method::PATCH, path, Some(body)).await.is_some()
+        self.send(Method::PATCH, path, Some(patch_op(ops)))
+            .await
+            .is_some()
     }
 
     /// A random slot among `found`.
@@ -202,7 +80,8 @@ impl Run {
         )
     }
 
-    async fn step(&mut self, op: usize) {
+    /// One random operation; `op` numbers it (names and emails carry it).
+    pub(crate) async fn step(&mut self, op: usize) {
         match self.rng.random_range(0..100) {
             0..15 => self.create_user(op).await,
             15..25 => self.put_user(op).await,
@@ -435,157 +314,5 @@ impl Run {
         if self.send(Method::DELETE, &path, None).await.is_some() {
             self.model.users[slot] = None;
         }
-    }
-}
-
-/// Takes every dead letter: (reason header, body).
-async fn dead_letters(app: &TestApp) -> Vec<String> {
-    let url = splashsync_tests::amqp_url();
-    let conn = splashsync_protocol::amqp::connect(&url, "splashsync-test-dlq")
-        .await
-        .expect("broker");
-    let channel = conn.create_channel().await.expect("channel");
-    let queue = app.topology.dead_letter_queue();
-    let mut out = Vec::new();
-    while let Some(msg) = channel
-        .basic_get(queue.as_str().into(), BasicGetOptions::default())
-        .await
-        .expect("basic_get")
-    {
-        let headers = msg.properties.headers().clone().unwrap_or_default();
-        let reason = headers.inner().get("x-splashsync-reason");
-        out.push(format!(
-            "{reason:?}: {}",
-            String::from_utf8_lossy(&msg.data)
-        ));
-        msg.ack(BasicAckOptions::default()).await.expect("ack");
-    }
-    let _ = conn.close(200, "done".into()).await;
-    out
-}
-
-/// The simulator's log, one line per applied operation.
-fn log_lines(log: &[splashtop_sim::LogEntry]) -> String {
-    log.iter().fold(String::new(), |mut out, e| {
-        let (key, v) = (e.key.as_deref().unwrap_or("-"), e.version.unwrap_or(-1));
-        let email = e.email.as_deref().unwrap_or("-");
-        let group = e.group.as_deref().unwrap_or("-");
-        let _ = writeln!(
-            out,
-            "  #{} {} {email} group={group} key={key} v={v} -> {}",
-            e.seq, e.op, e.status
-        );
-        out
-    })
-}
-
-async fn run_case(seed: u64) {
-    let faults = Faults {
-        error_rate: 0.05,
-        error_after_apply_rate: 0.05,
-        throttle_rate: 0.03,
-        reset_rate: 0.02,
-        retry_after_secs: 1,
-        ..Faults::default()
-    };
-    let sim = SimConfig {
-        faults,
-        ..SimConfig::default()
-    };
-    let app = TestApp::spawn_with(Options {
-        worker: false,
-        sim,
-        ..Options::default()
-    })
-    .await;
-    let workers = [app.start_extra_worker(0), app.start_extra_worker(0)];
-    let mut rng = StdRng::seed_from_u64(seed);
-    let ops = rng.random_range(40..=60);
-    let mut run = Run {
-        app,
-        rng,
-        model: Model::default(),
-        trace: String::new(),
-        rejected: 0,
-        reuse_emails: std::env::var_os("SPLASHSYNC_PROP_FRESH_EMAILS").is_none(),
-        keys: Vec::new(),
-    };
-    for op in 0..ops {
-        run.step(op).await;
-    }
-    let expected = run.model.expected();
-    // Converged means quiet too: every key's latest job has an outcome (applied or
-    // dead-lettered), so nothing in flight can move the team again. A snapshot that merely
-    // matches can be a passing moment (the empty team before anything was applied).
-    let directory = SqliteDirectory::open(&run.app.database_url())
-        .await
-        .expect("the directory opens");
-    let audit = SqliteAudit::new(&directory);
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let state = loop {
-        let state = run.app.sim.snapshot();
-        if observed(&state) == expected && settled(&audit, &run.keys).await
-            || std::time::Instant::now() > deadline
-        {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let context = |state: &Value| {
-        let log = log_lines(&run.app.sim.log());
-        format!(
-            "seed {seed} (SPLASHSYNC_PROP_SEED={seed}), {} refused\nsequence:\n{}\nmodel: {:#?}\n\
-             expected: {expected:#?}\nsim log:\n{log}sim state: {state:#}",
-            run.rejected, run.trace, run.model
-        )
-    };
-    assert_eq!(observed(&state), expected, "{}", context(&state));
-    // Nothing still in flight may move it away again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let state = run.app.sim.snapshot();
-    assert_eq!(observed(&state), expected, "{}", context(&state));
-    if let Err(e) = versions_never_decrease(&run.app.sim.log()) {
-        panic!("{e}\n{}", context(&state));
-    }
-    let dead = dead_letters(&run.app).await;
-    assert!(
-        dead.is_empty(),
-        "dead letters: {dead:#?}\n{}",
-        context(&state)
-    );
-    let (users, groups) = expected;
-    eprintln!(
-        "seed {seed}: {ops} operations ({} refused) converged to {} users, {} groups; sim stats {}",
-        run.rejected,
-        users.len(),
-        groups.len(),
-        run.app.sim.stats()
-    );
-    for w in workers {
-        w.stop().await;
-    }
-    run.app.shutdown().await;
-}
-
-/// Whether every key's latest job has a final outcome in the receiver's audit log.
-async fn settled(audit: &SqliteAudit, keys: &[String]) -> bool {
-    for key in keys {
-        match audit.status(key.clone()).await {
-            Ok(Some(s)) if s.state == state::APPLIED || s.state == state::DEAD_LETTERED => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_scim_sequences_converge_splashtop_through_faults() {
-    let seeds: Vec<u64> = match std::env::var("SPLASHSYNC_PROP_SEED") {
-        Ok(s) => vec![s.trim().parse().expect("SPLASHSYNC_PROP_SEED is a u64")],
-        Err(_) => (0..3).map(|_| rand::rng().random()).collect(),
-    };
-    for seed in seeds {
-        eprintln!("property case seed {seed} (rerun with SPLASHSYNC_PROP_SEED={seed})");
-        run_case(seed).await;
     }
 }

@@ -1,30 +1,22 @@
-//! Helpers for operator tests: play the worker's part on the broker (take a job off its
-//! partition, publish outcome events, dead-letter a job with the worker's headers) and
-//! poll the admin API.
+//! A connection that plays the worker's part on the broker: take a job off its partition,
+//! publish outcome events, dead-letter a job with the worker's headers.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Connection};
-use serde_json::Value;
+use lapin::BasicProperties;
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use splashsync_protocol::job::Job;
 use splashsync_protocol::topology::Topology;
 
-use crate::amqp_url;
+use crate::broker::Publisher;
 
 /// A connection that stands in for a worker.
 #[derive(Debug)]
 pub struct FakeWorker {
-    topology: Topology,
-    conn: Connection,
-    channel: Channel,
+    link: Publisher,
 }
 
 /// Why a fake worker dead-letters a job (the worker's `x-splashsync-*` headers).
@@ -55,19 +47,8 @@ impl DeadReason {
 impl FakeWorker {
     /// Connects (with publisher confirms) to the broker of `topology`.
     pub async fn connect(topology: &Topology) -> Self {
-        let conn = splashsync_protocol::amqp::connect(&amqp_url(), "splashsync-test-fake-worker")
-            .await
-            .expect("broker reachable");
-        let channel = conn.create_channel().await.expect("channel");
-        topology.declare(&channel).await.expect("topology");
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .expect("confirms");
         Self {
-            topology: topology.clone(),
-            conn,
-            channel,
+            link: Publisher::connect(topology, "splashsync-test-fake-worker").await,
         }
     }
 
@@ -77,10 +58,9 @@ impl FakeWorker {
     /// (Partition queues have single active consumer, which refuses `basic.get`: this
     /// consumes one delivery and cancels by closing its channel.)
     pub async fn take_job(&self, route: &str, timeout: Duration) -> Option<Job> {
-        let queue = self
-            .topology
-            .partition_queue(self.topology.partition_of(route));
-        let channel = self.conn.create_channel().await.expect("channel");
+        let topology = self.link.topology();
+        let queue = topology.partition_queue(topology.partition_of(route));
+        let channel = self.link.channel().await;
         channel
             .basic_qos(1, BasicQosOptions::default())
             .await
@@ -105,35 +85,17 @@ impl FakeWorker {
         job
     }
 
-    async fn publish(&self, exchange: &str, body: &[u8], props: BasicProperties) {
-        let confirm = self
-            .channel
-            .basic_publish(
-                exchange.into(),
-                "".into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                body,
-                props.with_delivery_mode(2),
-            )
-            .await
-            .expect("publish")
-            .await
-            .expect("confirm");
-        assert!(confirm.is_ack(), "the broker refused the message");
-    }
-
     /// Publishes an outcome event to `<prefix>.events`.
     pub async fn send_event(&self, event: &OutcomeEvent) {
         let body = serde_json::to_vec(event).expect("event serialises");
-        self.publish(
-            &self.topology.events_exchange(),
-            &body,
-            BasicProperties::default().with_content_type("application/json".into()),
-        )
-        .await;
+        self.link
+            .publish_raw(
+                &self.link.topology().events_exchange(),
+                "",
+                &body,
+                BasicProperties::default().with_content_type("application/json".into()),
+            )
+            .await;
     }
 
     /// Dead-letters `job` the way the worker does: its body, `x-splashsync-*` headers.
@@ -160,19 +122,21 @@ impl FakeWorker {
         }
         .encode_into(&mut headers);
         let body = serde_json::to_vec(job).expect("job serialises");
-        self.publish(
-            &self.topology.dead_exchange(),
-            &body,
-            BasicProperties::default()
-                .with_message_id(meta.job_id.as_str().into())
-                .with_headers(headers),
-        )
-        .await;
+        self.link
+            .publish_raw(
+                &self.link.topology().dead_exchange(),
+                "",
+                &body,
+                BasicProperties::default()
+                    .with_message_id(meta.job_id.as_str().into())
+                    .with_headers(headers),
+            )
+            .await;
     }
 
     /// Closes the connection.
     pub async fn close(self) {
-        let _ = self.conn.close(200, "done".into()).await;
+        self.link.close().await;
     }
 }
 
@@ -196,39 +160,4 @@ pub fn outcome(job: &Job, attempt: u32, status: OutcomeStatus, detail: &str) -> 
         splashtop_id: None,
         worker: "fake-worker".into(),
     }
-}
-
-/// Polls `probe` until it returns `Some` or `timeout` passes (then panics with `what`).
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The JSON body of an admin GET (any status).
-pub async fn get_json(app: &crate::TestApp, path: &str) -> (u16, Value) {
-    let r = app
-        .admin(reqwest::Method::GET, path)
-        .send()
-        .await
-        .expect("admin GET");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-/// The provisioning state of `user_name` (`None` until the admin API knows it).
-pub async fn user_state(app: &crate::TestApp, user_name: &str) -> Option<String> {
-    let (status, body) = get_json(app, &format!("/users/{user_name}/status")).await;
-    (status == 200)
-        .then(|| body["status"]["state"].as_str().map(str::to_string))
-        .flatten()
 }
