@@ -14,7 +14,9 @@ use splashsync_protocol::job::{GroupRef, GroupState, UserState};
 use splashsync_protocol::{JobKey, Tenant};
 
 use crate::config::DeactivateMode;
-use crate::splashtop::{ApiError, CallContext, TeamApi, TeamGroup, TeamUser, UserProfile};
+use crate::splashtop::{
+    ApiError, CallContext, ErrorCode, TeamApi, TeamGroup, TeamUser, UserProfile,
+};
 use crate::store::{GroupIntent, Store, StoreError};
 
 /// What applying a job did.
@@ -57,11 +59,7 @@ impl From<StoreError> for ApiError {
 }
 
 fn transient(detail: impl Into<String>) -> ApiError {
-    ApiError::Transient {
-        status: None,
-        retry_after: None,
-        detail: detail.into(),
-    }
+    ApiError::transient(detail)
 }
 
 /// The ambient facts a job is applied with.
@@ -115,10 +113,13 @@ pub async fn apply_user(
     };
     converge_user(api, cx, &state.email, existing, &profile)
         .await
-        .map_err(|e| match e.code() {
-            // Deleted between our lookup and the call: the retry resolves it afresh.
-            Some("group_not_found") => transient("the user's group vanished meanwhile"),
-            _ => e,
+        .map_err(|e| {
+            if e.has_code(&ErrorCode::GroupNotFound) {
+                // Deleted between our lookup and the call: the retry resolves it afresh.
+                transient("the user's group vanished meanwhile")
+            } else {
+                e
+            }
         })
 }
 
@@ -134,18 +135,13 @@ async fn converge_user(
         None => match api.invite_user(cx, email, profile).await {
             Ok(user) => return Ok(Applied::Invited(user.id)),
             // An earlier attempt's invite may have landed before its answer was lost.
-            Err(e) if e.code() == Some("user_exists") => {
+            Err(e) if e.has_code(&ErrorCode::UserExists) => {
                 api.find_user(cx, email).await?.ok_or(e)?
             }
             Err(e) => return Err(e),
         },
     };
-    let same = existing.first_name == profile.first_name
-        && existing.last_name == profile.last_name
-        && existing.display_name == profile.display_name
-        && existing.sso_name == profile.sso_name
-        && existing.group_id == profile.group_id;
-    if same {
+    if profile.matches(&existing) {
         return Ok(Applied::Unchanged(existing.id));
     }
     let updated = api.update_user(cx, &existing.id, profile).await?;
@@ -194,7 +190,7 @@ pub async fn ensure_group(
     match api.create_group(cx, name).await {
         Ok(group) => Ok((group, true)),
         // Created concurrently (a member's job ensured it first).
-        Err(e) if e.code() == Some("group_exists") => {
+        Err(e) if e.has_code(&ErrorCode::GroupExists) => {
             Ok((api.find_group(cx, name).await?.ok_or(e)?, false))
         }
         Err(e) => Err(e),

@@ -339,8 +339,12 @@ impl BoundWorker {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let w = self.worker;
         let store = Store::new(&w.redis_url, &w.redis_prefix)?;
-        let limiter = Arc::new(RateLimiter::new(w.rate_limit_per_minute));
-        let metrics = Arc::new(Metrics::new(w.api.request_metrics(), &limiter));
+        let metrics = Arc::new(Metrics::new());
+        let limiter = Arc::new(RateLimiter::new(
+            w.rate_limit_per_minute,
+            metrics.limiter_wait(),
+        ));
+        w.api.observe_calls(Arc::new(metrics.api_calls()));
         let health = Arc::new(Health::default());
         let ops = Ops {
             metrics: metrics.clone(),

@@ -53,7 +53,7 @@ impl DeadCause {
             } => Self {
                 reason,
                 status: Some(*status),
-                code: Some(code.clone()),
+                code: Some(code.to_string()),
                 body: body.clone(),
             },
             ApiError::Transient { status, detail, .. } => Self {

@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! - [`config`]: settings from the environment and flags, validated at start-up.
-//! - [`splashtop`]: the one small module that speaks the Splashtop team API
-//!   (`docs/splashtop-api.md`), behind the [`splashtop::TeamApi`] trait.
+//! - [`splashtop`]: the `splashtop-api` crate re-exported: the Splashtop team API
+//!   (`docs/splashtop-api.md`) behind the [`splashtop::TeamApi`] trait, and its HTTP client.
 //! - [`limiter`]: the per-team token bucket every API call takes a token from.
 //! - [`retry`]: backoff with full jitter, Retry-After and the retry budget.
 //! - [`store`]: state shared by all workers in Redis: applied versions, group intents,
@@ -28,5 +28,5 @@ mod outcome;
 mod partition;
 pub mod rebalance;
 pub mod retry;
-pub mod splashtop;
+pub use splashtop_api as splashtop;
 pub mod store;

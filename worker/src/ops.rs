@@ -120,11 +120,10 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::limiter::RateLimiter;
 
     fn ops(redis_url: &str) -> Ops {
         Ops {
-            metrics: Arc::new(Metrics::new(None, &RateLimiter::new(0))),
+            metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
             store: Store::new(redis_url, "ops-test").unwrap(),
         }
