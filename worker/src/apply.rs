@@ -1,10 +1,11 @@
-//! Converging Splashtop to the desired state a job carries.
+//! Converging Splashtop to the desired state a job carries, over the [`TeamApi`] and
+//! [`StateStore`] traits (unit tests run it on the simulator and a [`MemoryStore`]).
 //!
 //! Every function here reads Splashtop's current state first and changes only what
-//! differs, so applying a job twice is harmless (invariant 4).
+//! differs, so applying a job twice is harmless (docs/DESIGN.md, invariant 4).
 //!
 //! Group jobs and their members' user jobs run on different partitions, so they race.
-//! A group job records its intent (new name, or deleted) in the shared [`Store`] before
+//! A group job records its intent (new name, or deleted) in the [`StateStore`] before
 //! it touches Splashtop; a user job resolves its group through that intent, so it never
 //! recreates a group under a name that is being renamed away, nor a deleted group, and
 //! it re-checks the intent after creating a group, undoing the creation if it lost the
@@ -14,10 +15,10 @@ use splashsync_protocol::job::{GroupRef, GroupState, UserState};
 use splashsync_protocol::{JobKey, Tenant};
 
 use crate::config::DeactivateMode;
-use crate::splashtop::{
-    ApiError, CallContext, ErrorCode, TeamApi, TeamGroup, TeamUser, UserProfile,
-};
-use crate::store::{GroupIntent, Store, StoreError};
+#[cfg(doc)]
+use crate::state::MemoryStore;
+use crate::state::{GroupIntent, StateStore, StoreError};
+use splashtop_api::{ApiError, CallContext, ErrorCode, TeamApi, TeamGroup, TeamUser, UserProfile};
 
 /// What applying a job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub struct Env<'a> {
     /// The Splashtop API (rate-limited).
     pub api: &'a dyn TeamApi,
     /// The shared store.
-    pub store: &'a Store,
+    pub store: &'a dyn StateStore,
     /// The call context of the job.
     pub cx: &'a CallContext,
     /// The job's tenant.
@@ -286,3 +287,6 @@ pub async fn apply_group(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

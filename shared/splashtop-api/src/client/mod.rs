@@ -182,7 +182,7 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ApiE
 }
 
 /// Everything a client asks of a Splashtop team.
-pub trait TeamApi: Send + Sync + 'static {
+pub trait TeamApi: Send + Sync + std::fmt::Debug + 'static {
     /// The team member with this email, if any.
     fn find_user<'a>(
         &'a self,
