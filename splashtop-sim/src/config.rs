@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 
+use crate::domain::Rules;
 use crate::faults::Faults;
 
 /// The simulated team: its token, id and the Splashtop rules it enforces, plus faults at start.
@@ -85,6 +86,18 @@ impl SimConfig {
             }
         }
         self.faults.validate()
+    }
+
+    /// The Splashtop rules of the configured team.
+    pub(crate) fn rules(&self) -> Rules {
+        Rules::new(
+            &self.sso_methods,
+            &self.allowed_domains,
+            self.seats,
+            self.max_groups,
+            &self.foreign_emails,
+            &self.computer_groups,
+        )
     }
 }
 

@@ -10,9 +10,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::SimConfig;
+use crate::domain::LogEntry;
 use crate::faults::Faults;
-use crate::log::LogEntry;
-use crate::routes;
+use crate::http;
 use crate::sim::{Shared, Sim};
 
 /// Serves the simulator on `listener` until `shutdown` resolves, then finishes the
@@ -49,7 +49,7 @@ async fn run(
             sim.begin_shutdown();
         }
     };
-    axum::serve(listener, routes::app(sim))
+    axum::serve(listener, http::app(sim))
         .with_graceful_shutdown(signal)
         .await
         .context("the simulator's server failed")
@@ -96,7 +96,7 @@ impl SimHandle {
 
     /// `http://<addr>/api/open/v1`.
     pub fn api_url(&self) -> String {
-        format!("{}{}", self.base_url(), routes::API_PREFIX)
+        format!("{}{}", self.base_url(), splashtop_api::API_PREFIX)
     }
 
     /// The configured team id.
@@ -121,12 +121,12 @@ impl SimHandle {
 
     /// The same body as `GET /_sim/stats`.
     pub fn stats(&self) -> Value {
-        serde_json::to_value(&self.sim.lock().journal.stats).unwrap_or(Value::Null)
+        serde_json::to_value(&self.sim.lock().faults.stats).unwrap_or(Value::Null)
     }
 
     /// The faults in force.
     pub fn faults(&self) -> Faults {
-        self.sim.lock().faults.clone()
+        self.sim.lock().faults.settings.clone()
     }
 
     /// Replaces the faults (as `PUT /_sim/faults`); rates outside 0..=1 are clamped.
@@ -146,7 +146,7 @@ impl SimHandle {
             reset_rate: clamp(faults.reset_rate),
             ..faults
         };
-        self.sim.lock().faults = faults;
+        self.sim.lock().faults.settings = faults;
     }
 
     /// Clears the team, the log and the counters (as `POST /_sim/reset`).

@@ -1,18 +1,14 @@
-//! The simulator's shared state: configuration, the mutex-protected team, log,
-//! counters, faults and rate-limit window, and the shutdown signal.
+//! The simulator's shared state: configuration, the mutex-protected team, log, faults
+//! (with their counters and rate-limit window), and the shutdown signal.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use crate::config::SimConfig;
-use crate::faults::Faults;
-use crate::log::Journal;
-use crate::state::rules::Rules;
-use crate::state::Team;
+use crate::domain::{Journal, Team};
+use crate::faults::FaultState;
 
 /// A handle on the shared simulator.
 pub(crate) type Sim = Arc<Shared>;
@@ -29,9 +25,7 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     pub(crate) team: Team,
     pub(crate) journal: Journal,
-    pub(crate) faults: Faults,
-    /// When the API requests inside the current 60 s rate-limit window were admitted.
-    pub(crate) window: VecDeque<Instant>,
+    pub(crate) faults: FaultState,
 }
 
 impl fmt::Debug for Shared {
@@ -46,10 +40,9 @@ impl Shared {
     /// A fresh simulator for this configuration.
     pub(crate) fn new(config: SimConfig) -> Sim {
         let inner = Inner {
-            team: Team::new(&config.team_id, Rules::from_config(&config)),
+            team: Team::new(&config.team_id, config.rules()),
             journal: Journal::default(),
-            faults: config.faults.clone(),
-            window: VecDeque::new(),
+            faults: FaultState::new(config.faults.clone()),
         };
         Arc::new(Self {
             config,
@@ -66,9 +59,9 @@ impl Shared {
     /// Clears the team, the log, the counters and the rate-limit window (faults stay).
     pub(crate) fn reset(&self) {
         let mut inner = self.lock();
-        inner.team = Team::new(&self.config.team_id, Rules::from_config(&self.config));
+        inner.team = Team::new(&self.config.team_id, self.config.rules());
         inner.journal = Journal::default();
-        inner.window.clear();
+        inner.faults.reset();
     }
 
     /// Tells hanging requests that the server is shutting down.

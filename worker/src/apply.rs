@@ -1,10 +1,11 @@
-//! Converging Splashtop to the desired state a job carries.
+//! Converging Splashtop to the desired state a job carries, over the [`TeamApi`] and
+//! [`StateStore`] traits (unit tests run it on the simulator and a [`MemoryStore`]).
 //!
 //! Every function here reads Splashtop's current state first and changes only what
-//! differs, so applying a job twice is harmless (invariant 4).
+//! differs, so applying a job twice is harmless (docs/DESIGN.md, invariant 4).
 //!
 //! Group jobs and their members' user jobs run on different partitions, so they race.
-//! A group job records its intent (new name, or deleted) in the shared [`Store`] before
+//! A group job records its intent (new name, or deleted) in the [`StateStore`] before
 //! it touches Splashtop; a user job resolves its group through that intent, so it never
 //! recreates a group under a name that is being renamed away, nor a deleted group, and
 //! it re-checks the intent after creating a group, undoing the creation if it lost the
@@ -14,8 +15,10 @@ use splashsync_protocol::job::{GroupRef, GroupState, UserState};
 use splashsync_protocol::{JobKey, Tenant};
 
 use crate::config::DeactivateMode;
-use crate::splashtop::{ApiError, CallContext, TeamApi, TeamGroup, TeamUser, UserProfile};
-use crate::store::{GroupIntent, Store, StoreError};
+#[cfg(doc)]
+use crate::state::MemoryStore;
+use crate::state::{GroupIntent, StateStore, StoreError};
+use splashtop_api::{ApiError, CallContext, ErrorCode, TeamApi, TeamGroup, TeamUser, UserProfile};
 
 /// What applying a job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +60,7 @@ impl From<StoreError> for ApiError {
 }
 
 fn transient(detail: impl Into<String>) -> ApiError {
-    ApiError::Transient {
-        status: None,
-        retry_after: None,
-        detail: detail.into(),
-    }
+    ApiError::transient(detail)
 }
 
 /// The ambient facts a job is applied with.
@@ -70,7 +69,7 @@ pub struct Env<'a> {
     /// The Splashtop API (rate-limited).
     pub api: &'a dyn TeamApi,
     /// The shared store.
-    pub store: &'a Store,
+    pub store: &'a dyn StateStore,
     /// The call context of the job.
     pub cx: &'a CallContext,
     /// The job's tenant.
@@ -115,10 +114,13 @@ pub async fn apply_user(
     };
     converge_user(api, cx, &state.email, existing, &profile)
         .await
-        .map_err(|e| match e.code() {
-            // Deleted between our lookup and the call: the retry resolves it afresh.
-            Some("group_not_found") => transient("the user's group vanished meanwhile"),
-            _ => e,
+        .map_err(|e| {
+            if e.has_code(&ErrorCode::GroupNotFound) {
+                // Deleted between our lookup and the call: the retry resolves it afresh.
+                transient("the user's group vanished meanwhile")
+            } else {
+                e
+            }
         })
 }
 
@@ -134,18 +136,13 @@ async fn converge_user(
         None => match api.invite_user(cx, email, profile).await {
             Ok(user) => return Ok(Applied::Invited(user.id)),
             // An earlier attempt's invite may have landed before its answer was lost.
-            Err(e) if e.code() == Some("user_exists") => {
+            Err(e) if e.has_code(&ErrorCode::UserExists) => {
                 api.find_user(cx, email).await?.ok_or(e)?
             }
             Err(e) => return Err(e),
         },
     };
-    let same = existing.first_name == profile.first_name
-        && existing.last_name == profile.last_name
-        && existing.display_name == profile.display_name
-        && existing.sso_name == profile.sso_name
-        && existing.group_id == profile.group_id;
-    if same {
+    if profile.matches(&existing) {
         return Ok(Applied::Unchanged(existing.id));
     }
     let updated = api.update_user(cx, &existing.id, profile).await?;
@@ -194,7 +191,7 @@ pub async fn ensure_group(
     match api.create_group(cx, name).await {
         Ok(group) => Ok((group, true)),
         // Created concurrently (a member's job ensured it first).
-        Err(e) if e.code() == Some("group_exists") => {
+        Err(e) if e.has_code(&ErrorCode::GroupExists) => {
             Ok((api.find_group(cx, name).await?.ok_or(e)?, false))
         }
         Err(e) => Err(e),
@@ -290,3 +287,6 @@ pub async fn apply_group(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

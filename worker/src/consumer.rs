@@ -1,26 +1,19 @@
-//! The worker process: one consumer per owned partition queue, jobs of a partition
-//! applied one at a time, in order, and acked only after Splashtop answered.
-//!
-//! Every partition queue has single active consumer on, so across all worker processes
-//! at most one consumer receives a partition's jobs. On top of that each worker consumes
-//! only its share of the partitions ([`crate::rebalance`]), recomputed every heartbeat
-//! from the live workers in Redis: a new worker takes its share within a heartbeat, a
-//! killed worker's heartbeat expires after [`HEARTBEAT_TTL_FACTOR`] heartbeats and its
-//! partitions move to the survivors (its unacked jobs come back from RabbitMQ when its
-//! connection drops). SIGTERM stops each partition between jobs: the in-flight job
-//! finishes and is acked, then the worker leaves the live set and closes.
+//! The worker process: its settings ([`Worker`]), its connection to RabbitMQ (kept up,
+//! reconnecting when the broker goes away), and its operations listener. What it consumes
+//! is `partitions`'s business: one consumer per owned partition queue, jobs of a partition
+//! applied one at a time, in order, and acked only after Splashtop answered. SIGTERM stops
+//! each partition between jobs: the in-flight job finishes and is acked (or, if it is
+//! waiting for a retry, goes back to its queue), then the worker leaves the live set and
+//! closes.
 //!
 //! With a listen address, a [`BoundWorker`] also serves `/healthz`, `/readyz` and
 //! `/metrics` from before it first reaches RabbitMQ until it has stopped.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::ConfirmSelectOptions;
-use lapin::{Channel, Connection};
 use splashsync_protocol::topology::Topology;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -30,15 +23,14 @@ use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter};
 use crate::metrics::Metrics;
 use crate::ops::{Health, Ops};
-use crate::partition::PartitionTask;
+pub use crate::partitions::HEARTBEAT_TTL_FACTOR;
+use crate::partitions::{self, Member};
 use crate::retry::RetryPolicy;
-use crate::splashtop::{HttpTeamApi, TeamApi};
-use crate::store::Store;
+use crate::state::{RedisStore, StateStore};
+use splashtop_api::{HttpTeamApi, TeamApi};
 
 /// Default interval between heartbeats (and rebalances).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
-/// A worker is dead once this many heartbeats were missed.
-pub const HEARTBEAT_TTL_FACTOR: u32 = 3;
 /// The Redis every worker shares unless configured otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -185,6 +177,11 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let mut shutdown = std::pin::pin!(shutdown);
+        let me = Member {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            heartbeat: self.heartbeat,
+        };
         loop {
             let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
                 &self.amqp_url,
@@ -197,7 +194,7 @@ impl Worker {
             };
             health.connected(conn.status());
             let (stop_tx, stop_rx) = watch::channel(false);
-            let session = self.session(rt, &conn, stop_rx);
+            let session = partitions::session(rt, &me, &conn, stop_rx);
             let mut session = std::pin::pin!(session);
             let stopping = tokio::select! {
                 r = &mut session => {
@@ -219,105 +216,6 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-
-    /// The partitions this worker should own now, renewing its heartbeat.
-    async fn my_partitions(&self, rt: &Runtime) -> Vec<u16> {
-        let ttl = self.heartbeat * HEARTBEAT_TTL_FACTOR;
-        let mut live = match rt.store.heartbeat(&self.id, ttl).await {
-            Ok(live) => live,
-            Err(e) => {
-                // Without Redis nobody can agree on shares: take every partition and let
-                // single active consumer keep one consumer active per partition.
-                tracing::warn!(error = %e, "heartbeat failed; consuming every partition");
-                vec![self.id.clone()]
-            }
-        };
-        if !live.contains(&self.id) {
-            live.push(self.id.clone());
-            live.sort();
-        }
-        rt.limiter.set_workers(live.len());
-        rt.metrics.set_live_workers(live.len());
-        crate::rebalance::assign(&live, self.topology.partitions(), &self.id)
-    }
-
-    async fn session(
-        &self,
-        rt: &Arc<Runtime>,
-        conn: &Connection,
-        mut stop: watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
-        let setup = conn.create_channel().await?;
-        self.topology.declare(&setup).await?;
-        let dead = conn.create_channel().await?;
-        dead.confirm_select(ConfirmSelectOptions::default()).await?;
-        let dead = Arc::new(dead);
-        let mut owned: BTreeMap<u16, PartitionTask> = BTreeMap::new();
-        let mut draining: Vec<(u16, PartitionTask)> = Vec::new();
-        let mut tick = tokio::time::interval(self.heartbeat);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
-            for task in owned.values_mut() {
-                if task.task.is_finished() {
-                    (&mut task.task).await??;
-                    anyhow::bail!("a partition consumer ended");
-                }
-            }
-            draining.retain(|(_, t)| !t.task.is_finished());
-            let mine = self.my_partitions(rt).await;
-            let released: Vec<u16> = owned
-                .keys()
-                .copied()
-                .filter(|p| !mine.contains(p))
-                .collect();
-            for p in released {
-                if let Some(task) = owned.remove(&p) {
-                    // Finishes its in-flight job and acks it before closing its channel.
-                    let _ = task.stop.send(true);
-                    draining.push((p, task));
-                }
-            }
-            for &p in &mine {
-                if owned.contains_key(&p) || draining.iter().any(|(d, _)| *d == p) {
-                    continue;
-                }
-                owned.insert(p, self.start_partition(rt, conn, p, &dead).await?);
-            }
-            rt.metrics.set_partitions_held(owned.len());
-            tracing::debug!(partitions = ?owned.keys().collect::<Vec<_>>(), "owned partitions");
-        }
-        for task in owned.values().chain(draining.iter().map(|(_, t)| t)) {
-            let _ = task.stop.send(true);
-        }
-        for mut task in owned
-            .into_values()
-            .chain(draining.into_iter().map(|(_, t)| t))
-        {
-            let _ = (&mut task.task).await;
-        }
-        rt.metrics.set_partitions_held(0);
-        if let Err(e) = rt.store.leave(&self.id).await {
-            tracing::warn!(error = %e, "could not leave the live set; it expires on its own");
-        }
-        Ok(())
-    }
-
-    async fn start_partition(
-        &self,
-        rt: &Arc<Runtime>,
-        conn: &Connection,
-        p: u16,
-        dead: &Arc<Channel>,
-    ) -> anyhow::Result<PartitionTask> {
-        let queue = self.topology.partition_queue(p);
-        let tag = format!("{}-p{p:03}", self.name);
-        let task = PartitionTask::start(rt, conn, &queue, &tag, dead).await?;
-        tracing::info!(partition = p, "consuming partition");
-        Ok(task)
-    }
 }
 
 /// A worker whose operations listener is bound, ready to run.
@@ -338,9 +236,13 @@ impl BoundWorker {
     /// with the worker.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let w = self.worker;
-        let store = Store::new(&w.redis_url, &w.redis_prefix)?;
-        let limiter = Arc::new(RateLimiter::new(w.rate_limit_per_minute));
-        let metrics = Arc::new(Metrics::new(w.api.request_metrics(), &limiter));
+        let store: Arc<dyn StateStore> = Arc::new(RedisStore::new(&w.redis_url, &w.redis_prefix)?);
+        let metrics = Arc::new(Metrics::new());
+        let limiter = Arc::new(RateLimiter::new(
+            w.rate_limit_per_minute,
+            metrics.limiter_wait(),
+        ));
+        w.api.observe_calls(Arc::new(metrics.api_calls()));
         let health = Arc::new(Health::default());
         let ops = Ops {
             metrics: metrics.clone(),
@@ -348,7 +250,7 @@ impl BoundWorker {
             store: store.clone(),
         };
         let rt = Arc::new(Runtime {
-            api: RateLimitedApi::new(w.api.clone(), limiter.clone()),
+            api: Arc::new(RateLimitedApi::new(w.api.clone(), limiter.clone())),
             limiter,
             metrics,
             store,

@@ -1,34 +1,48 @@
-//! Handling one delivery: skip it if its key already has this version or a newer one,
-//! apply it with retries in place, dead-letter it with the reason when that fails, and
-//! ack it only afterwards.
+//! Handling one delivery: decode it, process it ([`process`]: skip it if its key already
+//! has this version or a newer one, apply it with retries in place), dead-letter it with
+//! the reason when that fails, publish each attempt's outcome event, and ack it only
+//! afterwards.
+//!
+//! # Layout
+//! - this module: [`Runtime`] and the RabbitMQ side (decode, dead letter, events, ack).
+//! - [`process`]: the job itself, on traits, with its [`Outcome`].
+
+mod process;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicPublishOptions};
 use lapin::Channel;
 use splashsync_protocol::job::Job;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::{DeadLetterHeaders, DeadReason};
+use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::apply::{apply_group, apply_user, Applied, Env};
+use crate::apply::Applied;
 use crate::config::DeactivateMode;
-use crate::limiter::{RateLimitedApi, RateLimiter};
+use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::outcome::{publish, Attempt};
 use crate::retry::RetryPolicy;
-use crate::splashtop::{ApiError, CallContext};
-use crate::store::Store;
+use crate::state::StateStore;
+use process::{DeadCause, Outcome};
+use splashtop_api::{ApiError, TeamApi};
 
 /// Everything the partition tasks of one running worker share.
 #[derive(Debug)]
 pub(crate) struct Runtime {
-    pub(crate) api: RateLimitedApi,
+    /// The Splashtop API, rate-limited.
+    pub(crate) api: Arc<dyn TeamApi>,
     pub(crate) limiter: Arc<RateLimiter>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) store: Store,
+    pub(crate) store: Arc<dyn StateStore>,
     pub(crate) topology: Topology,
     pub(crate) mode: DeactivateMode,
     pub(crate) retry: RetryPolicy,
@@ -36,40 +50,16 @@ pub(crate) struct Runtime {
     pub(crate) worker: String,
 }
 
-/// Why a job went to the dead-letter queue, as its headers tell operators.
-#[derive(Debug)]
-struct DeadCause {
-    reason: DeadReason,
-    status: Option<u16>,
-    code: Option<String>,
-    body: String,
-}
-
-impl DeadCause {
-    fn from_api(reason: DeadReason, error: &ApiError) -> Self {
-        match error {
-            ApiError::Permanent {
-                status, code, body, ..
-            } => Self {
-                reason,
-                status: Some(*status),
-                code: Some(code.clone()),
-                body: body.clone(),
-            },
-            ApiError::Transient { status, detail, .. } => Self {
-                reason,
-                status: *status,
-                code: None,
-                body: detail.clone(),
-            },
-        }
-    }
-}
-
 impl Runtime {
-    /// Handles one delivery to the end: applied, skipped or dead-lettered, then acked.
+    /// Handles one delivery to the end: applied, skipped or dead-lettered, then acked;
+    /// or, when `stop` comes while it waits for a retry, left unacked for redelivery.
     /// Every line logged meanwhile carries the job's id, key and tenant.
-    pub(crate) async fn handle(&self, delivery: &Delivery, dead: &Channel) -> anyhow::Result<()> {
+    pub(crate) async fn handle(
+        &self,
+        delivery: &Delivery,
+        dead: &Channel,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
         let first_attempt = SystemTime::now();
         let job: Job = match serde_json::from_slice(&delivery.data) {
             Ok(job) => job,
@@ -90,7 +80,7 @@ impl Runtime {
         let meta = job.meta();
         let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind());
         let result = self
-            .handle_job(&job, delivery, dead, first_attempt)
+            .handle_job(&job, delivery, dead, stop, first_attempt)
             .instrument(span.clone())
             .await;
         if let Err(e) = &result {
@@ -125,59 +115,31 @@ impl Runtime {
         job: &Job,
         delivery: &Delivery,
         dead: &Channel,
+        stop: &watch::Receiver<bool>,
         first_attempt: SystemTime,
     ) -> anyhow::Result<()> {
         let meta = job.meta();
         let kind = job.kind();
-        let cx = CallContext {
-            job_id: meta.job_id.clone(),
-            key: meta.key.to_string(),
-            version: meta.version,
-        };
         let report = |attempt| Attempt {
             meta,
             kind,
             attempt,
             worker: &self.worker,
         };
-        let mut attempts = 0u32;
-        let outcome = loop {
-            attempts += 1;
-            let error = match self.attempt(job, &cx).await {
-                Ok(applied) => {
-                    publish(dead, &self.topology, &report(attempts).done(&applied)).await;
-                    break Ok(applied);
-                }
-                Err(e @ ApiError::Permanent { .. }) => {
-                    break Err(DeadCause::from_api(DeadReason::Permanent, &e))
-                }
-                Err(e) => e,
-            };
-            let (retry_after, status) = match &error {
-                ApiError::Transient {
-                    retry_after,
-                    status,
-                    ..
-                } => (*retry_after, *status),
-                ApiError::Permanent { status, .. } => (None, Some(*status)),
-            };
-            let elapsed = first_attempt.elapsed().unwrap_or_default();
-            let delay = self
-                .retry
-                .delay(attempts, retry_after, elapsed, &mut rand::rng());
-            let Some(delay) = delay else {
-                break Err(DeadCause::from_api(
-                    DeadReason::RetryBudgetExhausted,
-                    &error,
-                ));
-            };
-            tracing::warn!(attempts, ?status, %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
+        let before_wait = |error: &ApiError, delay: Duration, attempts: u32| {
+            tracing::warn!(attempts, status = ?error.status(), %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
             self.metrics.retry(kind);
-            publish(dead, &self.topology, &report(attempts).retrying(&error)).await;
-            tokio::time::sleep(delay).await;
+            // Published before the wait, so operators see the job retrying meanwhile.
+            let event = report(attempts).retrying(error);
+            let (dead, topology) = (dead.clone(), self.topology.clone());
+            let publishing: BoxFuture<'static, ()> =
+                Box::pin(async move { publish(&dead, &topology, &event).await });
+            publishing
         };
+        let (outcome, attempts) = self.process(job, Instant::now(), stop, before_wait).await;
         match outcome {
-            Ok(applied) => {
+            Outcome::Done(applied) => {
+                publish(dead, &self.topology, &report(attempts).done(&applied)).await;
                 tracing::info!(attempts, ?applied, "job done");
                 let outcome = match applied {
                     Applied::Skipped { .. } | Applied::Superseded { .. } => "skipped_stale",
@@ -185,7 +147,7 @@ impl Runtime {
                 };
                 self.metrics.job(kind, outcome);
             }
-            Err(reason) => {
+            Outcome::Dead(reason) => {
                 tracing::warn!(attempts, class = reason.reason.as_str(), status = ?reason.status, "dead-lettering job");
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
@@ -198,51 +160,16 @@ impl Runtime {
                 );
                 publish(dead, &self.topology, &event).await;
             }
+            Outcome::Stopped => {
+                tracing::info!(
+                    attempts,
+                    "stopping while the job waits for a retry; it goes back to its queue"
+                );
+                return Ok(());
+            }
         }
         delivery.acker.ack(BasicAckOptions::default()).await?;
         Ok(())
-    }
-
-    /// One attempt: the version check, the job, then the version record.
-    async fn attempt(&self, job: &Job, cx: &CallContext) -> Result<Applied, ApiError> {
-        let meta = job.meta();
-        // A relay re-publish or redelivery of an older state must never win (invariant 5);
-        // the same version again is already applied, so it is skipped too.
-        if let Some(applied) = self.store.applied_version(&meta.key).await? {
-            if applied >= meta.version {
-                return Ok(Applied::Skipped { newer: applied });
-            }
-        }
-        // A user deleted and created again with the same userName is a new key on the same
-        // Splashtop account. Its jobs share the account's partition, so they come in commit
-        // order; but should the broker refuse one job and the relay publish it again after
-        // a newer incarnation's, the older incarnation must not act on the account again.
-        let account = match job {
-            Job::UserV1(j) => Some((job.route(), j.state.user_id.as_str())),
-            Job::GroupV1(_) => None,
-        };
-        if let Some((route, user_id)) = &account {
-            if let Some(owner) = self.store.account_owner(route).await? {
-                if owner.as_str() > *user_id {
-                    return Ok(Applied::Superseded { by: owner });
-                }
-            }
-        }
-        let env = Env {
-            api: &self.api,
-            store: &self.store,
-            cx,
-            tenant: meta.key.tenant(),
-        };
-        let applied = match job {
-            Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,
-            Job::GroupV1(j) => apply_group(env, &meta.key, meta.version, &j.state).await?,
-        };
-        self.store.record_applied(&meta.key, meta.version).await?;
-        if let Some((route, user_id)) = &account {
-            self.store.claim_account(route, user_id).await?;
-        }
-        Ok(applied)
     }
 
     /// Publishes the job to the dead-letter exchange with why, and waits for the confirm;

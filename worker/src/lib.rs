@@ -2,20 +2,22 @@
 //!
 //! # Layout
 //! - [`config`]: settings from the environment and flags, validated at start-up.
-//! - [`splashtop`]: the one small module that speaks the Splashtop team API
-//!   (`docs/splashtop-api.md`), behind the [`splashtop::TeamApi`] trait.
+//! - [`splashtop`]: the `splashtop-api` crate re-exported: the Splashtop team API
+//!   (`docs/splashtop-api.md`) behind the [`splashtop::TeamApi`] trait, and its HTTP client.
 //! - [`limiter`]: the per-team token bucket every API call takes a token from.
-//! - [`retry`]: backoff with full jitter, Retry-After and the retry budget.
-//! - [`store`]: state shared by all workers in Redis: applied versions, group intents,
-//!   heartbeats.
+//! - [`retry`]: retries in place on backon: backoff with jitter, Retry-After, the retry
+//!   budget, a stop that ends the wait.
+//! - [`state`]: what all workers share ([`state::StateStore`]): applied versions, account
+//!   incarnations, group intents, heartbeats; in Redis, or in memory for unit tests.
+//! - [`store`]: the Redis store under its former path.
 //! - [`apply`]: converging one user or group to the desired state a job carries.
 //! - [`rebalance`]: which partitions each live worker consumes.
-//! - [`consumer`]: the worker process: heartbeat, owned partitions, graceful stop.
-//! - `partition`: one partition queue consumed by a task, a job at a time.
-//! - `handle`: one delivery: version check, retries, dead letters, ack.
+//! - `partitions`: the partitions this worker owns, each consumed by a task, a job at a time.
+//! - `handle`: one delivery: version check, retries, dead letters, outcome events, ack.
 //! - `outcome`: the outcome event of each attempt, for the receiver's audit log.
-//! - [`metrics`]: the Prometheus metrics every part records into.
+//! - [`metrics`]: the Prometheus metrics, a leaf every other part records into.
 //! - `ops`: `/healthz`, `/readyz` and `/metrics` on the worker's listener.
+//! - [`consumer`]: the worker process: its settings, its RabbitMQ connection, graceful stop.
 
 pub mod apply;
 pub mod config;
@@ -25,8 +27,15 @@ pub mod limiter;
 pub mod metrics;
 mod ops;
 mod outcome;
-mod partition;
+mod partitions;
 pub mod rebalance;
 pub mod retry;
-pub mod splashtop;
-pub mod store;
+pub use splashtop_api as splashtop;
+pub mod state;
+#[cfg(test)]
+mod testkit;
+
+/// The Redis store under the path the tests crate and older callers use.
+pub mod store {
+    pub use crate::state::RedisStore as Store;
+}

@@ -18,8 +18,9 @@ use futures_util::future::BoxFuture;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::time::Instant;
 
-use crate::metrics::ApiMetrics;
-use crate::splashtop::{ApiError, CallContext, TeamApi, TeamGroup, TeamUser, UserProfile};
+use splashtop_api::{
+    ApiError, CallContext, CallObserver, TeamApi, TeamGroup, TeamUser, UserProfile,
+};
 
 /// Share of the limit actually used, so that jitter between our clock and the API's
 /// never pushes one window over.
@@ -47,8 +48,9 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// A limiter for a team limit of `per_minute` calls (0: unlimited), one live worker.
-    pub fn new(per_minute: u32) -> Self {
+    /// A limiter for a team limit of `per_minute` calls (0: unlimited), one live worker,
+    /// recording each call's wait into `wait`.
+    pub fn new(per_minute: u32, wait: Histogram) -> Self {
         let ceiling = share(per_minute, 1);
         Self {
             per_minute,
@@ -57,13 +59,8 @@ impl RateLimiter {
                 rate: ceiling,
                 ceiling,
             }),
-            wait: crate::metrics::wait_histogram(),
+            wait,
         }
-    }
-
-    /// The histogram of how long calls waited for their slot, in seconds.
-    pub fn wait_seconds(&self) -> &Histogram {
-        &self.wait
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -256,8 +253,8 @@ impl TeamApi for RateLimitedApi {
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(self.call(self.inner.delete_group(cx, group_id)))
     }
-    fn request_metrics(&self) -> Option<ApiMetrics> {
-        self.inner.request_metrics()
+    fn observe_calls(&self, observer: Arc<dyn CallObserver>) {
+        self.inner.observe_calls(observer);
     }
 }
 
@@ -265,9 +262,13 @@ impl TeamApi for RateLimitedApi {
 mod tests {
     use super::*;
 
+    fn unobserved() -> Histogram {
+        Histogram::new(std::iter::empty())
+    }
+
     #[tokio::test(start_paused = true)]
     async fn calls_are_spaced_to_the_share_and_a_429_halves_the_rate() {
-        let limiter = RateLimiter::new(600);
+        let limiter = RateLimiter::new(600, unobserved());
         assert!((limiter.rate() - 9.7).abs() < 1e-9);
         limiter.set_workers(2);
         assert!((limiter.rate() - 4.85).abs() < 1e-9);
@@ -292,7 +293,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn zero_means_unlimited() {
-        let limiter = RateLimiter::new(0);
+        let limiter = RateLimiter::new(0, unobserved());
         let start = Instant::now();
         for _ in 0..1000 {
             limiter.acquire().await;

@@ -1,8 +1,8 @@
 //! Prometheus metrics of a worker, served at `/metrics` in the OpenMetrics text format.
 //!
-//! Each component owns the instruments it records into (the Splashtop client its
-//! [`ApiMetrics`], the limiter its wait histogram), so they work wherever they are built;
-//! [`Metrics::new`] collects them into one registry with the job and partition metrics.
+//! A leaf: it imports nothing of the worker. [`Metrics`] owns every instrument and its
+//! registry; other parts record into it, or into the handles it gives out (the Splashtop
+//! client reports calls to [`ApiMetrics`], the limiter records into its wait histogram).
 //! Labels are bounded: job kind, outcome, dead-letter class, HTTP method and status.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -11,8 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-
-use crate::limiter::RateLimiter;
+use splashtop_api::CallObserver;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -51,7 +50,7 @@ fn request_histogram() -> Histogram {
 }
 
 /// The limiter's wait histogram: most calls wait nothing, a throttled team waits up to a minute.
-pub(crate) fn wait_histogram() -> Histogram {
+fn wait_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
@@ -71,9 +70,15 @@ impl Default for ApiMetrics {
     }
 }
 
+impl CallObserver for ApiMetrics {
+    fn observe(&self, method: &str, status: Option<u16>, elapsed: std::time::Duration) {
+        self.record(method, status, elapsed.as_secs_f64());
+    }
+}
+
 impl ApiMetrics {
     /// Records one call: its method, its status (`None`: no answer came) and how long it took.
-    pub fn observe(&self, method: &str, status: Option<u16>, seconds: f64) {
+    pub fn record(&self, method: &str, status: Option<u16>, seconds: f64) {
         let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
         self.requests
             .get_or_create(&RequestLabels {
@@ -111,12 +116,22 @@ pub struct Metrics {
     dead_letters: Family<DeadLabels, Counter>,
     partitions_held: Gauge,
     live_workers: Gauge,
+    api: ApiMetrics,
+    limiter_wait: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    /// Registers every metric, with the client's (if it keeps any) and the limiter's.
-    pub fn new(api: Option<ApiMetrics>, limiter: &RateLimiter) -> Self {
+    /// Registers every metric.
+    pub fn new() -> Self {
         let mut registry = Registry::default();
+        let api = ApiMetrics::default();
+        let limiter_wait = wait_histogram();
         let jobs = Family::<JobLabels, Counter>::default();
         let retries = Family::<KindLabels, Counter>::default();
         let dead_letters = Family::<DeadLabels, Counter>::default();
@@ -140,7 +155,7 @@ impl Metrics {
         registry.register(
             "splashsync_worker_rate_limiter_wait_seconds",
             "Time a Splashtop call waited for its rate-limiter slot",
-            limiter.wait_seconds().clone(),
+            limiter_wait.clone(),
         );
         registry.register(
             "splashsync_worker_partitions_held",
@@ -152,9 +167,7 @@ impl Metrics {
             "Live workers in the shared heartbeat set, as this worker last saw it",
             live_workers.clone(),
         );
-        if let Some(api) = api {
-            api.register(&mut registry);
-        }
+        api.register(&mut registry);
         Self {
             registry,
             jobs,
@@ -162,7 +175,19 @@ impl Metrics {
             dead_letters,
             partitions_held,
             live_workers,
+            api,
+            limiter_wait,
         }
+    }
+
+    /// Where the Splashtop client reports its calls.
+    pub fn api_calls(&self) -> ApiMetrics {
+        self.api.clone()
+    }
+
+    /// The histogram of how long calls waited for their rate-limiter slot, in seconds.
+    pub fn limiter_wait(&self) -> Histogram {
+        self.limiter_wait.clone()
     }
 
     /// Counts a finished job: `applied`, `skipped_stale` or `dead_lettered`.
@@ -202,26 +227,16 @@ impl Metrics {
     }
 }
 
-/// The text of `api`'s metrics alone, for unit tests.
-#[cfg(test)]
-pub(crate) fn encode_for_test(api: &ApiMetrics) -> String {
-    let mut registry = Registry::default();
-    api.register(&mut registry);
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &registry).unwrap_or_default();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_follow_prometheus_conventions_and_labels_are_set() {
-        let limiter = RateLimiter::new(0);
-        let api = ApiMetrics::default();
-        let metrics = Metrics::new(Some(api.clone()), &limiter);
-        api.observe("POST", Some(422), 0.01);
+        let metrics = Metrics::new();
+        metrics
+            .api_calls()
+            .observe("POST", Some(422), std::time::Duration::from_millis(10));
         metrics.job("user", "applied");
         metrics.retry("user");
         metrics.dead_letter("group", "permanent");

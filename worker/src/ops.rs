@@ -14,7 +14,7 @@ use lapin::ConnectionStatus;
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::state::StateStore;
 
 /// Whether the worker holds a RabbitMQ connection right now.
 #[derive(Debug, Default)]
@@ -55,7 +55,7 @@ impl Health {
 pub(crate) struct Ops {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: Arc<Health>,
-    pub(crate) store: Store,
+    pub(crate) store: Arc<dyn StateStore>,
 }
 
 /// The routes, without a socket (tests call them with `oneshot`).
@@ -120,13 +120,12 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::limiter::RateLimiter;
 
     fn ops(redis_url: &str) -> Ops {
         Ops {
-            metrics: Arc::new(Metrics::new(None, &RateLimiter::new(0))),
+            metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
-            store: Store::new(redis_url, "ops-test").unwrap(),
+            store: Arc::new(crate::state::RedisStore::new(redis_url, "ops-test").unwrap()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Outcome events: one per attempt at a job, published to `<prefix>.events` so that the
-//! receiver's audit log can tell operators what Splashtop answered (invariant 7).
+//! receiver's audit log can tell operators what Splashtop answered (docs/DESIGN.md,
+//! invariant 7).
 
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel};
@@ -9,7 +10,7 @@ use splashsync_protocol::topology::Topology;
 use splashsync_scim::now_rfc3339;
 
 use crate::apply::Applied;
-use crate::splashtop::ApiError;
+use splashtop_api::ApiError;
 
 /// What an attempt ended with, as an event.
 #[derive(Debug)]

@@ -1,15 +1,36 @@
-//! How long to wait before retrying a transient failure, and when to give up.
+//! Retrying a job's transient failures in place, on [`backon`].
 //!
-//! Exponential backoff with full jitter (a uniform delay in `0..=min(cap, base·2ⁿ)`, so
-//! partitions that failed together do not retry together), never shorter than the
-//! server's Retry-After. The job is retried in place, holding its partition (per-key
-//! order first), until the budget would be exceeded; then it is dead-lettered. The
-//! budget is kept well under RabbitMQ's 30-minute consumer timeout, which would
-//! otherwise close the channel and redeliver the job.
+//! The job keeps its partition while it waits, so per-key order holds and the retries do
+//! not hammer (docs/DESIGN.md, invariant 6): exponential backoff with jitter, so
+//! partitions that failed together do not retry together; never sooner than the server's
+//! Retry-After; until the retry budget (wall time since the job was taken) would be
+//! exceeded, and the caller dead-letters it. The budget is kept well under RabbitMQ's 30-minute consumer timeout,
+//! which would otherwise close the channel and redeliver the job. A stop (shutdown, or the
+//! partition moving to another worker) ends the wait at once and leaves the job unacked:
+//! RabbitMQ gives it back to the partition's next consumer, still first in line.
+//!
+//! What backon does: the delay sequence ([`RetryPolicy::backoff`]), the loop, which errors
+//! are retried (`when`), the hook that sees each delay before it is slept (`adjust`) and
+//! the sleep itself. What it cannot express, done here in its hooks:
+//! - Retry-After as a floor under the delay: `adjust` replaces backon's delay.
+//! - a budget of wall time, calls included: backon's `with_total_delay` only adds up its
+//!   own sleeps, so `adjust` checks the elapsed time itself and ends the retries.
+//! - an async step before each wait (the caller publishes a "retrying" event, so an
+//!   operator sees it while the job waits): backon's `notify` is synchronous, so it hands
+//!   the step to the sleeper, which runs it before sleeping.
+//! - a stop: the sleeper also ends when the stop signal comes, and the next attempt then
+//!   does not run.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rand::Rng;
+use backon::{ExponentialBuilder, Retryable};
+use futures_util::future::BoxFuture;
+use splashtop_api::ApiError;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Default retry budget per job.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
@@ -23,7 +44,7 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// Largest backoff ceiling.
     pub cap: Duration,
-    /// Total time one job may spend retrying.
+    /// Total time one job may spend, its attempts and waits included.
     pub budget: Duration,
 }
 
@@ -38,77 +59,154 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay before retry number `attempt` (1-based) given the server's Retry-After,
-    /// or `None` when waiting it would exceed the budget (`elapsed` already spent).
+    /// backon's exponential backoff for this policy: the n-th wait (1-based) stays under
+    /// the ceiling `min(cap, base·2ⁿ⁻¹)`.
+    pub fn backoff(&self) -> ExponentialBuilder {
+        // backon offers no full jitter: its jitter adds uniform(0, d) to each delay d, so
+        // waits fall in [d, 2d). Starting from half the base and stopping at half the cap
+        // keeps every wait under full jitter's ceiling and spreads partitions that failed
+        // together over the upper half of it. Only the near-immediate retries of full
+        // jitter are lost, which "never hammer" (docs/DESIGN.md, invariant 6) does not miss.
+        ExponentialBuilder::new()
+            .with_min_delay(self.base / 2)
+            .with_max_delay(self.cap / 2)
+            .with_factor(2.0)
+            .with_jitter()
+            // Built without backon's `std` feature, its generator would start from one
+            // fixed seed: every job would draw the same "random" waits.
+            .with_jitter_seed(rand::random())
+            .without_max_times()
+    }
+
+    /// The wait before the next attempt given backon's `backoff` and the server's
+    /// Retry-After, or `None` when it would take the job past its budget (`elapsed`
+    /// already spent).
     pub fn delay(
         &self,
-        attempt: u32,
+        backoff: Duration,
         retry_after: Option<Duration>,
         elapsed: Duration,
-        rng: &mut impl Rng,
     ) -> Option<Duration> {
-        let exp = attempt.saturating_sub(1).min(20);
-        let ceiling = self.base.saturating_mul(1u32 << exp).min(self.cap);
-        let jittered = Duration::from_secs_f64(rng.random_range(0.0..=ceiling.as_secs_f64()));
-        // Retry-After is a floor: the server said when it will answer again. A small
+        // Retry-After is a floor: the server said when it will answer again. A little
         // jitter on top keeps partitions throttled together from returning together.
         let delay = match retry_after {
-            Some(r) => r + jittered.min(self.base),
-            None => jittered,
+            Some(after) => after + backoff.min(self.base),
+            None => backoff,
         };
         (elapsed + delay <= self.budget).then_some(delay)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
+/// Why retrying ended without success.
+#[derive(Debug)]
+pub enum GaveUp {
+    /// A permanent failure: retrying cannot help.
+    Permanent(ApiError),
+    /// The last transient failure, when waiting again would exceed the budget.
+    Exhausted(ApiError),
+    /// Stopped while waiting to retry; the job was not finished.
+    Stopped,
+}
 
-    #[test]
-    fn delays_grow_within_the_capped_ceiling_and_honour_retry_after() {
-        let policy = RetryPolicy::default();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for attempt in 1..30 {
-            let d = policy
-                .delay(attempt, None, Duration::ZERO, &mut rng)
-                .unwrap();
-            let ceiling = Duration::from_millis(200)
-                .saturating_mul(1 << (attempt - 1).min(20))
-                .min(policy.cap);
-            assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
-        }
-        let d = policy
-            .delay(1, Some(Duration::from_secs(5)), Duration::ZERO, &mut rng)
-            .unwrap();
-        assert!(d >= Duration::from_secs(5) && d <= Duration::from_millis(5200));
-    }
+/// What one attempt ended with, as backon sees it.
+enum Failure {
+    Api(ApiError),
+    Stopped,
+}
 
-    #[test]
-    fn the_budget_ends_the_retries() {
-        let policy = RetryPolicy {
-            budget: Duration::from_secs(10),
-            ..RetryPolicy::default()
-        };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        assert!(policy
-            .delay(1, Some(Duration::from_secs(11)), Duration::ZERO, &mut rng)
-            .is_none());
-        assert!(policy
-            .delay(
-                1,
-                Some(Duration::from_secs(2)),
-                Duration::from_secs(9),
-                &mut rng
-            )
-            .is_none());
-        assert!(policy
-            .delay(
-                1,
-                Some(Duration::from_secs(2)),
-                Duration::from_secs(1),
-                &mut rng
-            )
-            .is_some());
+/// A step to run before the next wait, handed from backon's `notify` to the sleeper.
+type Pending = Arc<Mutex<Option<BoxFuture<'static, ()>>>>;
+
+/// backon's sleeper: runs the pending step, then waits for the delay or the stop,
+/// whichever comes first. A named type rather than a closure: a closure would carry
+/// `retry`'s generic parameters, and backon wants its sleeper `'static`.
+struct WaitOrStop {
+    pending: Pending,
+    stop: watch::Receiver<bool>,
+}
+
+impl backon::Sleeper for WaitOrStop {
+    type Sleep = BoxFuture<'static, ()>;
+
+    fn sleep(&self, delay: Duration) -> Self::Sleep {
+        let first = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let mut stop = self.stop.clone();
+        Box::pin(async move {
+            if let Some(first) = first {
+                first.await;
+            }
+            let stopped = async {
+                // A dropped sender never stops us: without this the wait would end at
+                // once and the retries would hammer.
+                if stop.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = stopped => {}
+            }
+        })
     }
 }
+
+/// Runs `attempt` (given its 1-based number) until it succeeds, fails permanently, the
+/// budget runs out (counted from `started`) or `stop` turns true while it waits. Before
+/// each wait, `before_wait(error, delay, attempts)` gives a step to run first. Returns the
+/// result and the number of attempts made. An attempt in flight is never interrupted.
+pub async fn retry<T, Fut>(
+    policy: &RetryPolicy,
+    started: Instant,
+    stop: &watch::Receiver<bool>,
+    mut attempt: impl FnMut(u32) -> Fut,
+    mut before_wait: impl FnMut(&ApiError, Duration, u32) -> BoxFuture<'static, ()>,
+) -> (Result<T, GaveUp>, u32)
+where
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let attempts = AtomicU32::new(0);
+    let pending = Pending::default();
+    let run = || {
+        // The first attempt always runs: the job was taken before any stop.
+        let stopped = attempts.load(Ordering::Relaxed) > 0 && *stop.borrow();
+        let call = (!stopped).then(|| attempt(attempts.fetch_add(1, Ordering::Relaxed) + 1));
+        async move {
+            match call {
+                Some(call) => call.await.map_err(Failure::Api),
+                None => Err(Failure::Stopped),
+            }
+        }
+    };
+    let sleeper = WaitOrStop {
+        pending: pending.clone(),
+        stop: stop.clone(),
+    };
+    let result = run
+        .retry(policy.backoff())
+        .sleep(sleeper)
+        .when(|f| matches!(f, Failure::Api(ApiError::Transient { .. })))
+        .adjust(|f, backoff| match f {
+            Failure::Api(e) => policy.delay(backoff?, e.retry_after(), started.elapsed()),
+            Failure::Stopped => None,
+        })
+        .notify(|f, delay| {
+            if let Failure::Api(e) = f {
+                let step = before_wait(e, delay, attempts.load(Ordering::Relaxed));
+                *pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(step);
+            }
+        })
+        .await;
+    let result = result.map_err(|f| match f {
+        Failure::Stopped => GaveUp::Stopped,
+        Failure::Api(e @ ApiError::Permanent { .. }) => GaveUp::Permanent(e),
+        Failure::Api(e) => GaveUp::Exhausted(e),
+    });
+    (result, attempts.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,7 @@
 //! SIGTERM on the real `splashsync-worker` process: the job in flight finishes and is
 //! acked before the process exits; nothing is redelivered.
 
+use std::future::Future;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,8 @@ fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-/// Ready (not delivered) messages in a queue.
-async fn ready(channel: &lapin::Channel, queue: &str) -> u32 {
+/// A queue's ready (not delivered) messages and its consumers.
+async fn counts(channel: &lapin::Channel, queue: &str) -> Option<(u32, u32)> {
     channel
         .queue_declare(
             queue.into(),
@@ -29,8 +30,32 @@ async fn ready(channel: &lapin::Channel, queue: &str) -> u32 {
             FieldTable::default(),
         )
         .await
-        .map(|q| q.message_count())
-        .unwrap_or(u32::MAX)
+        .ok()
+        .map(|q| (q.message_count(), q.consumer_count()))
+}
+
+/// Polls `condition` until it holds (true) or `within` has passed (false). The caller
+/// asserts, after cleaning up, so that a failure leaves no process or queue behind.
+async fn eventually<F, Fut>(within: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// API requests the simulator has received so far.
+fn requests(sim: &splashtop_sim::SimHandle) -> u64 {
+    sim.stats()["requests"].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,18 +132,29 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
         .await
         .unwrap();
 
-    // Wait until the worker holds the job (no longer ready), then SIGTERM it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ready(&channel, &queue).await != 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SIGTERM once the worker holds the job (no longer ready) and its first Splashtop call
+    // is in flight: the job is then surely being handled, and its invite, two 1.5 s calls
+    // later, not yet applied.
+    let within = Duration::from_secs(30);
+    let taken = eventually(within, || async {
+        counts(&channel, &queue)
+            .await
+            .is_some_and(|(ready, _)| ready == 0)
+    })
+    .await;
+    let in_flight = taken && eventually(within, || async { requests(&sim) > 0 }).await;
     let applied_before = sim.snapshot()["users"].as_array().map_or(0, Vec::len);
-    let term = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    let term = if in_flight {
+        Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    } else {
+        false
+    };
+    if !term {
+        let _ = worker.kill();
+    }
     // A worker that ignored SIGTERM would hang here: give it 30 s, then kill it and fail.
     let exit = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -137,8 +173,16 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
     .await
     .unwrap();
 
+    // Once the broker has dropped the worker's consumer, a job it had not acked would be
+    // back in the queue: only then is an empty queue proof of the ack.
+    let consumer_gone = eventually(within, || async {
+        counts(&channel, &queue)
+            .await
+            .is_some_and(|(_, consumers)| consumers == 0)
+    })
+    .await;
     let users_after = sim.snapshot()["users"].as_array().map_or(0, Vec::len);
-    let left = ready(&channel, &queue).await;
+    let left = counts(&channel, &queue).await.map(|(ready, _)| ready);
     let redis_cleanup = splashsync_worker::store::Store::new("redis://127.0.0.1:6379", &prefix);
     if let Ok(store) = redis_cleanup {
         let _ = store.delete_all().await;
@@ -146,6 +190,9 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
     let _ = topology.delete(&channel).await;
     let _ = conn.close(200, "done".into()).await;
 
+    assert!(taken, "the worker took the job within 30 s");
+    assert!(in_flight, "the job's first Splashtop call came within 30 s");
+    assert!(term, "SIGTERM was sent");
     let exit = exit.expect("the worker exits within 30 s of SIGTERM");
     assert!(
         exit.success(),
@@ -156,5 +203,10 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
         "the job was still in flight when SIGTERM came"
     );
     assert_eq!(users_after, 1, "the job in flight finished before the exit");
-    assert_eq!(left, 0, "the job was acked: nothing came back to the queue");
+    assert!(consumer_gone, "the broker dropped the worker's consumer");
+    assert_eq!(
+        left,
+        Some(0),
+        "the job was acked: nothing came back to the queue"
+    );
 }

@@ -8,9 +8,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::domain::{ApiError, LogEntry};
 use crate::faults::Faults;
-use crate::log::LogEntry;
 use crate::sim::Sim;
 
 /// The control routes.
@@ -40,12 +39,12 @@ async fn log(State(sim): State<Sim>) -> Json<Vec<LogEntry>> {
 }
 
 async fn stats(State(sim): State<Sim>) -> Json<Value> {
-    let stats = sim.lock().journal.stats.clone();
+    let stats = sim.lock().faults.stats.clone();
     Json(serde_json::to_value(stats).unwrap_or(Value::Null))
 }
 
 async fn get_faults(State(sim): State<Sim>) -> Json<Faults> {
-    Json(sim.lock().faults.clone())
+    Json(sim.lock().faults.settings.clone())
 }
 
 /// Replaces every fault setting; omitted fields take their defaults.
@@ -62,7 +61,7 @@ async fn patch_faults(State(sim): State<Sim>, bytes: Bytes) -> Result<Json<Fault
     let Value::Object(changes) = changes else {
         return Err(ApiError::invalid("the body must be a JSON object"));
     };
-    let current = sim.lock().faults.clone();
+    let current = sim.lock().faults.settings.clone();
     let mut merged = serde_json::to_value(current).unwrap_or_else(|_| json!({}));
     if let Value::Object(fields) = &mut merged {
         fields.extend(changes);
@@ -77,7 +76,7 @@ fn set_faults(sim: &Sim, faults: Faults) -> Result<Json<Faults>, ApiError> {
         .validate()
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     tracing::info!(?faults, "faults changed");
-    sim.lock().faults = faults.clone();
+    sim.lock().faults.settings = faults.clone();
     Ok(Json(faults))
 }
 

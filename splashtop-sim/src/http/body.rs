@@ -1,11 +1,12 @@
-//! Strict JSON body parsing: the body must be an object, unknown fields are refused,
-//! and a field may be absent, `null` or a string.
+//! Strict JSON body parsing into `splashtop_api`'s request types: the body must be an
+//! object, unknown fields are refused, and a field may be absent, `null` or a string.
+//! Parsed by hand rather than derived so that the refusals come in the contract's order
+//! (unknown field, then `email` in an update, then each field) and name their field.
 
 use serde_json::{Map, Value};
+use splashtop_api::{ErrorCode, InviteUser, UpdateUser};
 
-use crate::error::ApiError;
-use crate::state::rules::{check_length, validate_email};
-use crate::state::{Invite, UserPatch};
+use crate::domain::{check_length, validate_email, ApiError};
 
 /// A field's three states.
 #[derive(Debug)]
@@ -81,21 +82,12 @@ impl Object {
     }
 }
 
-const USER_FIELDS: [&str; 6] = [
-    "email",
-    "first_name",
-    "last_name",
-    "display_name",
-    "sso_name",
-    "group_id",
-];
-
 /// The body of `POST /teams/{team_id}/users`.
-pub(crate) fn invite(bytes: &[u8]) -> Result<Invite, ApiError> {
-    let body = Object::parse(bytes, &USER_FIELDS)?;
+pub(crate) fn invite(bytes: &[u8]) -> Result<InviteUser, ApiError> {
+    let body = Object::parse(bytes, &InviteUser::FIELDS)?;
     let email = body.required("email")?;
     validate_email(&email)?;
-    Ok(Invite {
+    Ok(InviteUser {
         email,
         first_name: body.required("first_name")?,
         last_name: body.required("last_name")?,
@@ -106,15 +98,15 @@ pub(crate) fn invite(bytes: &[u8]) -> Result<Invite, ApiError> {
 }
 
 /// The body of `PATCH /teams/{team_id}/users/{user_id}`; `email` is 422 `email_immutable`.
-pub(crate) fn user_patch(bytes: &[u8]) -> Result<UserPatch, ApiError> {
-    let body = Object::parse(bytes, &USER_FIELDS)?;
+pub(crate) fn user_patch(bytes: &[u8]) -> Result<UpdateUser, ApiError> {
+    let body = Object::parse(bytes, &InviteUser::FIELDS)?;
     if body.contains("email") {
         return Err(ApiError::unprocessable(
-            "email_immutable",
+            ErrorCode::EmailImmutable,
             "a user's email is its Splashtop account and cannot be changed",
         ));
     }
-    Ok(UserPatch {
+    Ok(UpdateUser {
         first_name: body.not_null("first_name")?,
         last_name: body.not_null("last_name")?,
         display_name: body.not_null("display_name")?,
@@ -136,21 +128,22 @@ mod tests {
     fn invite_bodies() {
         let ok = invite(br#"{"email":"a@x.com","first_name":"A","last_name":"B","group_id":null}"#);
         assert!(ok.is_ok_and(|i| i.group_id.is_none() && i.display_name.is_none()));
-        let code = |r: Result<Invite, ApiError>| r.err().map(|e| e.code);
-        assert_eq!(code(invite(b"[]")), Some("invalid_request"));
+        let code = |r: Result<InviteUser, ApiError>| r.err().map(|e| e.code);
+        let invalid = Some(ErrorCode::InvalidRequest);
+        assert_eq!(code(invite(b"[]")), invalid);
         assert_eq!(
             code(invite(br#"{"email":"a@x.com","first_name":"A"}"#)),
-            Some("invalid_request")
+            invalid
         );
         assert_eq!(
             code(invite(br#"{"email":"x","first_name":"A","last_name":"B"}"#)),
-            Some("invalid_request")
+            invalid
         );
         assert_eq!(
             code(invite(
                 br#"{"email":"a@x.com","first_name":"A","last_name":"B","role":"admin"}"#
             )),
-            Some("invalid_request")
+            invalid
         );
     }
 
@@ -162,11 +155,11 @@ mod tests {
         );
         assert_eq!(
             user_patch(br#"{"email":"b@x.com"}"#).err().map(|e| e.code),
-            Some("email_immutable")
+            Some(ErrorCode::EmailImmutable)
         );
         assert_eq!(
             user_patch(br#"{"first_name":null}"#).err().map(|e| e.code),
-            Some("invalid_request")
+            Some(ErrorCode::InvalidRequest)
         );
     }
 }

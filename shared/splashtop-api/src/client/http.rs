@@ -1,18 +1,21 @@
-//! [`HttpTeamApi`]: the Splashtop team API over HTTP with reqwest, each call counted and
-//! timed in [`ApiMetrics`].
+//! [`HttpTeamApi`]: the Splashtop team API over HTTP with reqwest, each call reported to
+//! the [`CallObserver`]s attached to it.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use reqwest::{Client, Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
-use super::{classify, ApiError, CallContext, TeamApi, TeamGroup, TeamUser, UserProfile};
-use crate::metrics::ApiMetrics;
+use super::{classify, ApiError, CallContext, CallObserver, TeamApi, UserProfile};
+use crate::wire::{
+    GroupBody, GroupName, GroupsBody, MembersBody, RemoveMode, TeamGroup, TeamUser, UserBody,
+    UsersBody, API_PREFIX, JOB_ID_HEADER, KEY_HEADER, VERSION_HEADER,
+};
 
-/// [`TeamApi`] over HTTP with reqwest.
+/// [`TeamApi`] over HTTP with reqwest; clones share the connection pool, the cached
+/// default group and the observers.
 #[derive(Debug, Clone)]
 pub struct HttpTeamApi {
     client: Client,
@@ -21,32 +24,12 @@ pub struct HttpTeamApi {
     /// Debug shows it as `[REDACTED]`; only `request_url` exposes it, into the header.
     token: SecretString,
     default_group: Arc<OnceLock<TeamGroup>>,
-    metrics: ApiMetrics,
-}
-
-#[derive(Deserialize)]
-struct UsersBody {
-    users: Vec<TeamUser>,
-}
-#[derive(Deserialize)]
-struct UserBody {
-    user: TeamUser,
-}
-#[derive(Deserialize)]
-struct GroupsBody {
-    groups: Vec<TeamGroup>,
-}
-#[derive(Deserialize)]
-struct MembersBody {
-    members: Vec<TeamUser>,
-}
-#[derive(Deserialize)]
-struct GroupBody {
-    group: TeamGroup,
+    observers: Arc<RwLock<Vec<Arc<dyn CallObserver>>>>,
 }
 
 impl HttpTeamApi {
-    /// A client for `team_id` at `api_url`.
+    /// A client for `team_id` at `api_url` (the base URL, without [`API_PREFIX`]), each
+    /// request given up after `timeout`.
     pub fn new(
         api_url: &str,
         team_id: &str,
@@ -61,14 +44,14 @@ impl HttpTeamApi {
             .pool_max_idle_per_host(64)
             .user_agent(concat!("splashsync/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let root = format!("{}/api/open/v1", api_url.trim_end_matches('/'));
+        let root = format!("{}{API_PREFIX}", api_url.trim_end_matches('/'));
         Ok(Self {
             client,
             base: format!("{root}/teams/{team_id}"),
             root,
             token,
             default_group: Arc::default(),
-            metrics: ApiMetrics::default(),
+            observers: Arc::default(),
         })
     }
 
@@ -80,9 +63,19 @@ impl HttpTeamApi {
         self.client
             .request(method, url)
             .bearer_auth(self.token.expose_secret())
-            .header("X-Splashsync-Job-Id", &cx.job_id)
-            .header("X-Splashsync-Key", &cx.key)
-            .header("X-Splashsync-Version", cx.version.to_string())
+            .header(JOB_ID_HEADER, &cx.job_id)
+            .header(KEY_HEADER, &cx.key)
+            .header(VERSION_HEADER, cx.version.to_string())
+    }
+
+    fn observe(&self, method: &str, status: Option<u16>, elapsed: Duration) {
+        let observers = self
+            .observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for observer in observers.iter() {
+            observer.observe(method, status, elapsed);
+        }
     }
 
     async fn send<T: serde::de::DeserializeOwned>(
@@ -106,8 +99,7 @@ impl HttpTeamApi {
         }
         .await;
         let status = answer.as_ref().ok().map(|(status, _, _)| status.as_u16());
-        self.metrics
-            .observe(method.as_str(), status, start.elapsed().as_secs_f64());
+        self.observe(method.as_str(), status, start.elapsed());
         let (status, retry_after, body) = answer?;
         if status.is_success() {
             let bytes: &[u8] = if body.is_empty() { b"null" } else { &body };
@@ -117,7 +109,16 @@ impl HttpTeamApi {
                 detail: format!("unexpected response body: {e}"),
             });
         }
-        Err(classify(status, retry_after, &body))
+        Err(classify(status.as_u16(), retry_after, &body))
+    }
+
+    /// Sends a DELETE; 404 means it is already gone, which is what was asked.
+    async fn delete(&self, req: RequestBuilder) -> Result<(), ApiError> {
+        match self.send::<serde_json::Value>(req).await {
+            Ok(_) => Ok(()),
+            Err(ApiError::Permanent { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -129,20 +130,13 @@ fn transport_error(e: reqwest::Error) -> ApiError {
     } else {
         "transport error"
     };
-    ApiError::Transient {
-        status: None,
-        retry_after: None,
-        detail: format!("{kind}: {}", e.without_url()),
-    }
+    ApiError::transient(format!("{kind}: {}", e.without_url()))
 }
 
+/// Retry-After in whole seconds, the only form the contract uses.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn is_not_found(e: &ApiError) -> bool {
-    matches!(e, ApiError::Permanent { status: 404, .. })
 }
 
 impl TeamApi for HttpTeamApi {
@@ -170,15 +164,9 @@ impl TeamApi for HttpTeamApi {
         profile: &'a UserProfile,
     ) -> BoxFuture<'a, Result<TeamUser, ApiError>> {
         Box::pin(async move {
-            #[derive(Serialize)]
-            struct Invite<'b> {
-                email: &'b str,
-                #[serde(flatten)]
-                profile: &'b UserProfile,
-            }
             let req = self
                 .request(cx, Method::POST, "/users")
-                .json(&Invite { email, profile });
+                .json(&profile.invite(email));
             let body: UserBody = self.send(req).await?;
             Ok(body.user)
         })
@@ -193,7 +181,7 @@ impl TeamApi for HttpTeamApi {
         Box::pin(async move {
             let req = self
                 .request(cx, Method::PATCH, &format!("/users/{user_id}"))
-                .json(profile);
+                .json(&profile.update());
             let body: UserBody = self.send(req).await?;
             Ok(body.user)
         })
@@ -206,15 +194,15 @@ impl TeamApi for HttpTeamApi {
         delete: bool,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            let mode = if delete { "delete" } else { "remove" };
+            let mode = if delete {
+                RemoveMode::Delete
+            } else {
+                RemoveMode::Remove
+            };
             let req = self
                 .request(cx, Method::DELETE, &format!("/users/{user_id}"))
-                .query(&[("mode", mode)]);
-            match self.send::<serde_json::Value>(req).await {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(e),
-            }
+                .query(&[("mode", mode.as_str())]);
+            self.delete(req).await
         })
     }
 
@@ -248,21 +236,13 @@ impl TeamApi for HttpTeamApi {
                 .groups
                 .into_iter()
                 .find(|g| g.is_default)
-                .ok_or_else(|| ApiError::Transient {
-                    status: None,
-                    retry_after: None,
-                    detail: "the team lists no default group".into(),
-                })?;
+                .ok_or_else(|| ApiError::transient("the team lists no default group"))?;
             Ok(self.default_group.get_or_init(|| group).clone())
         })
     }
 
     fn cached_default_group(&self) -> Option<TeamGroup> {
         self.default_group.get().cloned()
-    }
-
-    fn request_metrics(&self) -> Option<ApiMetrics> {
-        Some(self.metrics.clone())
     }
 
     fn group_members<'a>(
@@ -283,9 +263,9 @@ impl TeamApi for HttpTeamApi {
         name: &'a str,
     ) -> BoxFuture<'a, Result<TeamGroup, ApiError>> {
         Box::pin(async move {
-            let req = self
-                .request(cx, Method::POST, "/groups")
-                .json(&serde_json::json!({ "name": name }));
+            let req = self.request(cx, Method::POST, "/groups").json(&GroupName {
+                name: name.to_owned(),
+            });
             let body: GroupBody = self.send(req).await?;
             Ok(body.group)
         })
@@ -300,7 +280,9 @@ impl TeamApi for HttpTeamApi {
         Box::pin(async move {
             let req = self
                 .request(cx, Method::PATCH, &format!("/groups/{group_id}"))
-                .json(&serde_json::json!({ "name": name }));
+                .json(&GroupName {
+                    name: name.to_owned(),
+                });
             let body: GroupBody = self.send(req).await?;
             Ok(body.group)
         })
@@ -313,18 +295,35 @@ impl TeamApi for HttpTeamApi {
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
             let req = self.request(cx, Method::DELETE, &format!("/groups/{group_id}"));
-            match self.send::<serde_json::Value>(req).await {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(e),
-            }
+            self.delete(req).await
         })
+    }
+
+    fn observe_calls(&self, observer: Arc<dyn CallObserver>) {
+        self.observers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(observer);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    #[derive(Debug, Default)]
+    struct Calls(Mutex<Vec<(String, Option<u16>)>>);
+
+    impl CallObserver for Calls {
+        fn observe(&self, method: &str, status: Option<u16>, _elapsed: Duration) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((method.to_owned(), status));
+        }
+    }
 
     #[test]
     fn debug_output_never_shows_the_token() {
@@ -340,7 +339,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_transport_failure_is_counted_with_status_error() {
+    async fn a_transport_failure_is_transient_and_observed_without_a_status() {
         let api = HttpTeamApi::new(
             "http://127.0.0.1:1",
             "team-1",
@@ -348,17 +347,14 @@ mod tests {
             Duration::from_secs(2),
         )
         .unwrap();
+        let calls = Arc::new(Calls::default());
+        api.observe_calls(calls.clone());
         let error = api
             .find_user(&CallContext::default(), "a@example.com")
             .await
             .unwrap_err();
         assert!(matches!(error, ApiError::Transient { status: None, .. }));
-        let text = crate::metrics::encode_for_test(&api.metrics);
-        assert!(
-            text.contains(
-                r#"splashsync_worker_splashtop_requests_total{method="GET",status="error"} 1"#
-            ),
-            "{text}"
-        );
+        let seen = calls.0.lock().unwrap().clone();
+        assert_eq!(seen, vec![("GET".to_owned(), None)]);
     }
 }

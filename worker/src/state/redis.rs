@@ -1,9 +1,10 @@
-//! State every worker process shares, in Redis: the last applied version per job key,
-//! the latest known state of each group, and the heartbeat of live workers.
+//! [`RedisStore`]: the [`StateStore`] every worker process shares, in Redis.
 //!
 //! # Keys (all under a configurable prefix, so tests never collide)
 //! - `{prefix}:ver:{job key}`: the highest version applied for that key. Written with an
 //!   atomic compare-and-set script, so it only ever grows.
+//! - `{prefix}:acct:{account route}`: the newest SCIM id (a UUIDv7) that acted on that
+//!   Splashtop account, written with a compare-and-set script.
 //! - `{prefix}:grp:{group key}`: hash `version`, `name`, `deleted`: the newest group job
 //!   that *started* (written before it touches Splashtop), so that a member's job running
 //!   on another partition meanwhile uses the new name, or the default group, and does not
@@ -11,12 +12,15 @@
 //! - `{prefix}:workers`: sorted set of live worker ids scored by the expiry of their
 //!   heartbeat, on Redis's clock (one clock for every process).
 
-use splashsync_protocol::JobKey;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use redis::aio::MultiplexedConnection;
+use splashsync_protocol::JobKey;
 use tokio::sync::Mutex;
+
+use super::{GroupIntent, StateStore, StoreError};
 
 /// Raises a key's applied version only when the new one is higher; returns 1 if it did.
 const RECORD_VERSION: &str = r"
@@ -54,45 +58,29 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)";
 
-/// The latest started job of a group, as other jobs must see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupIntent {
-    /// The group job's version.
-    pub version: i64,
-    /// The group's name in that job.
-    pub name: String,
-    /// Whether that job deletes the group.
-    pub deleted: bool,
-}
-
-/// A failure to reach or use Redis; always worth retrying.
-#[derive(Debug, thiserror::Error)]
-#[error("shared store (Redis): {0}")]
-pub struct StoreError(String);
-
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
         Self(e.to_string())
     }
 }
 
-/// The shared store; cheap to clone.
+/// The shared store in Redis; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
+pub struct RedisStore {
     client: redis::Client,
     prefix: Arc<str>,
     conn: Arc<Mutex<Option<MultiplexedConnection>>>,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
 
-impl Store {
+impl RedisStore {
     /// A store at `url` (not connected until first used) with keys under `prefix`.
     pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
         Ok(Self {
@@ -152,99 +140,6 @@ impl Store {
         format!("{}:{kind}:{rest}", self.prefix)
     }
 
-    /// The highest version applied for `key`, if any.
-    pub async fn applied_version(&self, key: &JobKey) -> Result<Option<i64>, StoreError> {
-        self.run(redis::cmd("GET").arg(self.key("ver", key))).await
-    }
-
-    /// Records that `version` of `key` was applied; false if a higher one already was.
-    pub async fn record_applied(&self, key: &JobKey, version: i64) -> Result<bool, StoreError> {
-        let k = self.key("ver", key);
-        let n: i64 = self
-            .run(&Self::eval(RECORD_VERSION, &[&k], &[version.to_string()]))
-            .await?;
-        Ok(n == 1)
-    }
-
-    /// The newest incarnation (SCIM id) that acted on the Splashtop account `route`.
-    pub async fn account_owner(&self, route: &str) -> Result<Option<String>, StoreError> {
-        self.run(redis::cmd("GET").arg(self.key("acct", route)))
-            .await
-    }
-
-    /// Records that user `user_id` acted on the account `route`; false if a newer
-    /// incarnation of the account already did.
-    pub async fn claim_account(&self, route: &str, user_id: &str) -> Result<bool, StoreError> {
-        let k = self.key("acct", route);
-        let n: i64 = self
-            .run(&Self::eval(CLAIM_ACCOUNT, &[&k], &[user_id.to_string()]))
-            .await?;
-        Ok(n == 1)
-    }
-
-    /// The newest started job of group `key`, if any.
-    pub async fn group_intent(&self, key: &JobKey) -> Result<Option<GroupIntent>, StoreError> {
-        let fields: Vec<Option<String>> = self
-            .run(
-                redis::cmd("HMGET")
-                    .arg(self.key("grp", key))
-                    .arg("version")
-                    .arg("name")
-                    .arg("deleted"),
-            )
-            .await?;
-        Ok(match fields.as_slice() {
-            [Some(v), Some(name), Some(deleted)] => Some(GroupIntent {
-                version: v.parse().unwrap_or(0),
-                name: name.clone(),
-                deleted: deleted == "1",
-            }),
-            _ => None,
-        })
-    }
-
-    /// Records a group job's intent before it runs; false if a newer job already started.
-    pub async fn start_group_job(
-        &self,
-        key: &JobKey,
-        intent: &GroupIntent,
-    ) -> Result<bool, StoreError> {
-        let k = self.key("grp", key);
-        let args = [
-            intent.version.to_string(),
-            intent.name.clone(),
-            if intent.deleted { "1" } else { "0" }.to_string(),
-        ];
-        let n: i64 = self.run(&Self::eval(GROUP_INTENT, &[&k], &args)).await?;
-        Ok(n == 1)
-    }
-
-    /// Renews `worker_id`'s heartbeat for `ttl`; returns every live worker id, sorted.
-    pub async fn heartbeat(
-        &self,
-        worker_id: &str,
-        ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
-        let k = format!("{}:workers", self.prefix);
-        let args = [worker_id.to_string(), ttl.as_millis().to_string()];
-        let mut live: Vec<String> = self.run(&Self::eval(HEARTBEAT, &[&k], &args)).await?;
-        live.sort();
-        Ok(live)
-    }
-
-    /// Removes `worker_id` from the live workers at once (a graceful stop).
-    pub async fn leave(&self, worker_id: &str) -> Result<(), StoreError> {
-        let k = format!("{}:workers", self.prefix);
-        self.run::<i64>(redis::cmd("ZREM").arg(k).arg(worker_id))
-            .await
-            .map(drop)
-    }
-
-    /// Whether Redis answers a `PING`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run::<String>(&redis::cmd("PING")).await.map(drop)
-    }
-
     /// Deletes every key under the prefix (tests clean up with it).
     pub async fn delete_all(&self) -> Result<(), StoreError> {
         let pattern = format!("{}:*", self.prefix);
@@ -268,5 +163,119 @@ impl Store {
             }
             cursor = next;
         }
+    }
+}
+
+impl StateStore for RedisStore {
+    fn applied_version<'a>(
+        &'a self,
+        key: &'a JobKey,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+        Box::pin(async move { self.run(redis::cmd("GET").arg(self.key("ver", key))).await })
+    }
+
+    fn record_applied<'a>(
+        &'a self,
+        key: &'a JobKey,
+        version: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let k = self.key("ver", key);
+            let script = Self::eval(RECORD_VERSION, &[&k], &[version.to_string()]);
+            Ok(self.run::<i64>(&script).await? == 1)
+        })
+    }
+
+    fn account_owner<'a>(
+        &'a self,
+        route: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            self.run(redis::cmd("GET").arg(self.key("acct", route)))
+                .await
+        })
+    }
+
+    fn claim_account<'a>(
+        &'a self,
+        route: &'a str,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let k = self.key("acct", route);
+            let script = Self::eval(CLAIM_ACCOUNT, &[&k], &[user_id.to_string()]);
+            Ok(self.run::<i64>(&script).await? == 1)
+        })
+    }
+
+    fn group_intent<'a>(
+        &'a self,
+        key: &'a JobKey,
+    ) -> BoxFuture<'a, Result<Option<GroupIntent>, StoreError>> {
+        Box::pin(async move {
+            let fields: Vec<Option<String>> = self
+                .run(
+                    redis::cmd("HMGET")
+                        .arg(self.key("grp", key))
+                        .arg("version")
+                        .arg("name")
+                        .arg("deleted"),
+                )
+                .await?;
+            Ok(match fields.as_slice() {
+                [Some(v), Some(name), Some(deleted)] => Some(GroupIntent {
+                    version: v.parse().unwrap_or(0),
+                    name: name.clone(),
+                    deleted: deleted == "1",
+                }),
+                _ => None,
+            })
+        })
+    }
+
+    fn start_group_job<'a>(
+        &'a self,
+        key: &'a JobKey,
+        intent: &'a GroupIntent,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let k = self.key("grp", key);
+            let args = [
+                intent.version.to_string(),
+                intent.name.clone(),
+                if intent.deleted { "1" } else { "0" }.to_string(),
+            ];
+            Ok(self
+                .run::<i64>(&Self::eval(GROUP_INTENT, &[&k], &args))
+                .await?
+                == 1)
+        })
+    }
+
+    fn heartbeat<'a>(
+        &'a self,
+        worker_id: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            let k = format!("{}:workers", self.prefix);
+            let args = [worker_id.to_string(), ttl.as_millis().to_string()];
+            let mut live: Vec<String> = self.run(&Self::eval(HEARTBEAT, &[&k], &args)).await?;
+            live.sort();
+            Ok(live)
+        })
+    }
+
+    fn leave<'a>(&'a self, worker_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let k = format!("{}:workers", self.prefix);
+            self.run::<i64>(redis::cmd("ZREM").arg(k).arg(worker_id))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.run::<String>(&redis::cmd("PING")).await.map(drop) })
     }
 }

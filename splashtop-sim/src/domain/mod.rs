@@ -1,19 +1,33 @@
-//! The simulated team held in memory: users, groups (one of them the default group)
-//! and the Splashtop accounts removed from the team, with the API's operations.
+//! The simulated team and Splashtop's rules, pure: no HTTP, no clock but the log's
+//! timestamps. The team is held in memory: users, groups (one of them the default group)
+//! and the Splashtop accounts removed from the team, with the API's operations; each
+//! operation answers the wire body (`splashtop_api`) and what the log records.
+//!
+//! # Layout
+//! - this module: [`Team`] and its user operations.
+//! - `groups`: the group operations.
+//! - `rules`: Splashtop's rules (SSO methods, allowed domains, seats, the group limit,
+//!   foreign accounts, computer groups) and field validation.
+//! - `error`: [`ApiError`], the error answer an operation decides.
+//! - `journal`: the log of applied operations ([`LogEntry`]).
 
+mod error;
 mod groups;
-pub(crate) mod rules;
-
-use groups::group_not_found;
+mod journal;
+mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
+use splashtop_api::wire::{ROLE_MEMBER, STATUS_INVITED};
+use splashtop_api::{ErrorCode, InviteUser, RemoveMode, TeamGroup, TeamUser, UpdateUser};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::log::Applied;
-use rules::Rules;
+pub(crate) use error::ApiError;
+use groups::group_not_found;
+pub use journal::LogEntry;
+pub(crate) use journal::{Applied, Journal, RequestMeta};
+pub(crate) use rules::{check_length, validate_email, Rules};
 
 /// A team member.
 #[derive(Debug, Clone)]
@@ -33,36 +47,6 @@ pub(crate) struct Group {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) is_default: bool,
-}
-
-/// The body of an invite.
-#[derive(Debug)]
-pub(crate) struct Invite {
-    pub(crate) email: String,
-    pub(crate) first_name: String,
-    pub(crate) last_name: String,
-    pub(crate) display_name: Option<String>,
-    pub(crate) sso_name: Option<String>,
-    pub(crate) group_id: Option<String>,
-}
-
-/// The body of a user update: `None` leaves a field alone; `Some(None)` sets null.
-#[derive(Debug, Default)]
-pub(crate) struct UserPatch {
-    pub(crate) first_name: Option<String>,
-    pub(crate) last_name: Option<String>,
-    pub(crate) display_name: Option<String>,
-    pub(crate) sso_name: Option<Option<String>>,
-    pub(crate) group_id: Option<Option<String>>,
-}
-
-/// How a user leaves the team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RemoveMode {
-    /// Out of the team; the Splashtop account survives.
-    Remove,
-    /// The Splashtop account is deleted.
-    Delete,
 }
 
 /// The team: its rules, users and groups.
@@ -96,21 +80,28 @@ impl Team {
         }
     }
 
-    /// The user's JSON object.
-    pub(crate) fn user_json(&self, user: &User) -> Value {
-        json!({
-            "id": user.id, "email": user.email, "first_name": user.first_name,
-            "last_name": user.last_name, "display_name": user.display_name,
-            "sso_name": user.sso_name, "group_id": user.group_id,
-            "role": "member", "status": "invited",
-        })
+    /// The user as the API answers it.
+    pub(crate) fn user_wire(&self, user: &User) -> TeamUser {
+        TeamUser {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            display_name: user.display_name.clone(),
+            sso_name: user.sso_name.clone(),
+            group_id: Some(user.group_id.clone()),
+            role: ROLE_MEMBER.to_owned(),
+            status: STATUS_INVITED.to_owned(),
+        }
     }
 
-    fn group_json(&self, group: &Group, counts: &HashMap<&str, usize>) -> Value {
-        json!({
-            "id": group.id, "name": group.name, "is_default": group.is_default,
-            "member_count": counts.get(group.id.as_str()).copied().unwrap_or(0),
-        })
+    fn group_wire(&self, group: &Group, counts: &HashMap<&str, usize>) -> TeamGroup {
+        TeamGroup {
+            id: group.id.clone(),
+            name: group.name.clone(),
+            is_default: group.is_default,
+            member_count: counts.get(group.id.as_str()).copied().unwrap_or(0) as u64,
+        }
     }
 
     fn member_counts(&self) -> HashMap<&str, usize> {
@@ -132,20 +123,23 @@ impl Team {
     }
 
     /// Users, optionally only the one with this email (case-insensitive), sorted by email.
-    pub(crate) fn list_users(&self, email: Option<&str>) -> Vec<Value> {
+    pub(crate) fn list_users(&self, email: Option<&str>) -> Vec<TeamUser> {
         let mut users: Vec<&User> = self
             .users
             .values()
             .filter(|u| email.is_none_or(|e| u.email.to_lowercase() == e.to_lowercase()))
             .collect();
         users.sort_by_key(|u| u.email.to_lowercase());
-        users.into_iter().map(|u| self.user_json(u)).collect()
+        users.into_iter().map(|u| self.user_wire(u)).collect()
     }
 
     /// One user, or 404 `user_not_found`.
     pub(crate) fn user(&self, user_id: &str) -> Result<&User, ApiError> {
         self.users.get(user_id).ok_or_else(|| {
-            ApiError::not_found("user_not_found", format!("no user {user_id} in this team"))
+            ApiError::not_found(
+                ErrorCode::UserNotFound,
+                format!("no user {user_id} in this team"),
+            )
         })
     }
 
@@ -158,10 +152,10 @@ impl Team {
     }
 
     /// Invites a user (see the contract for the order of the checks).
-    pub(crate) fn invite(&mut self, invite: Invite) -> Result<(Value, Applied), ApiError> {
+    pub(crate) fn invite(&mut self, invite: InviteUser) -> Result<(TeamUser, Applied), ApiError> {
         if let Some(existing) = self.find_by_email(&invite.email) {
             return Err(ApiError::conflict(
-                "user_exists",
+                ErrorCode::UserExists,
                 format!(
                     "{} is already in this team as {}",
                     existing.email, existing.id
@@ -174,7 +168,7 @@ impl Team {
             .check_sso(invite.sso_name.as_deref(), &invite.email)?;
         if self.users.len() as u64 >= self.rules.seats {
             return Err(ApiError::unprocessable(
-                "seat_limit_reached",
+                ErrorCode::SeatLimitReached,
                 format!("the licence's {} seats are all taken", self.rules.seats),
             ));
         }
@@ -196,7 +190,7 @@ impl Team {
         };
         self.detached.remove(&user.email.to_lowercase());
         let applied = self.applied_user("invite_user", &user);
-        let body = self.user_json(&user);
+        let body = self.user_wire(&user);
         self.users.insert(user.id.clone(), user);
         Ok((body, applied))
     }
@@ -205,8 +199,8 @@ impl Team {
     pub(crate) fn update(
         &mut self,
         user_id: &str,
-        patch: UserPatch,
-    ) -> Result<(Value, Applied), ApiError> {
+        patch: UpdateUser,
+    ) -> Result<(TeamUser, Applied), ApiError> {
         let mut user = self.user(user_id)?.clone();
         if let Some(group_id) = patch.group_id {
             user.group_id = self.resolve_group(group_id.as_deref())?;
@@ -225,7 +219,7 @@ impl Team {
             user.display_name = display_name;
         }
         let applied = self.applied_user("update_user", &user);
-        let body = self.user_json(&user);
+        let body = self.user_wire(&user);
         self.users.insert(user.id.clone(), user);
         Ok((body, applied))
     }
@@ -234,7 +228,7 @@ impl Team {
     pub(crate) fn remove(&mut self, user_id: &str, mode: RemoveMode) -> Result<Applied, ApiError> {
         self.user(user_id)?;
         let Some(user) = self.users.remove(user_id) else {
-            return Err(ApiError::not_found("user_not_found", "no such user"));
+            return Err(ApiError::not_found(ErrorCode::UserNotFound, "no such user"));
         };
         let op = match mode {
             RemoveMode::Remove => {

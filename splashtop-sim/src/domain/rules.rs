@@ -3,13 +3,14 @@
 
 use std::collections::HashSet;
 
-use crate::config::SimConfig;
-use crate::error::ApiError;
+use splashtop_api::ErrorCode;
+
+use super::error::ApiError;
 
 /// The longest string field the API accepts, in characters.
 const MAX_FIELD_CHARS: usize = 256;
 
-/// The rules one team enforces, from [`SimConfig`].
+/// The rules one team enforces.
 #[derive(Debug, Clone)]
 pub(crate) struct Rules {
     sso_methods: Vec<String>,
@@ -21,27 +22,22 @@ pub(crate) struct Rules {
 }
 
 impl Rules {
-    /// The rules of the configured team.
-    pub(crate) fn from_config(config: &SimConfig) -> Self {
+    /// The rules of a team; domains, foreign emails and computer groups match in any case.
+    pub(crate) fn new(
+        sso_methods: &[String],
+        allowed_domains: &[String],
+        seats: u64,
+        max_groups: usize,
+        foreign_emails: &[String],
+        computer_groups: &[String],
+    ) -> Self {
         Self {
-            sso_methods: config.sso_methods.clone(),
-            allowed_domains: config
-                .allowed_domains
-                .iter()
-                .map(|d| d.to_lowercase())
-                .collect(),
-            seats: config.seats,
-            max_groups: config.max_groups,
-            foreign_emails: config
-                .foreign_emails
-                .iter()
-                .map(|e| e.to_lowercase())
-                .collect(),
-            computer_groups: config
-                .computer_groups
-                .iter()
-                .map(|g| g.to_lowercase())
-                .collect(),
+            sso_methods: sso_methods.to_vec(),
+            allowed_domains: lower(allowed_domains).collect(),
+            seats,
+            max_groups,
+            foreign_emails: lower(foreign_emails).collect(),
+            computer_groups: lower(computer_groups).collect(),
         }
     }
 
@@ -52,14 +48,14 @@ impl Rules {
         };
         if !self.sso_methods.iter().any(|m| m == sso_name) {
             return Err(ApiError::unprocessable(
-                "sso_method_not_found",
+                ErrorCode::SsoMethodNotFound,
                 format!("the team has no SSO method named {sso_name:?} (names match exactly, spaces and case included)"),
             ));
         }
         let domain = email_domain(email).to_lowercase();
         if !self.allowed_domains.is_empty() && !self.allowed_domains.contains(&domain) {
             return Err(ApiError::unprocessable(
-                "domain_not_allowed",
+                ErrorCode::DomainNotAllowed,
                 format!(
                     "the email domain {domain:?} is not allowed for the SSO method {sso_name:?}"
                 ),
@@ -72,7 +68,7 @@ impl Rules {
     pub(crate) fn check_foreign(&self, email: &str) -> Result<(), ApiError> {
         if self.foreign_emails.contains(&email.to_lowercase()) {
             return Err(ApiError::conflict(
-                "email_owned_by_other_team",
+                ErrorCode::EmailOwnedByOtherTeam,
                 format!("the Splashtop account {email} belongs to another team"),
             ));
         }
@@ -83,12 +79,16 @@ impl Rules {
     pub(crate) fn check_computer_group(&self, name: &str) -> Result<(), ApiError> {
         if self.computer_groups.contains(&name.to_lowercase()) {
             return Err(ApiError::conflict(
-                "computer_group_conflict",
+                ErrorCode::ComputerGroupConflict,
                 format!("the name {name:?} is taken by a computer group"),
             ));
         }
         Ok(())
     }
+}
+
+fn lower(items: &[String]) -> impl Iterator<Item = String> + '_ {
+    items.iter().map(|i| i.to_lowercase())
 }
 
 /// The part of an email after the `@`.
@@ -150,16 +150,19 @@ mod tests {
 
     #[test]
     fn sso_and_domains() {
-        let rules = Rules::from_config(&SimConfig {
-            sso_methods: vec!["Okta SSO".into()],
-            allowed_domains: vec!["Example.com".into()],
-            ..SimConfig::default()
-        });
+        let rules = Rules::new(
+            &["Okta SSO".into()],
+            &["Example.com".into()],
+            10,
+            10,
+            &[],
+            &[],
+        );
         assert!(rules.check_sso(None, "a@other.org").is_ok());
         assert!(rules.check_sso(Some("Okta SSO"), "a@EXAMPLE.com").is_ok());
         let err = rules.check_sso(Some("okta sso"), "a@example.com").err();
-        assert_eq!(err.map(|e| e.code), Some("sso_method_not_found"));
+        assert_eq!(err.map(|e| e.code), Some(ErrorCode::SsoMethodNotFound));
         let err = rules.check_sso(Some("Okta SSO"), "a@other.org").err();
-        assert_eq!(err.map(|e| e.code), Some("domain_not_allowed"));
+        assert_eq!(err.map(|e| e.code), Some(ErrorCode::DomainNotAllowed));
     }
 }

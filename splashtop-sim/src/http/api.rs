@@ -10,14 +10,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
+use splashtop_api::wire::{JOB_ID_HEADER, KEY_HEADER, VERSION_HEADER};
+use splashtop_api::{
+    ErrorCode, GroupBody, GroupsBody, MembersBody, RemoveMode, UserBody, UsersBody, API_PREFIX,
+};
 
-use super::{body, API_PREFIX};
-use crate::error::ApiError;
-use crate::faults::ErrorAfterApply;
-use crate::log::{Applied, RequestMeta};
+use super::body;
+use super::gate::ErrorAfterApply;
+use crate::domain::{ApiError, Applied, RequestMeta, Team};
 use crate::sim::Sim;
-use crate::state::{RemoveMode, Team};
 
 /// The API routes, relative to `/api/open/v1`.
 pub(crate) fn router() -> Router<Sim> {
@@ -47,9 +49,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             method: parts.method.to_string(),
             // Nesting strips the prefix; the log shows the path the client sent.
             path: format!("{API_PREFIX}{}", parts.uri.path()),
-            job_id: header("x-splashsync-job-id"),
-            key: header("x-splashsync-key"),
-            version: header("x-splashsync-version").and_then(|v| v.trim().parse().ok()),
+            job_id: header(JOB_ID_HEADER),
+            key: header(KEY_HEADER),
+            version: header(VERSION_HEADER).and_then(|v| v.trim().parse().ok()),
             error_after_apply: parts.extensions.get::<ErrorAfterApply>().is_some(),
         })
     }
@@ -73,22 +75,24 @@ fn read<T>(
     f(&inner.team)
 }
 
-/// Runs a change on the team and logs it when it succeeds; answers `status` with the body.
-fn apply(
+/// Runs a change on the team and logs it when it succeeds; answers `status` with the
+/// body, or without one for 204.
+fn apply<B: Serialize>(
     sim: &Sim,
     team_id: &str,
     meta: &RequestMeta,
     status: StatusCode,
-    f: impl FnOnce(&mut Team) -> Result<(Option<Value>, Applied), ApiError>,
+    f: impl FnOnce(&mut Team) -> Result<(B, Applied), ApiError>,
 ) -> Result<Response, ApiError> {
     let mut inner = sim.lock();
     check_team(&inner.team, team_id)?;
     let (body, applied) = f(&mut inner.team)?;
     inner.journal.record(meta, applied, status.as_u16());
     drop(inner);
-    Ok(match body {
-        Some(body) => (status, Json(body)).into_response(),
-        None => status.into_response(),
+    Ok(if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        (status, Json(body)).into_response()
     })
 }
 
@@ -97,7 +101,7 @@ fn check_team(team: &Team, team_id: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::not_found(
-            "team_not_found",
+            ErrorCode::TeamNotFound,
             format!("no team {team_id:?}"),
         ))
     }
@@ -109,21 +113,21 @@ async fn list_users(
     State(sim): State<Sim>,
     Path(team_id): Path<String>,
     Query(query): QueryMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsersBody>, ApiError> {
     let users = read(&sim, &team_id, |team| {
         Ok(team.list_users(query.get("email").map(String::as_str)))
     })?;
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(UsersBody { users }))
 }
 
 async fn get_user(
     State(sim): State<Sim>,
     Path((team_id, user_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserBody>, ApiError> {
     let user = read(&sim, &team_id, |team| {
-        Ok(team.user_json(team.user(&user_id)?))
+        Ok(team.user_wire(team.user(&user_id)?))
     })?;
-    Ok(Json(json!({ "user": user })))
+    Ok(Json(UserBody { user }))
 }
 
 async fn invite_user(
@@ -135,7 +139,7 @@ async fn invite_user(
     let invite = body::invite(&bytes)?;
     apply(&sim, &team_id, &meta, StatusCode::CREATED, |team| {
         let (user, applied) = team.invite(invite)?;
-        Ok((Some(json!({ "user": user })), applied))
+        Ok((UserBody { user }, applied))
     })
 }
 
@@ -148,7 +152,7 @@ async fn update_user(
     let patch = body::user_patch(&bytes)?;
     apply(&sim, &team_id, &meta, StatusCode::OK, |team| {
         let (user, applied) = team.update(&user_id, patch)?;
-        Ok((Some(json!({ "user": user })), applied))
+        Ok((UserBody { user }, applied))
     })
 }
 
@@ -158,17 +162,14 @@ async fn remove_user(
     Query(query): QueryMap,
     meta: RequestMeta,
 ) -> Result<Response, ApiError> {
-    let mode = match query.get("mode").map(String::as_str) {
-        None | Some("remove") => RemoveMode::Remove,
-        Some("delete") => RemoveMode::Delete,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "mode must be remove or delete, got {other:?}"
-            )))
-        }
+    let mode = match query.get("mode") {
+        None => RemoveMode::default(),
+        Some(mode) => RemoveMode::parse(mode).ok_or_else(|| {
+            ApiError::invalid(format!("mode must be remove or delete, got {mode:?}"))
+        })?,
     };
     apply(&sim, &team_id, &meta, StatusCode::NO_CONTENT, |team| {
-        Ok((None, team.remove(&user_id, mode)?))
+        Ok(((), team.remove(&user_id, mode)?))
     })
 }
 
@@ -176,19 +177,19 @@ async fn list_groups(
     State(sim): State<Sim>,
     Path(team_id): Path<String>,
     Query(query): QueryMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GroupsBody>, ApiError> {
     let groups = read(&sim, &team_id, |team| {
         Ok(team.list_groups(query.get("name").map(String::as_str)))
     })?;
-    Ok(Json(json!({ "groups": groups })))
+    Ok(Json(GroupsBody { groups }))
 }
 
 async fn get_group(
     State(sim): State<Sim>,
     Path((team_id, group_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GroupBody>, ApiError> {
     let group = read(&sim, &team_id, |team| team.group(&group_id))?;
-    Ok(Json(json!({ "group": group })))
+    Ok(Json(GroupBody { group }))
 }
 
 async fn create_group(
@@ -200,7 +201,7 @@ async fn create_group(
     let name = body::group_name(&bytes)?;
     apply(&sim, &team_id, &meta, StatusCode::CREATED, |team| {
         let (group, applied) = team.create_group(&name)?;
-        Ok((Some(json!({ "group": group })), applied))
+        Ok((GroupBody { group }, applied))
     })
 }
 
@@ -213,7 +214,7 @@ async fn rename_group(
     let name = body::group_name(&bytes)?;
     apply(&sim, &team_id, &meta, StatusCode::OK, |team| {
         let (group, applied) = team.rename_group(&group_id, &name)?;
-        Ok((Some(json!({ "group": group })), applied))
+        Ok((GroupBody { group }, applied))
     })
 }
 
@@ -223,14 +224,14 @@ async fn delete_group(
     meta: RequestMeta,
 ) -> Result<Response, ApiError> {
     apply(&sim, &team_id, &meta, StatusCode::NO_CONTENT, |team| {
-        Ok((None, team.delete_group(&group_id)?))
+        Ok(((), team.delete_group(&group_id)?))
     })
 }
 
 async fn group_members(
     State(sim): State<Sim>,
     Path(group_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MembersBody>, ApiError> {
     let members = sim.lock().team.members(&group_id)?;
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(MembersBody { members }))
 }

@@ -1,6 +1,6 @@
-//! The log of applied operations (`GET /_sim/log`) and the request counters (`GET /_sim/stats`).
+//! The log of applied operations (`GET /_sim/log`): every state change the team accepted,
+//! in order, with the request that made it.
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -58,24 +58,10 @@ pub(crate) struct Applied {
     pub(crate) group_id: Option<String>,
 }
 
-/// Counters over API requests (control endpoints are not counted).
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct Stats {
-    pub(crate) requests: u64,
-    pub(crate) by_status: BTreeMap<String, u64>,
-    pub(crate) rejected_rate_limited: u64,
-    pub(crate) throttled: u64,
-    pub(crate) injected_errors: u64,
-    pub(crate) errors_after_apply: u64,
-    pub(crate) timeouts: u64,
-    pub(crate) resets: u64,
-}
-
-/// The applied-operation log and the counters.
+/// The applied-operation log.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     pub(crate) entries: Vec<LogEntry>,
-    pub(crate) stats: Stats,
 }
 
 impl Journal {
@@ -98,15 +84,10 @@ impl Journal {
             status: if meta.error_after_apply { 500 } else { status },
         });
     }
-
-    /// Counts one answered API request by status.
-    pub(crate) fn count_status(&mut self, status: u16) {
-        *self.stats.by_status.entry(status.to_string()).or_default() += 1;
-    }
 }
 
 /// The current time as RFC 3339 UTC with milliseconds, e.g. `2025-01-31T12:00:00.123Z`.
-pub(crate) fn rfc3339_now() -> String {
+fn rfc3339_now() -> String {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -1,16 +1,16 @@
 //! Group operations of the team: list, create, rename, delete (members move to the
 //! default group), and the members of a group.
 
-use serde_json::Value;
+use splashtop_api::{ErrorCode, TeamGroup, TeamUser};
 
+use super::error::ApiError;
+use super::journal::Applied;
 use super::rules;
 use super::{new_id, Group, Team, User};
-use crate::error::ApiError;
-use crate::log::Applied;
 
 impl Team {
     /// Groups, optionally only the one with this name (case-insensitive), sorted by name.
-    pub(crate) fn list_groups(&self, name: Option<&str>) -> Vec<Value> {
+    pub(crate) fn list_groups(&self, name: Option<&str>) -> Vec<TeamGroup> {
         let counts = self.member_counts();
         let mut groups: Vec<&Group> = self
             .groups
@@ -20,21 +20,21 @@ impl Team {
         groups.sort_by_key(|g| (g.name.to_lowercase(), g.name.clone()));
         groups
             .into_iter()
-            .map(|g| self.group_json(g, &counts))
+            .map(|g| self.group_wire(g, &counts))
             .collect()
     }
 
-    /// One group's JSON, or 404 `group_not_found`.
-    pub(crate) fn group(&self, group_id: &str) -> Result<Value, ApiError> {
+    /// One group, or 404 `group_not_found`.
+    pub(crate) fn group(&self, group_id: &str) -> Result<TeamGroup, ApiError> {
         let group = self
             .groups
             .get(group_id)
             .ok_or_else(|| group_not_found(group_id))?;
-        Ok(self.group_json(group, &self.member_counts()))
+        Ok(self.group_wire(group, &self.member_counts()))
     }
 
     /// The members of a group, sorted by email, or 404 `group_not_found`.
-    pub(crate) fn members(&self, group_id: &str) -> Result<Vec<Value>, ApiError> {
+    pub(crate) fn members(&self, group_id: &str) -> Result<Vec<TeamUser>, ApiError> {
         self.group(group_id)?;
         let mut members: Vec<&User> = self
             .users
@@ -42,7 +42,7 @@ impl Team {
             .filter(|u| u.group_id == group_id)
             .collect();
         members.sort_by_key(|u| u.email.to_lowercase());
-        Ok(members.into_iter().map(|u| self.user_json(u)).collect())
+        Ok(members.into_iter().map(|u| self.user_wire(u)).collect())
     }
 
     fn check_name_free(&self, name: &str, except: Option<&str>) -> Result<(), ApiError> {
@@ -52,7 +52,7 @@ impl Team {
         });
         if let Some(group) = taken {
             return Err(ApiError::conflict(
-                "group_exists",
+                ErrorCode::GroupExists,
                 format!(
                     "a group named {:?} already exists ({})",
                     group.name, group.id
@@ -63,11 +63,11 @@ impl Team {
     }
 
     /// Creates a group.
-    pub(crate) fn create_group(&mut self, name: &str) -> Result<(Value, Applied), ApiError> {
+    pub(crate) fn create_group(&mut self, name: &str) -> Result<(TeamGroup, Applied), ApiError> {
         self.check_name_free(name, None)?;
         if self.groups.len() >= self.rules.max_groups {
             return Err(ApiError::unprocessable(
-                "group_limit_reached",
+                ErrorCode::GroupLimitReached,
                 format!(
                     "the team has reached its limit of {} groups (the default group included)",
                     self.rules.max_groups
@@ -89,7 +89,7 @@ impl Team {
         &mut self,
         group_id: &str,
         name: &str,
-    ) -> Result<(Value, Applied), ApiError> {
+    ) -> Result<(TeamGroup, Applied), ApiError> {
         self.mutable_group(group_id)?;
         self.check_name_free(name, Some(group_id))?;
         if let Some(group) = self.groups.get_mut(group_id) {
@@ -120,7 +120,7 @@ impl Team {
             .ok_or_else(|| group_not_found(group_id))?;
         if group.is_default {
             return Err(ApiError::unprocessable(
-                "default_group_immutable",
+                ErrorCode::DefaultGroupImmutable,
                 "the default group cannot be renamed or deleted",
             ));
         }
@@ -140,7 +140,7 @@ fn applied_group(op: &'static str, name: &str, group_id: &str) -> Applied {
 
 pub(super) fn group_not_found(group_id: &str) -> ApiError {
     ApiError::not_found(
-        "group_not_found",
+        ErrorCode::GroupNotFound,
         format!("no group {group_id} in this team"),
     )
 }

@@ -1,0 +1,142 @@
+//! Processing one job without RabbitMQ: the version and incarnation checks, the job
+//! applied with retries in place, and how it ended ([`Outcome`]). Runs on the
+//! [`TeamApi`](splashtop_api::TeamApi) and [`StateStore`](crate::state::StateStore)
+//! traits, so unit tests drive it with the simulator and a memory store.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use splashsync_protocol::job::Job;
+use splashsync_protocol::DeadReason;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::Runtime;
+use crate::apply::{apply_group, apply_user, Applied, Env};
+use crate::retry::{retry, GaveUp};
+use splashtop_api::{ApiError, CallContext};
+
+/// Why a job goes to the dead-letter queue, as its headers tell operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeadCause {
+    pub(crate) reason: DeadReason,
+    pub(crate) status: Option<u16>,
+    pub(crate) code: Option<String>,
+    pub(crate) body: String,
+}
+
+impl DeadCause {
+    fn from_api(reason: DeadReason, error: &ApiError) -> Self {
+        match error {
+            ApiError::Permanent {
+                status, code, body, ..
+            } => Self {
+                reason,
+                status: Some(*status),
+                code: Some(code.to_string()),
+                body: body.clone(),
+            },
+            ApiError::Transient { status, detail, .. } => Self {
+                reason,
+                status: *status,
+                code: None,
+                body: detail.clone(),
+            },
+        }
+    }
+}
+
+/// How processing a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Applied, or skipped as stale: ack it.
+    Done(Applied),
+    /// Dead-letter it with this cause, then ack it.
+    Dead(DeadCause),
+    /// The partition stopped while the job waited for a retry: leave it unacked, so that
+    /// RabbitMQ gives it back to the partition's next consumer, still first in line.
+    Stopped,
+}
+
+impl Runtime {
+    /// Processes `job` taken at `started`: attempts it until it is done, fails for good,
+    /// exhausts the retry budget, or `stop` comes while it waits. `before_wait` runs before
+    /// each wait (see [`retry`]). Returns the outcome and the attempts made.
+    pub(crate) async fn process(
+        &self,
+        job: &Job,
+        started: Instant,
+        stop: &watch::Receiver<bool>,
+        before_wait: impl FnMut(&ApiError, Duration, u32) -> BoxFuture<'static, ()>,
+    ) -> (Outcome, u32) {
+        let meta = job.meta();
+        let cx = CallContext {
+            job_id: meta.job_id.clone(),
+            key: meta.key.to_string(),
+            version: meta.version,
+        };
+        let (result, attempts) = retry(
+            &self.retry,
+            started,
+            stop,
+            |_| self.attempt(job, &cx),
+            before_wait,
+        )
+        .await;
+        let outcome = match result {
+            Ok(applied) => Outcome::Done(applied),
+            Err(GaveUp::Permanent(e)) => {
+                Outcome::Dead(DeadCause::from_api(DeadReason::Permanent, &e))
+            }
+            Err(GaveUp::Exhausted(e)) => {
+                Outcome::Dead(DeadCause::from_api(DeadReason::RetryBudgetExhausted, &e))
+            }
+            Err(GaveUp::Stopped) => Outcome::Stopped,
+        };
+        (outcome, attempts)
+    }
+
+    /// One attempt: the version check, the job, then the version record.
+    async fn attempt(&self, job: &Job, cx: &CallContext) -> Result<Applied, ApiError> {
+        let meta = job.meta();
+        let store = self.store.as_ref();
+        // A relay re-publish or redelivery of an older state must never win
+        // (docs/DESIGN.md, invariant 5); the same version again is already applied, so it
+        // is skipped too.
+        if let Some(applied) = store.applied_version(&meta.key).await? {
+            if applied >= meta.version {
+                return Ok(Applied::Skipped { newer: applied });
+            }
+        }
+        // A user deleted and created again with the same userName is a new key on the same
+        // Splashtop account. Its jobs share the account's partition, so they come in commit
+        // order; but should the broker refuse one job and the relay publish it again after
+        // a newer incarnation's, the older incarnation must not act on the account again.
+        let account = match job {
+            Job::UserV1(j) => Some((job.route(), j.state.user_id.as_str())),
+            Job::GroupV1(_) => None,
+        };
+        if let Some((route, user_id)) = &account {
+            if let Some(owner) = store.account_owner(route).await? {
+                if owner.as_str() > *user_id {
+                    return Ok(Applied::Superseded { by: owner });
+                }
+            }
+        }
+        let env = Env {
+            api: self.api.as_ref(),
+            store,
+            cx,
+            tenant: meta.key.tenant(),
+        };
+        let applied = match job {
+            Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,
+            Job::GroupV1(j) => apply_group(env, &meta.key, meta.version, &j.state).await?,
+        };
+        store.record_applied(&meta.key, meta.version).await?;
+        if let Some((route, user_id)) = &account {
+            store.claim_account(route, user_id).await?;
+        }
+        Ok(applied)
+    }
+}
