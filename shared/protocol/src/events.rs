@@ -1,5 +1,5 @@
 //! Outcome events: what a worker did with each attempt at a job, flowing back to the
-//! receiver's audit log (invariant 7).
+//! receiver's audit log (docs/DESIGN.md, invariant 7).
 
 use serde::{Deserialize, Serialize};
 

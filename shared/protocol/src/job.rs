@@ -1,6 +1,6 @@
 //! The provisioning job schema: what the receiver's outbox holds and RabbitMQ carries.
 //!
-//! A job describes a desired state, not a step (invariant 4): a user job carries the
+//! A job describes a desired state, not a step (docs/DESIGN.md, invariant 4): a user job carries the
 //! user's whole desired Splashtop state as of one directory version, a group job the
 //! group's. The enum is tagged (`"type": "UserV1"`) so that a later `UserV2` can be added
 //! while old messages are still in flight.

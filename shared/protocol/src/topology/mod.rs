@@ -111,7 +111,7 @@ impl Topology {
         // the delivery limit below needs. Classic mirrored queues are deprecated.
         args.insert("x-queue-type".into(), long_string("quorum"));
         // One active consumer per partition across all workers: jobs of one key are
-        // applied one at a time, in commit order (invariant 5). Others stand by and
+        // applied one at a time, in commit order (docs/DESIGN.md, invariant 5). Others stand by and
         // take over within seconds when the active one dies.
         args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
         // A job that is redelivered this many times (a worker crashing while applying
