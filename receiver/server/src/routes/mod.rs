@@ -9,9 +9,12 @@
 //! - [`query`]: filters, paging and sorting of list requests.
 //! - [`projection`]: `attributes` / `excludedAttributes`.
 //! - [`response`]: SCIM JSON responses, ETags, and the mapping of store errors.
+//! - [`paths`]: resource-type segments in any case and trailing slashes made canonical
+//!   before routing.
 
 pub mod discovery;
 pub mod groups;
+pub mod paths;
 pub mod projection;
 pub mod query;
 pub mod response;
@@ -29,6 +32,7 @@ use splashsync_admin::AdminState;
 use splashsync_directory::audit::AuditStore;
 use splashsync_directory::{Directory, GroupPolicy, WriteCtx};
 use splashsync_scim::ScimError;
+use tower::ServiceExt as _;
 
 use crate::auth::{require_token, BearerToken};
 use crate::extract::MAX_BODY_BYTES;
@@ -104,7 +108,16 @@ pub struct Services {
 
 /// The whole HTTP router: `/scim/v2/...` behind the SCIM token, `/healthz`, `/metrics` and
 /// `/readyz` open, `/admin` and `/console` behind the admin token, with every layer.
+///
+/// Paths are made canonical ([`paths::normalise`]) before the router sees them: the rewrite
+/// wraps the whole router as its fallback service, because `Router::layer` middleware runs
+/// after routing, when a `/users` request has already missed `/Users`.
 pub fn router(services: Services) -> Router {
+    Router::new().fallback_service(routes(services).map_request(paths::normalise))
+}
+
+/// Every route and layer, expecting canonical paths.
+fn routes(services: Services) -> Router {
     let Services {
         scim,
         scim_token,
