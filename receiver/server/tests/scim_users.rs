@@ -78,6 +78,38 @@ async fn a_duplicate_user_name_in_any_case_is_409_uniqueness_and_writes_no_job()
 }
 
 #[tokio::test]
+async fn a_repeated_identical_create_is_409_uniqueness_with_a_detail_and_no_job() {
+    let api = api().await;
+    // Entra's shape, externalId included: what the retried-create shortcut once answered 201.
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "emp3@example.com", "externalId": "0a21", "active": true,
+        "emails": [{"primary": true, "type": "work", "value": "emp3@example.com"}]});
+    let (status, _, first) = api.post("/scim/v2/Users", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    for _ in 0..2 {
+        let (status, ct, again) = api.post("/scim/v2/Users", &body).await;
+        assert_scim_error(
+            status,
+            &ct,
+            &again,
+            StatusCode::CONFLICT,
+            Some("uniqueness"),
+        );
+        assert!(
+            again["detail"]
+                .as_str()
+                .unwrap()
+                .contains("emp3@example.com"),
+            "{again}"
+        );
+    }
+    let jobs = api.directory.pending_jobs(10).await.unwrap();
+    assert_eq!(jobs.len(), 1, "only the first create wrote a job");
+    let (_, _, list) = api.get("/scim/v2/Users").await;
+    assert_eq!(list["totalResults"], 1);
+}
+
+#[tokio::test]
 async fn filter_by_user_name_is_case_insensitive_and_unknown_gives_an_empty_list() {
     let api = api().await;
     api.post("/scim/v2/Users", &user("dan@example.com")).await;

@@ -18,16 +18,13 @@ use super::AppState;
 use crate::extract::ScimJson;
 use crate::provisioning::{self, annotate, annotate_page};
 use crate::user;
-use splashsync_directory::model::{Indexed, Query as StoreQuery, UserRecord};
-use splashsync_directory::StoreError;
+use splashsync_directory::model::UserRecord;
 
 /// `POST /Users`.
 pub async fn create(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let wanted = provisioning::wanted(raw.as_deref());
     let valid = user::validate(body)?;
     let now = now_rfc3339();
     let record = UserRecord {
@@ -41,47 +38,15 @@ pub async fn create(
         provisioning: None,
     };
     let cx = state.write_ctx("POST /Users".into());
-    match state.directory.create_user(cx, record.clone()).await {
-        Ok(new) => Ok(created(user::render(&new, &state.base_url), new.version)),
-        Err(e @ StoreError::UserNameTaken(_)) => {
-            match idempotent_retry(&state, &record, wanted).await {
-                Some(existing) => {
-                    let mut body = user::render(&existing, &state.base_url);
-                    if wanted {
-                        annotate(&mut body, existing.provisioning.as_ref());
-                    }
-                    Ok(resource(StatusCode::CREATED, &body, existing.version))
-                }
-                None => Err(store_error(e)),
-            }
-        }
-        Err(e) => Err(store_error(e)),
-    }
-}
-
-/// Entra retries a create whose answer it lost: the same userName with the same
-/// externalId and the same body is that retry, answered with the user it created.
-/// Anything else stays a 409 (Okta's "repeated create gives 409" included).
-async fn idempotent_retry(
-    state: &AppState,
-    attempt: &UserRecord,
-    with_status: bool,
-) -> Option<UserRecord> {
-    let external_id = attempt.resource.get("externalId").and_then(Value::as_str)?;
-    let (found, _) = state
+    // A duplicate userName (any case) is 409 uniqueness, retried creates included
+    // (RFC 7644 §3.3): Entra looks a user up by userName before creating it, so a create
+    // whose answer it lost is found on its next cycle.
+    let new = state
         .directory
-        .list_users(StoreQuery {
-            lookup: Some((Indexed::Name, attempt.user_name.clone())),
-            all: true,
-            status: with_status.then(|| state.tenant.clone()),
-            ..StoreQuery::default()
-        })
+        .create_user(cx, record)
         .await
-        .ok()?;
-    found.into_iter().find(|u| {
-        u.resource.get("externalId").and_then(Value::as_str) == Some(external_id)
-            && u.resource == attempt.resource
-    })
+        .map_err(store_error)?;
+    Ok(created(user::render(&new, &state.base_url), new.version))
 }
 
 /// `GET /Users/{id}`.
