@@ -26,28 +26,6 @@ pub fn strip(obj: &mut Map<String, Value>) {
     }
 }
 
-/// The extension's entry in `/Schemas`.
-pub fn schema_entry(base: &str) -> Value {
-    let attr = |name: &str, description: &str| {
-        json!({"name": name, "type": if name == "version" { "integer" } else { "string" },
-               "multiValued": false, "required": false, "caseExact": true, "mutability": "readOnly",
-               "returned": "default", "uniqueness": "none", "description": description})
-    };
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-        "id": PROVISIONING, "name": "Provisioning",
-        "description": "Whether splashsync has applied this resource to Splashtop (read-only)",
-        "attributes": [
-            attr("state", "pending, applied, retrying or dead-lettered"),
-            attr("lastError", "the last error, while not applied"),
-            attr("splashtopId", "the Splashtop id, once known"),
-            attr("version", "the directory version the state is about"),
-            attr("updated", "when the state last changed"),
-        ],
-        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{PROVISIONING}")}
-    })
-}
-
 /// Whether the request's `attributes` / `excludedAttributes` (its raw query string)
 /// leave the extension in.
 pub fn wanted(query: Option<&str>) -> bool {

@@ -41,17 +41,6 @@ pub struct Expected {
     pub why: &'static str,
 }
 
-const ISSUE: u32 = 9;
-
-const fn open(request: &'static str, assertion: &'static str, why: &'static str) -> Expected {
-    Expected {
-        request,
-        assertion,
-        category: Category::Open { issue: ISSUE },
-        why,
-    }
-}
-
 const fn deviation(
     request: &'static str,
     assertion: &'static str,
@@ -81,8 +70,6 @@ pub const MICROSOFT: &[Expected] = &[
         "the collection calls /serviceConfiguration; the RFC endpoint /ServiceProviderConfig answers 200"),
     deviation("Endpoint tests / Get ServiceProviderConfig", "Pach supported is true", SPC,
         "reads patch.supported from the 404 of /serviceConfiguration"),
-    open("Endpoint tests / Get Schemas", "Body contians User Account",
-        "the User schema's description is \"User account\" and attribute descriptions are empty"),
     deviation("User tests / Get User1 Check Patch", "Username is changed", USER_NAME,
         "the PATCH before it changed userName: refused with 400 mutability (userName is immutable)"),
     deviation("User tests / User 2 replace test", "Status code is 200", USER_NAME,
