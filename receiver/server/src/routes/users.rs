@@ -1,8 +1,6 @@
 //! `/Users`: create, read, list, replace, patch, delete.
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -16,13 +14,14 @@ use super::response::{
 };
 use super::AppState;
 use crate::extract::ScimJson;
-use crate::provisioning::{self, annotate, annotate_page};
+use crate::provisioning::{self, annotate};
 use crate::user;
 use splashsync_directory::model::UserRecord;
 
 /// `POST /Users`.
 pub async fn create(
     State(state): State<AppState>,
+    Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let valid = user::validate(body)?;
@@ -46,7 +45,12 @@ pub async fn create(
         .create_user(cx, record)
         .await
         .map_err(store_error)?;
-    Ok(created(user::render(&new, &state.base_url), new.version))
+    let mut body = user::render(&new, &state.base_url);
+    if params.wants_provisioning() {
+        // Nothing applied it yet: no store read needed.
+        provisioning::mark_pending(&mut body);
+    }
+    Ok(created(body, new.version))
 }
 
 /// `GET /Users/{id}`.
@@ -54,30 +58,34 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let projection = params.projection()?;
-    let wanted = provisioning::wanted(raw.as_deref());
+    let wanted = params.wants_provisioning();
     let record = state
         .directory
         .get_user(&id, wanted.then_some(&state.tenant))
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found("User", &id))?;
-    let mut body = projection.apply(user::render(&record, &state.base_url));
-    annotate(&mut body, record.provisioning.as_ref());
+    let body = projection.apply(rendered(&record, &state.base_url));
     Ok(resource(StatusCode::OK, &body, record.version))
+}
+
+/// The user as SCIM returns it, with its provisioning state when it was read.
+fn rendered(record: &UserRecord, base_url: &str) -> Value {
+    let mut body = user::render(record, base_url);
+    annotate(&mut body, record.provisioning.as_ref());
+    body
 }
 
 /// `GET /Users?filter=…&startIndex=…&count=…&sortBy=…&attributes=…`.
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
     let mut query = request.store_query("userName", true);
-    if provisioning::wanted(raw.as_deref()) {
+    if params.wants_provisioning() {
         query.status = Some(state.tenant.clone());
     }
     let store_paged = !query.all;
@@ -86,16 +94,11 @@ pub async fn list(
         .list_users(query)
         .await
         .map_err(store_error)?;
-    let rendered = records
+    let all = records
         .iter()
-        .map(|r| user::render(r, &state.base_url))
+        .map(|r| rendered(r, &state.base_url))
         .collect();
-    let (mut page, total) = request.finish(rendered, total, store_paged);
-    let statuses: HashMap<&str, _> = records
-        .iter()
-        .filter_map(|r| Some((r.id.as_str(), r.provisioning.as_ref()?)))
-        .collect();
-    annotate_page(&mut page, &statuses);
+    let (page, total) = request.finish(all, total, store_paged);
     let body = ListResponse::new(page, total, request.paging.start_index);
     Ok(scim_json(
         StatusCode::OK,
@@ -125,7 +128,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -137,13 +140,13 @@ pub async fn replace(
         .update_user(cx, id, version, edit)
         .await
         .map_err(store_error)?;
-    Ok(updated(&state, &record, raw.as_deref()))
+    Ok(updated(&state, &record, &params))
 }
 
-/// 200 with the updated user, and its provisioning state unless projected away.
-fn updated(state: &AppState, record: &UserRecord, query: Option<&str>) -> Response {
+/// 200 with the updated user, and its provisioning state when asked for.
+fn updated(state: &AppState, record: &UserRecord, params: &ListParams) -> Response {
     let mut body = user::render(record, &state.base_url);
-    if provisioning::wanted(query) {
+    if params.wants_provisioning() {
         annotate(&mut body, record.provisioning.as_ref());
     }
     resource(StatusCode::OK, &body, record.version)
@@ -166,7 +169,7 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -186,7 +189,7 @@ pub async fn patch(
         .update_user(cx, id, version, edit)
         .await
         .map_err(store_error)?;
-    Ok(updated(&state, &record, raw.as_deref()))
+    Ok(updated(&state, &record, &params))
 }
 
 /// `DELETE /Users/{id}`: a hard delete; the Splashtop user is removed too.
