@@ -6,6 +6,9 @@
 //! - [`users`]: the `/Users` endpoints.
 //! - [`groups`]: the `/Groups` endpoints.
 //! - [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+//! - [`search`]: `POST /Users/.search`, `/Groups/.search` and `/.search` (SearchRequest
+//!   bodies read as list parameters).
+//! - [`listing`]: the users, groups or both a list request selects, as one page.
 //! - [`query`]: filters, paging and sorting of list requests.
 //! - [`projection`]: `attributes` / `excludedAttributes`.
 //! - [`response`]: SCIM JSON responses, ETags, and the mapping of store errors.
@@ -14,10 +17,12 @@
 
 pub mod discovery;
 pub mod groups;
+pub mod listing;
 pub mod paths;
 pub mod projection;
 pub mod query;
 pub mod response;
+pub mod search;
 pub mod users;
 
 use std::sync::Arc;
@@ -25,7 +30,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use splashsync_admin::broker::BrokerProbe;
 use splashsync_admin::AdminState;
@@ -140,7 +145,9 @@ fn routes(services: Services) -> Router {
 /// `/scim/v2/...` behind the bearer token, `/healthz` open.
 fn scim_router(state: AppState, token: BearerToken) -> Router {
     let scim = Router::new()
+        .route("/.search", post(search::root))
         .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(search::users))
         .route(
             "/Users/{id}",
             get(users::get_one)
@@ -149,6 +156,7 @@ fn scim_router(state: AppState, token: BearerToken) -> Router {
                 .delete(users::delete),
         )
         .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(search::groups))
         .route(
             "/Groups/{id}",
             get(groups::get_one)

@@ -6,12 +6,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use splashsync_scim::filter::AttrPath;
 use splashsync_scim::patch::{self, PatchRules};
-use splashsync_scim::{now_rfc3339, ListResponse, ScimError, ScimType};
+use splashsync_scim::{now_rfc3339, ScimError, ScimType};
 
+use super::listing;
 use super::query::{ListParams, ListRequest};
-use super::response::{
-    created, if_match, new_id, resource, scim_json, store_error, user_name_immutable,
-};
+use super::response::{created, if_match, new_id, resource, store_error, user_name_immutable};
 use super::AppState;
 use crate::extract::ScimJson;
 use crate::provisioning::{self, annotate};
@@ -67,15 +66,8 @@ pub async fn get_one(
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found("User", &id))?;
-    let body = projection.apply(rendered(&record, &state.base_url));
+    let body = projection.apply(listing::user_resource(&record, &state.base_url));
     Ok(resource(StatusCode::OK, &body, record.version))
-}
-
-/// The user as SCIM returns it, with its provisioning state when it was read.
-fn rendered(record: &UserRecord, base_url: &str) -> Value {
-    let mut body = user::render(record, base_url);
-    annotate(&mut body, record.provisioning.as_ref());
-    body
 }
 
 /// `GET /Users?filter=…&startIndex=…&count=…&sortBy=…&attributes=…`.
@@ -84,26 +76,8 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ScimError> {
     let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
-    let mut query = request.store_query("userName", true);
-    if params.wants_provisioning() {
-        query.status = Some(state.tenant.clone());
-    }
-    let store_paged = !query.all;
-    let (records, total) = state
-        .directory
-        .list_users(query)
-        .await
-        .map_err(store_error)?;
-    let all = records
-        .iter()
-        .map(|r| rendered(r, &state.base_url))
-        .collect();
-    let (page, total) = request.finish(all, total, store_paged);
-    let body = ListResponse::new(page, total, request.paging.start_index);
-    Ok(scim_json(
-        StatusCode::OK,
-        &serde_json::to_value(body).unwrap_or_default(),
-    ))
+    let page = listing::users(&state, &request, params.wants_provisioning()).await?;
+    Ok(page.respond(&request))
 }
 
 /// The userName of `new` unless it changes `current`'s (a case-only change keeps the
