@@ -256,3 +256,30 @@ async fn a_client_writing_the_extension_back_is_ignored_not_refused() {
         stored.resource
     );
 }
+
+#[tokio::test]
+async fn a_patch_targeting_the_extension_is_400_mutability() {
+    let api = common::api().await;
+    let id = user(&api, "m@example.com").await;
+    let uri = format!("/scim/v2/Users/{id}");
+    for ops in [
+        json!([{"op": "replace", "path": format!("{PROVISIONING}:state"), "value": "applied"}]),
+        json!([{"op": "add", "path": PROVISIONING, "value": {"state": "applied"}}]),
+        json!([{"op": "replace", "value": {PROVISIONING: {"state": "applied"}}}]),
+        json!([{"op": "remove", "path": PROVISIONING}]),
+    ] {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": ops});
+        let (s, ct, b) = api.send("PATCH", &uri, &body).await;
+        common::assert_scim_error(
+            s,
+            &ct,
+            &b,
+            axum::http::StatusCode::BAD_REQUEST,
+            Some("mutability"),
+        );
+    }
+    let (_, _, b) = api.get(&format!("{uri}?{}", asked())).await;
+    assert_eq!(b[PROVISIONING]["state"], "pending");
+    assert_eq!(b[PROVISIONING]["version"], 1, "no PATCH was applied");
+}

@@ -5,7 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use splashsync_scim::filter::AttrPath;
-use splashsync_scim::patch::{self, PatchRules};
+use splashsync_scim::password;
+use splashsync_scim::patch::{self, PatchError, PatchRequest, SchemaRules};
+use splashsync_scim::schema::Resource;
 use splashsync_scim::{now_rfc3339, ScimError, ScimType};
 
 use super::listing;
@@ -126,19 +128,56 @@ fn updated(state: &AppState, record: &UserRecord, params: &ListParams) -> Respon
     resource(StatusCode::OK, &body, record.version)
 }
 
-/// User PATCH rules: `groups` is read-only (membership is changed through /Groups).
-struct UserRules;
-
-impl PatchRules for UserRules {
-    fn is_read_only(&self, path: &AttrPath) -> bool {
-        path.extension_urn().is_none()
-            && ["id", "meta", "groups"]
-                .iter()
-                .any(|a| path.name.eq_ignore_ascii_case(a))
+/// A case-only (or whitespace-only) change of userName is the same Splashtop account:
+/// such operations are given the current spelling, so that the immutability check lets
+/// them through and the original spelling stays (as PUT does in [`keep_user_name`]).
+fn fold_user_name_case(request: &mut PatchRequest, current: &str) {
+    let same = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case(current))
+    };
+    let names_user_name = |key: &str| {
+        key.trim()
+            .parse::<AttrPath>()
+            .is_ok_and(|p| p.is("userName", None))
+    };
+    for op in &mut request.operations {
+        match (&op.path, op.value.as_mut()) {
+            (Some(path), Some(value))
+                if path.filter.is_none() && path.attr.is("userName", None) && same(value) =>
+            {
+                *value = Value::String(current.to_string());
+            }
+            (None, Some(Value::Object(members))) => {
+                for (key, value) in members.iter_mut() {
+                    if names_user_name(key) && same(value) {
+                        *value = Value::String(current.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
-/// `PATCH /Users/{id}`: all operations apply, or none.
+/// A PATCH engine error as a SCIM 400; a userName change says why it is refused.
+fn user_patch_error(e: PatchError) -> ScimError {
+    match e {
+        PatchError::Mutability(d) if d.contains("'userName'") => ScimError::bad_request(
+            ScimType::Mutability,
+            format!(
+                "{d}: it is the user's Splashtop account, which Splashtop cannot rename. \
+                 Deprovision the user and provision the new userName instead"
+            ),
+        ),
+        other => patch_error(other),
+    }
+}
+
+/// `PATCH /Users/{id}`: all operations apply, or none. Paths are checked against the
+/// User schemas (an unknown one is 400 `invalidPath`, a read-only one such as the
+/// provisioning extension 400 `mutability`, userName is immutable); password operations
+/// are dropped, answered as if applied; the result passes the same door as a PUT.
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -147,14 +186,18 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
-    let request = patch::parse_patch(&body).map_err(patch_error)?;
+    let mut request = patch::parse_patch(&body).map_err(patch_error)?;
+    password::strip_password_ops(&mut request);
+    let rules = SchemaRules::new(Resource::User).with_immutable("userName");
     let cx = state.write_ctx(format!("PATCH /Users/{id}"));
     let edit = Box::new(move |current: &UserRecord| {
         let mut doc = current.resource.clone();
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("id".into(), Value::String(current.id.clone()));
         }
-        let patched = patch::apply(&doc, &request, &UserRules).map_err(patch_error)?;
+        let mut request = request;
+        fold_user_name_case(&mut request, &current.user_name);
+        let patched = patch::apply(&doc, &request, &rules).map_err(user_patch_error)?;
         let valid = user::validate(patched)?;
         keep_user_name(current, valid.resource)
     });
