@@ -136,11 +136,10 @@ pub async fn everything(
     wanted: bool,
 ) -> Result<Page, ScimError> {
     let members = with_members(request);
-    let mut users = user_query(state, request, wanted);
+    let users = user_query(state, request, wanted);
     let mut groups = group_query(state, request, wanted);
-    if users.all || groups.all {
-        users.all = true;
-        groups.all = true;
+    // Filtered or sorted (both queries read every matching row): over the combined rows.
+    if users.all {
         let (mut rows, _) = user_rows(state, users).await?;
         rows.extend(group_rows(state, groups, members).await?.0);
         let (resources, total) = request.finish(rows, 0, false);

@@ -55,16 +55,20 @@ pub fn parse(body: &Value) -> Result<ListParams, ScimError> {
     }
     let mut params = Map::new();
     for name in PARAMETERS {
+        let numeric = matches!(*name, "startIndex" | "count");
+        let list = matches!(*name, "attributes" | "excludedAttributes");
         let text = match get_ci(obj, name) {
             None | Some(Value::Null) => continue,
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) if matches!(*name, "startIndex" | "count") => n.to_string(),
-            Some(Value::Array(items)) if name.ends_with("ttributes") => names(name, items)?,
+            Some(Value::Number(n)) if numeric => n.to_string(),
+            Some(Value::Array(items)) if list => names(name, items)?,
             Some(_) => {
-                let expected = match *name {
-                    "startIndex" | "count" => "an integer",
-                    "attributes" | "excludedAttributes" => "an array of attribute names",
-                    _ => "a string",
+                let expected = if numeric {
+                    "an integer"
+                } else if list {
+                    "an array of attribute names"
+                } else {
+                    "a string"
                 };
                 return Err(invalid(
                     ScimType::InvalidValue,
