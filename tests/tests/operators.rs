@@ -112,7 +112,7 @@ async fn outcome_events_build_the_timeline_and_a_duplicate_changes_nothing() {
     const EXT: &str = "urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning";
     let id = body["id"].as_str().unwrap();
     let user: Value = app
-        .scim(Method::GET, &format!("/Users/{id}"))
+        .scim(Method::GET, &format!("/Users/{id}?attributes={EXT}"))
         .send()
         .await
         .unwrap()

@@ -14,6 +14,8 @@
 //! - [`auth`]: the SCIM bearer-token middleware.
 //! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
 //! - [`user`]: SCIM User bodies into directory records and back.
+//! - [`splashtop_rules`]: Splashtop's rules on a user (its account email, field lengths,
+//!   control characters), checked at the door.
 //! - [`group`]: the same for SCIM Group bodies.
 //! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
@@ -34,6 +36,7 @@ pub mod ops;
 pub mod provisioning;
 pub mod relay;
 pub mod routes;
+pub mod splashtop_rules;
 pub mod user;
 
 /// The directory crate, re-exported so that callers that hold the receiver (the

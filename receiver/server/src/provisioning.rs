@@ -2,10 +2,15 @@
 //! (`state`, `lastError`, `splashtopId`, `version`, `updated`) telling an identity admin
 //! whether Splashtop has the change yet (docs/DESIGN.md, invariant 7).
 //!
+//! Its attributes are `returned: "request"` (RFC 7643 §7: such an attribute "is returned
+//! in a SCIM query operation only if specified in the "attributes" parameter"): a response
+//! carries it only when `attributes` names the extension or one of its attributes
+//! ([`requested`]), so a client that PUTs back what it read does not echo it. Operators see
+//! the same state in the admin API and the console, which read the audit store directly.
+//!
 //! The state lives in the audit tables, not in the resource: the directory reads it with
-//! the resource (one statement for a whole page) and the handlers add it with
-//! [`render`] after the projection, unless the projection leaves it out. It is stripped
-//! from incoming bodies (a client PUTting back what it read must not store it).
+//! the resource (one statement for a whole page), only when asked, and the handlers add it
+//! with [`render`]. It is dropped from incoming bodies (read-only: RFC 7644 §3.3).
 
 use std::collections::HashMap;
 
@@ -13,7 +18,7 @@ use serde_json::{json, Map, Value};
 use splashsync_directory::provisioning::{state, ProvisioningStatus};
 
 /// The extension's schema URN.
-pub const PROVISIONING: &str = "urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning";
+pub const PROVISIONING: &str = splashsync_scim::schema::PROVISIONING;
 
 /// Removes the extension from an incoming body: it is read-only.
 pub fn strip(obj: &mut Map<String, Value>) {
@@ -26,43 +31,44 @@ pub fn strip(obj: &mut Map<String, Value>) {
     }
 }
 
-/// The extension's entry in `/Schemas`.
-pub fn schema_entry(base: &str) -> Value {
-    let attr = |name: &str, description: &str| {
-        json!({"name": name, "type": if name == "version" { "integer" } else { "string" },
-               "multiValued": false, "required": false, "caseExact": true, "mutability": "readOnly",
-               "returned": "default", "uniqueness": "none", "description": description})
+/// Whether `attributes` (comma-separated, as in a query string) names the extension or
+/// one of its attributes, and `excludedAttributes` does not exclude the extension.
+pub fn requested(attributes: Option<&str>, excluded: Option<&str>) -> bool {
+    let entries = |list: Option<&str>| {
+        list.unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
     };
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-        "id": PROVISIONING, "name": "Provisioning",
-        "description": "Whether splashsync has applied this resource to Splashtop (read-only)",
-        "attributes": [
-            attr("state", "pending, applied, retrying or dead-lettered"),
-            attr("lastError", "the last error, while not applied"),
-            attr("splashtopId", "the Splashtop id, once known"),
-            attr("version", "the directory version the state is about"),
-            attr("updated", "when the state last changed"),
-        ],
-        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{PROVISIONING}")}
-    })
+    let names_it = |e: &str| {
+        e.get(..PROVISIONING.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(PROVISIONING))
+            && matches!(e.as_bytes().get(PROVISIONING.len()), None | Some(b':'))
+    };
+    let asked = entries(attributes).iter().any(|e| names_it(e));
+    let excluded = entries(excluded)
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case(PROVISIONING));
+    asked && !excluded
 }
 
-/// Whether the request's `attributes` / `excludedAttributes` (its raw query string)
-/// leave the extension in.
+/// [`requested`], read from a raw query string.
 pub fn wanted(query: Option<&str>) -> bool {
-    let mut wanted = true;
-    for pair in query.unwrap_or("").split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let mentions = v.to_ascii_lowercase().contains("splashsync");
-        if k.eq_ignore_ascii_case("attributes") && !mentions {
-            wanted = false;
-        }
-        if k.eq_ignore_ascii_case("excludedAttributes") && mentions {
-            wanted = false;
-        }
+    #[derive(serde::Deserialize)]
+    struct Projection {
+        attributes: Option<String>,
+        #[serde(rename = "excludedAttributes")]
+        excluded_attributes: Option<String>,
     }
-    wanted
+    let uri = format!("/?{}", query.unwrap_or_default());
+    uri.parse::<axum::http::Uri>()
+        .ok()
+        .and_then(|uri| axum::extract::Query::<Projection>::try_from_uri(&uri).ok())
+        .is_some_and(|axum::extract::Query(p)| {
+            requested(p.attributes.as_deref(), p.excluded_attributes.as_deref())
+        })
 }
 
 /// Adds the extension saying `status` to a rendered resource.
@@ -122,14 +128,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn projection_can_leave_the_extension_out() {
-        assert!(wanted(None));
-        assert!(wanted(Some("filter=userName%20eq%20%22a%22")));
+    fn only_attributes_naming_the_extension_return_it() {
+        assert!(!requested(None, None));
+        assert!(!requested(Some("userName"), None));
+        assert!(requested(Some(PROVISIONING), None));
+        assert!(requested(
+            Some("userName, URN:IETF:params:scim:schemas:extension:splashsync:2.0:provisioning"),
+            None
+        ));
+        assert!(requested(Some(&format!("{PROVISIONING}:state")), None));
+        assert!(!requested(Some(&format!("{PROVISIONING}x")), None));
+        assert!(!requested(Some(PROVISIONING), Some(PROVISIONING)));
+        assert!(!requested(None, Some("userName")));
+    }
+
+    #[test]
+    fn a_raw_query_is_decoded_first() {
+        assert!(!wanted(None));
+        assert!(!wanted(Some("filter=userName%20eq%20%22a%22")));
         assert!(!wanted(Some("attributes=userName")));
-        assert!(wanted(Some("attributes=userName,urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning")));
-        assert!(!wanted(Some(
-            "excludedAttributes=urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning"
+        assert!(wanted(Some(
+            "attributes=userName%2Curn%3Aietf%3Aparams%3Ascim%3Aschemas%3Aextension%3Asplashsync%3A2.0%3AProvisioning"
         )));
+        assert!(wanted(Some(&format!(
+            "count=1&attributes={PROVISIONING}:state"
+        ))));
+        assert!(!wanted(Some(&format!(
+            "attributes={PROVISIONING}&excludedAttributes={PROVISIONING}"
+        ))));
     }
 
     #[test]

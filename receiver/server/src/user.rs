@@ -1,16 +1,10 @@
 //! SCIM User bodies: validated into directory records, rendered back with `id` and `meta`.
 
 use serde_json::{Map, Value};
-use splashsync_scim::{schema, ScimError, ScimType};
+use splashsync_scim::schema::{self, Resource};
+use splashsync_scim::{validate, ScimError, ScimType};
 
 use splashsync_directory::model::UserRecord;
-
-/// Longest userName accepted.
-const MAX_USER_NAME: usize = 256;
-
-/// Attributes the server owns or never keeps: `password` above all (Okta sends a random
-/// one even with password sync off; it is dropped here, before anything can log or store it).
-const DROPPED: &[&str] = &["password", "id", "meta", "groups"];
 
 /// Looks a key up case-insensitively (SCIM attribute names are case-insensitive).
 pub fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -30,65 +24,39 @@ pub struct ValidUser {
     pub resource: Value,
 }
 
-/// Validates a create (or replace) body.
+/// Validates a create or replace body, or the result of a PATCH: the scim crate's intake
+/// first (`splashsync_scim::validate::prepare`: the password dropped in every form before
+/// anything can log or store it, since Okta sends a random one even with password sync
+/// off; harmless repairs such as `"active": "True"`; every attribute's type checked, 400
+/// `invalidValue` naming it; read-only and unknown attributes dropped, never refused, RFC
+/// 7644 §3.3), then a non-empty userName, then Splashtop's rules
+/// ([`crate::splashtop_rules`]).
 pub fn validate(body: Value) -> Result<ValidUser, ScimError> {
-    let Value::Object(mut obj) = body else {
+    let Value::Object(mut obj) = validate::prepare(body, Resource::User)? else {
         return Err(ScimError::bad_request(
             ScimType::InvalidSyntax,
             "the request body must be a JSON object (a SCIM User resource)",
         ));
     };
-    obj.retain(|k, _| !DROPPED.iter().any(|d| k.eq_ignore_ascii_case(d)));
-    crate::provisioning::strip(&mut obj);
     let user_name = match get_ci(&obj, "userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
+        _ => {
             return Err(ScimError::bad_request(
                 ScimType::InvalidValue,
                 "userName is required and must be a non-empty string",
             ))
         }
-        Some(_) => {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                "userName must be a string",
-            ))
-        }
     };
-    if user_name.len() > MAX_USER_NAME {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidValue,
-            format!("userName is longer than {MAX_USER_NAME} bytes"),
-        ));
-    }
     obj.retain(|k, _| !k.eq_ignore_ascii_case("userName"));
     obj.insert("userName".into(), Value::String(user_name.clone()));
-    let active = match get_ci(&obj, "active") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
-        Some(other) => {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                format!("active must be a boolean, got {other}"),
-            ))
-        }
-    };
+    // The intake made any boolean spelling a JSON boolean; absent means active.
+    let active = !matches!(get_ci(&obj, "active"), Some(Value::Bool(false)));
     obj.retain(|k, _| !k.eq_ignore_ascii_case("active"));
     obj.insert("active".into(), Value::Bool(active));
-    match get_ci(&obj, "schemas") {
-        None => {
-            obj.insert("schemas".into(), Value::Array(vec![schema::USER.into()]));
-        }
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
-        Some(_) => {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidSyntax,
-                "schemas must be an array of schema URNs",
-            ))
-        }
+    if get_ci(&obj, "schemas").is_none() {
+        obj.insert("schemas".into(), Value::Array(vec![schema::USER.into()]));
     }
+    crate::splashtop_rules::check(&user_name, &obj)?;
     Ok(ValidUser {
         user_name,
         resource: Value::Object(obj),
@@ -149,6 +117,56 @@ mod tests {
     }
 
     #[test]
+    fn a_password_in_any_form_is_dropped() {
+        let v = validate(json!({
+            "userName": "a@b.com",
+            "urn:ietf:params:scim:schemas:core:2.0:User:password": "s3cret-1",
+            "PASSWORD": "s3cret-2",
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"password": "s3cret-3"}
+        }))
+        .unwrap();
+        assert!(!v.resource.to_string().contains("s3cret"), "{}", v.resource);
+    }
+
+    #[test]
+    fn read_only_and_unknown_attributes_are_dropped_not_refused() {
+        let v = validate(json!({
+            "userName": "a@b.com", "id": "x", "meta": {"version": "W/\"9\""},
+            "groups": [{"value": "g"}], "adreses": [{"country": "DE"}],
+            "name": {"givenName": "A", "nickname": "unknown sub-attribute"}
+        }))
+        .unwrap();
+        for gone in ["id", "meta", "groups", "adreses"] {
+            assert!(v.resource.get(gone).is_none(), "{gone}: {}", v.resource);
+        }
+        assert_eq!(v.resource["name"], json!({"givenName": "A"}));
+    }
+
+    #[test]
+    fn a_wrong_type_is_invalid_value_naming_the_attribute() {
+        for (body, attr) in [
+            (json!({"name": "x"}), "'name'"),
+            (json!({"displayName": 5}), "'displayName'"),
+            (json!({"emails": {"value": "a@b.com"}}), "'emails'"),
+            (
+                json!({schema::SPLASHTOP_USER: "x"}),
+                "'urn:ietf:params:scim:schemas:extension:Splashtop:2.0:User'",
+            ),
+            (json!({schema::SPLASHTOP_USER: {"ssoName": 5}}), "ssoName'"),
+            (
+                json!({schema::SPLASHTOP_USER: {"ssoName": ["a"]}}),
+                "ssoName'",
+            ),
+        ] {
+            let mut body = body;
+            body["userName"] = json!("a@b.com");
+            let err = validate(body.clone()).unwrap_err();
+            assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{body}");
+            assert!(err.detail().contains(attr), "{body}: {}", err.detail());
+        }
+    }
+
+    #[test]
     fn a_missing_or_blank_user_name_is_invalid_value() {
         for body in [
             json!({}),
@@ -163,17 +181,17 @@ mod tests {
 
     #[test]
     fn active_defaults_to_true_and_accepts_string_booleans() {
+        let valid = |body: serde_json::Value| validate(body).map(|v| v.resource["active"].clone());
+        assert_eq!(valid(json!({"userName": "x@y.com"})).unwrap(), true);
         assert_eq!(
-            validate(json!({"userName": "x"})).unwrap().resource["active"],
-            true
-        );
-        assert_eq!(
-            validate(json!({"userName": "x", "active": "False"}))
-                .unwrap()
-                .resource["active"],
+            valid(json!({"userName": "x@y.com", "active": "False"})).unwrap(),
             false
         );
-        assert!(validate(json!({"userName": "x", "active": 3})).is_err());
+        assert_eq!(
+            valid(json!({"userName": "x@y.com", "Active": "TRUE"})).unwrap(),
+            true
+        );
+        assert!(valid(json!({"userName": "x@y.com", "active": 3})).is_err());
     }
 
     #[test]

@@ -227,6 +227,86 @@ async fn discovery_describes_what_the_server_does() {
     assert_eq!(s, 404);
 }
 
+/// Every attribute and sub-attribute, with its path, depth first.
+fn attributes(list: &Value, prefix: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for a in list.as_array().into_iter().flatten() {
+        let path = format!("{prefix}{}", a["name"].as_str().unwrap());
+        out.push((path.clone(), a.clone()));
+        out.extend(attributes(&a["subAttributes"], &format!("{path}.")));
+    }
+    out
+}
+
+#[tokio::test]
+async fn schemas_carry_the_rfc_descriptions_and_their_meta() {
+    let api = api().await;
+    let (s, _, list) = api.get("/scim/v2/Schemas").await;
+    assert_eq!(s, 200);
+    let schemas = list["Resources"].as_array().unwrap();
+    let described: Vec<(&str, &str)> = schemas
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap(),
+                s["description"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for (urn, description) in [
+        ("urn:ietf:params:scim:schemas:core:2.0:User", "User Account"),
+        ("urn:ietf:params:scim:schemas:core:2.0:Group", "Group"),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "Enterprise User",
+        ),
+    ] {
+        assert!(described.contains(&(urn, description)), "{described:?}");
+    }
+    assert_eq!(list["totalResults"], 5);
+    for schema in schemas {
+        let id = schema["id"].as_str().unwrap();
+        assert_eq!(
+            schema["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:Schema"])
+        );
+        assert_eq!(schema["meta"]["resourceType"], "Schema");
+        assert_eq!(
+            schema["meta"]["location"],
+            format!("http://scim.test/scim/v2/Schemas/{id}")
+        );
+        for (path, attr) in attributes(&schema["attributes"], "") {
+            assert!(
+                attr["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{id}:{path} has no description"
+            );
+        }
+        // Each one alone, at its location.
+        let (s, _, one) = api.get(&format!("/scim/v2/Schemas/{id}")).await;
+        assert_eq!((s.as_u16(), &one), (200, schema));
+    }
+    // The provisioning extension is only returned when asked for (RFC 7643 §7).
+    let (_, _, provisioning) = api
+        .get("/scim/v2/Schemas/urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning")
+        .await;
+    for (path, attr) in attributes(&provisioning["attributes"], "") {
+        assert_eq!(
+            (attr["returned"].as_str(), attr["mutability"].as_str()),
+            (Some("request"), Some("readOnly")),
+            "{path}"
+        );
+    }
+    // Every extension a resource type names is a schema served.
+    let (_, _, types) = api.get("/scim/v2/ResourceTypes").await;
+    let ids: Vec<&str> = schemas.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for rt in types["Resources"].as_array().unwrap() {
+        assert!(ids.contains(&rt["schema"].as_str().unwrap()), "{rt}");
+        for ext in rt["schemaExtensions"].as_array().unwrap() {
+            assert!(ids.contains(&ext["schema"].as_str().unwrap()), "{rt}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_patch_body_of_any_shape_is_answered_without_a_500() {
     let api = seeded().await;

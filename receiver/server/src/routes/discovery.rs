@@ -5,16 +5,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
-use splashsync_scim::{schema, ListResponse, ScimError};
+use splashsync_scim::schema::{self, Mutability, Resource, SchemaDef};
+use splashsync_scim::{ListResponse, ScimError};
 
 use super::response::scim_json;
 use super::AppState;
 
 const SPC: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-/// `GET /ServiceProviderConfig`.
+/// `GET /ServiceProviderConfig`, its limits explicit: no bulk, at most `max_page_size`
+/// resources per page (`filter.maxResults`). RFC 7643 §5 gives PATCH no limit field: a
+/// PATCH holds at most [`splashsync_scim::patch::MAX_OPERATIONS`] operations (400
+/// `invalidValue` beyond), and how many members one request may change is enforced by the
+/// group write path, which answers a request over its limit with a SCIM error.
 pub async fn service_provider_config(State(state): State<AppState>) -> Response {
     scim_json(
         StatusCode::OK,
@@ -38,25 +42,33 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
     )
 }
 
+/// `/ResourceTypes`: each type's core schema and the extensions it may carry, the same
+/// list the schemas and the validation use ([`Resource::extension_urns`]).
 fn resource_types(base: &str) -> Vec<Value> {
-    vec![
-        json!({
-            "schemas": [RESOURCE_TYPE], "id": "User", "name": "User", "endpoint": "/Users",
-            "description": "A Splashtop team member", "schema": schema::USER,
-            "schemaExtensions": [
-                {"schema": schema::ENTERPRISE_USER, "required": false},
-                {"schema": schema::SPLASHTOP_USER, "required": false},
-                {"schema": crate::provisioning::PROVISIONING, "required": false}
-            ],
-            "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")}
-        }),
-        json!({
-            "schemas": [RESOURCE_TYPE], "id": "Group", "name": "Group", "endpoint": "/Groups",
-            "description": "A Splashtop user group (a user is in one group only)", "schema": schema::GROUP,
-            "schemaExtensions": [{"schema": crate::provisioning::PROVISIONING, "required": false}],
-            "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}
-        }),
+    [
+        (Resource::User, "User", "/Users", "A Splashtop team member"),
+        (
+            Resource::Group,
+            "Group",
+            "/Groups",
+            "A Splashtop user group (a user is in one group only)",
+        ),
     ]
+    .into_iter()
+    .map(|(resource, id, endpoint, description)| {
+        let extensions: Vec<Value> = resource
+            .extension_urns()
+            .iter()
+            .map(|urn| json!({"schema": urn, "required": false}))
+            .collect();
+        json!({
+            "schemas": [RESOURCE_TYPE], "id": id, "name": id, "endpoint": endpoint,
+            "description": description, "schema": resource.core_urn(),
+            "schemaExtensions": extensions,
+            "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{id}")}
+        })
+    })
+    .collect()
 }
 
 /// A fixed collection as a ListResponse.
@@ -89,177 +101,35 @@ pub async fn get_resource_type(
     one_of(resource_types(&state.base_url), &id, "ResourceType")
 }
 
-/// One attribute definition.
-fn attr(
-    name: &str,
-    kind: &str,
-    multi: bool,
-    required: bool,
-    case_exact: bool,
-    mutability: &str,
-    uniqueness: &str,
-) -> Value {
-    json!({
-        "name": name, "type": kind, "multiValued": multi, "required": required, "caseExact": case_exact,
-        "mutability": mutability, "returned": "default", "uniqueness": uniqueness, "description": ""
-    })
-}
-
-fn simple(name: &str, kind: &str) -> Value {
-    attr(name, kind, false, false, false, "readWrite", "none")
-}
-
-fn complex(name: &str, multi: bool, mutability: &str, subs: Vec<Value>) -> Value {
-    let mut a = attr(name, "complex", multi, false, false, mutability, "none");
-    a["subAttributes"] = Value::Array(subs);
-    a
-}
-
-fn multi_valued(name: &str) -> Value {
-    complex(
-        name,
-        true,
-        "readWrite",
-        vec![
-            simple("value", "string"),
-            simple("display", "string"),
-            simple("type", "string"),
-            simple("primary", "boolean"),
-        ],
-    )
-}
-
+/// Every schema served (RFC 7643 §7, §8.7.1 text with its descriptions), each with its
+/// `meta`.
 fn schemas(base: &str) -> Vec<Value> {
-    let mut user_name = attr(
-        "userName",
-        "string",
-        false,
-        true,
-        false,
-        "immutable",
-        "server",
-    );
-    user_name["description"] =
-        json!("The Splashtop account (email); it cannot change once provisioned");
-    let user_attrs = vec![
-        user_name,
-        complex(
-            "name",
-            false,
-            "readWrite",
-            [
-                "formatted",
-                "familyName",
-                "givenName",
-                "middleName",
-                "honorificPrefix",
-                "honorificSuffix",
-            ]
-            .iter()
-            .map(|n| simple(n, "string"))
-            .collect(),
-        ),
-        simple("displayName", "string"),
-        simple("nickName", "string"),
-        simple("title", "string"),
-        simple("userType", "string"),
-        simple("preferredLanguage", "string"),
-        simple("locale", "string"),
-        simple("timezone", "string"),
-        simple("active", "boolean"),
-        attr(
-            "externalId",
-            "string",
-            false,
-            false,
-            true,
-            "readWrite",
-            "none",
-        ),
-        multi_valued("emails"),
-        multi_valued("phoneNumbers"),
-        complex(
-            "groups",
-            true,
-            "readOnly",
-            vec![
-                simple("value", "string"),
-                simple("display", "string"),
-                attr("$ref", "reference", false, false, true, "readOnly", "none"),
-                simple("type", "string"),
-            ],
-        ),
-    ];
-    let group_attrs = vec![
-        attr(
-            "displayName",
-            "string",
-            false,
-            true,
-            false,
-            "readWrite",
-            "server",
-        ),
-        attr(
-            "externalId",
-            "string",
-            false,
-            false,
-            true,
-            "readWrite",
-            "none",
-        ),
-        complex(
-            "members",
-            true,
-            "readWrite",
-            vec![
-                simple("value", "string"),
-                simple("display", "string"),
-                attr("$ref", "reference", false, false, true, "immutable", "none"),
-                simple("type", "string"),
-            ],
-        ),
-    ];
-    let enterprise_attrs = vec![
-        simple("employeeNumber", "string"),
-        simple("costCenter", "string"),
-        simple("organization", "string"),
-        simple("division", "string"),
-        simple("department", "string"),
-        complex(
-            "manager",
-            false,
-            "readWrite",
-            vec![simple("value", "string"), simple("displayName", "string")],
-        ),
-    ];
-    let mut sso = simple("ssoName", "string");
-    sso["caseExact"] = json!(true);
-    sso["description"] = json!("The Splashtop SSO method name, exactly as configured in Splashtop (spaces and case matter)");
-    let entry = |id: &str, name: &str, description: &str, attributes: Vec<Value>| {
-        json!({
-            "schemas": [SCHEMA], "id": id, "name": name, "description": description, "attributes": attributes,
-            "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")}
-        })
-    };
-    vec![
-        entry(schema::USER, "User", "User account", user_attrs),
-        entry(schema::GROUP, "Group", "Group", group_attrs),
-        entry(
-            schema::ENTERPRISE_USER,
-            "EnterpriseUser",
-            "Enterprise user extension",
-            enterprise_attrs,
-        ),
-        entry(
-            schema::SPLASHTOP_USER,
-            "SplashtopUser",
-            "Splashtop user extension",
-            vec![sso],
-        ),
-        crate::provisioning::schema_entry(base),
-    ]
+    schema::all()
+        .iter()
+        .map(|def| schema_json(def, base))
+        .collect()
+}
+
+/// One schema's representation. The core User schema declares `userName` immutable: it
+/// is the user's Splashtop account, which Splashtop cannot rename, and a change is
+/// refused with 400 `mutability` (RFC 7644 §3.5.1).
+fn schema_json(def: &SchemaDef, base: &str) -> Value {
+    let mut def = def.clone();
+    if def.id == schema::USER {
+        if let Some(user_name) = def.attributes.iter_mut().find(|a| a.name == "userName") {
+            user_name.mutability = Mutability::Immutable;
+            user_name.description.push_str(
+                " In splashsync it is the user's Splashtop account (an email, or the primary \
+                 email stands for it), which cannot change once provisioned.",
+            );
+        }
+    }
+    let mut json = def.to_json();
+    json["meta"] = json!({
+        "resourceType": "Schema",
+        "location": format!("{base}/Schemas/{}", def.id),
+    });
+    json
 }
 
 /// `GET /Schemas`.

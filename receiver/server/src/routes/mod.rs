@@ -6,15 +6,23 @@
 //! - [`users`]: the `/Users` endpoints.
 //! - [`groups`]: the `/Groups` endpoints.
 //! - [`discovery`]: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+//! - [`search`]: `POST /Users/.search`, `/Groups/.search` and `/.search` (SearchRequest
+//!   bodies read as list parameters).
+//! - [`listing`]: the users, groups or both a list request selects, as one page.
 //! - [`query`]: filters, paging and sorting of list requests.
 //! - [`projection`]: `attributes` / `excludedAttributes`.
 //! - [`response`]: SCIM JSON responses, ETags, and the mapping of store errors.
+//! - [`paths`]: resource-type segments in any case and trailing slashes made canonical
+//!   before routing.
 
 pub mod discovery;
 pub mod groups;
+pub mod listing;
+pub mod paths;
 pub mod projection;
 pub mod query;
 pub mod response;
+pub mod search;
 pub mod users;
 
 use std::sync::Arc;
@@ -22,13 +30,14 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use splashsync_admin::broker::BrokerProbe;
 use splashsync_admin::AdminState;
 use splashsync_directory::audit::AuditStore;
 use splashsync_directory::{Directory, GroupPolicy, WriteCtx};
 use splashsync_scim::ScimError;
+use tower::ServiceExt as _;
 
 use crate::auth::{require_token, BearerToken};
 use crate::extract::MAX_BODY_BYTES;
@@ -104,7 +113,16 @@ pub struct Services {
 
 /// The whole HTTP router: `/scim/v2/...` behind the SCIM token, `/healthz`, `/metrics` and
 /// `/readyz` open, `/admin` and `/console` behind the admin token, with every layer.
+///
+/// Paths are made canonical ([`paths::normalise`]) before the router sees them: the rewrite
+/// wraps the whole router as its fallback service, because `Router::layer` middleware runs
+/// after routing, when a `/users` request has already missed `/Users`.
 pub fn router(services: Services) -> Router {
+    Router::new().fallback_service(routes(services).map_request(paths::normalise))
+}
+
+/// Every route and layer, expecting canonical paths.
+fn routes(services: Services) -> Router {
     let Services {
         scim,
         scim_token,
@@ -127,7 +145,9 @@ pub fn router(services: Services) -> Router {
 /// `/scim/v2/...` behind the bearer token, `/healthz` open.
 fn scim_router(state: AppState, token: BearerToken) -> Router {
     let scim = Router::new()
+        .route("/.search", post(search::root))
         .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(search::users))
         .route(
             "/Users/{id}",
             get(users::get_one)
@@ -136,6 +156,7 @@ fn scim_router(state: AppState, token: BearerToken) -> Router {
                 .delete(users::delete),
         )
         .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(search::groups))
         .route(
             "/Groups/{id}",
             get(groups::get_one)

@@ -31,6 +31,14 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// Whether `attributes` asks for the provisioning extension (returned on request only).
+    pub fn wants_provisioning(&self) -> bool {
+        crate::provisioning::requested(
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )
+    }
+
     /// The projection these parameters ask for.
     pub fn projection(&self) -> Result<Projection, ScimError> {
         Projection::parse(

@@ -34,10 +34,9 @@ pub fn resource(status: StatusCode, body: &serde_json::Value, version: i64) -> R
     response
 }
 
-/// 201 for a resource this request created: marked pending in Splashtop (it has no
-/// outcome yet, so the store is not read for it).
-pub fn created(mut body: serde_json::Value, version: i64) -> Response {
-    crate::provisioning::mark_pending(&mut body);
+/// 201 for a resource this request created, without the provisioning extension (it is
+/// returned only when asked for; a create's state would be `pending`).
+pub fn created(body: serde_json::Value, version: i64) -> Response {
     resource(StatusCode::CREATED, &body, version)
 }
 

@@ -1,33 +1,30 @@
 //! `/Users`: create, read, list, replace, patch, delete.
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use splashsync_scim::filter::AttrPath;
-use splashsync_scim::patch::{self, PatchRules};
-use splashsync_scim::{now_rfc3339, ListResponse, ScimError, ScimType};
+use splashsync_scim::password;
+use splashsync_scim::patch::{self, PatchError, PatchRequest, SchemaRules};
+use splashsync_scim::schema::Resource;
+use splashsync_scim::{now_rfc3339, ScimError, ScimType};
 
+use super::listing;
 use super::query::{ListParams, ListRequest};
-use super::response::{
-    created, if_match, new_id, resource, scim_json, store_error, user_name_immutable,
-};
+use super::response::{created, if_match, new_id, resource, store_error, user_name_immutable};
 use super::AppState;
 use crate::extract::ScimJson;
-use crate::provisioning::{self, annotate, annotate_page};
+use crate::provisioning::{self, annotate};
 use crate::user;
-use splashsync_directory::model::{Indexed, Query as StoreQuery, UserRecord};
-use splashsync_directory::StoreError;
+use splashsync_directory::model::UserRecord;
 
 /// `POST /Users`.
 pub async fn create(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let wanted = provisioning::wanted(raw.as_deref());
     let valid = user::validate(body)?;
     let now = now_rfc3339();
     let record = UserRecord {
@@ -41,47 +38,20 @@ pub async fn create(
         provisioning: None,
     };
     let cx = state.write_ctx("POST /Users".into());
-    match state.directory.create_user(cx, record.clone()).await {
-        Ok(new) => Ok(created(user::render(&new, &state.base_url), new.version)),
-        Err(e @ StoreError::UserNameTaken(_)) => {
-            match idempotent_retry(&state, &record, wanted).await {
-                Some(existing) => {
-                    let mut body = user::render(&existing, &state.base_url);
-                    if wanted {
-                        annotate(&mut body, existing.provisioning.as_ref());
-                    }
-                    Ok(resource(StatusCode::CREATED, &body, existing.version))
-                }
-                None => Err(store_error(e)),
-            }
-        }
-        Err(e) => Err(store_error(e)),
-    }
-}
-
-/// Entra retries a create whose answer it lost: the same userName with the same
-/// externalId and the same body is that retry, answered with the user it created.
-/// Anything else stays a 409 (Okta's "repeated create gives 409" included).
-async fn idempotent_retry(
-    state: &AppState,
-    attempt: &UserRecord,
-    with_status: bool,
-) -> Option<UserRecord> {
-    let external_id = attempt.resource.get("externalId").and_then(Value::as_str)?;
-    let (found, _) = state
+    // A duplicate userName (any case) is 409 uniqueness, retried creates included
+    // (RFC 7644 §3.3): Entra looks a user up by userName before creating it, so a create
+    // whose answer it lost is found on its next cycle.
+    let new = state
         .directory
-        .list_users(StoreQuery {
-            lookup: Some((Indexed::Name, attempt.user_name.clone())),
-            all: true,
-            status: with_status.then(|| state.tenant.clone()),
-            ..StoreQuery::default()
-        })
+        .create_user(cx, record)
         .await
-        .ok()?;
-    found.into_iter().find(|u| {
-        u.resource.get("externalId").and_then(Value::as_str) == Some(external_id)
-            && u.resource == attempt.resource
-    })
+        .map_err(store_error)?;
+    let mut body = user::render(&new, &state.base_url);
+    if params.wants_provisioning() {
+        // Nothing applied it yet: no store read needed.
+        provisioning::mark_pending(&mut body);
+    }
+    Ok(created(body, new.version))
 }
 
 /// `GET /Users/{id}`.
@@ -89,18 +59,16 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let projection = params.projection()?;
-    let wanted = provisioning::wanted(raw.as_deref());
+    let wanted = params.wants_provisioning();
     let record = state
         .directory
         .get_user(&id, wanted.then_some(&state.tenant))
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found("User", &id))?;
-    let mut body = projection.apply(user::render(&record, &state.base_url));
-    annotate(&mut body, record.provisioning.as_ref());
+    let body = projection.apply(listing::user_resource(&record, &state.base_url));
     Ok(resource(StatusCode::OK, &body, record.version))
 }
 
@@ -108,34 +76,10 @@ pub async fn get_one(
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
     let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
-    let mut query = request.store_query("userName", true);
-    if provisioning::wanted(raw.as_deref()) {
-        query.status = Some(state.tenant.clone());
-    }
-    let store_paged = !query.all;
-    let (records, total) = state
-        .directory
-        .list_users(query)
-        .await
-        .map_err(store_error)?;
-    let rendered = records
-        .iter()
-        .map(|r| user::render(r, &state.base_url))
-        .collect();
-    let (mut page, total) = request.finish(rendered, total, store_paged);
-    let statuses: HashMap<&str, _> = records
-        .iter()
-        .filter_map(|r| Some((r.id.as_str(), r.provisioning.as_ref()?)))
-        .collect();
-    annotate_page(&mut page, &statuses);
-    let body = ListResponse::new(page, total, request.paging.start_index);
-    Ok(scim_json(
-        StatusCode::OK,
-        &serde_json::to_value(body).unwrap_or_default(),
-    ))
+    let page = listing::users(&state, &request, params.wants_provisioning()).await?;
+    Ok(page.respond(&request))
 }
 
 /// The userName of `new` unless it changes `current`'s (a case-only change keeps the
@@ -160,7 +104,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
@@ -172,47 +116,88 @@ pub async fn replace(
         .update_user(cx, id, version, edit)
         .await
         .map_err(store_error)?;
-    Ok(updated(&state, &record, raw.as_deref()))
+    Ok(updated(&state, &record, &params))
 }
 
-/// 200 with the updated user, and its provisioning state unless projected away.
-fn updated(state: &AppState, record: &UserRecord, query: Option<&str>) -> Response {
+/// 200 with the updated user, and its provisioning state when asked for.
+fn updated(state: &AppState, record: &UserRecord, params: &ListParams) -> Response {
     let mut body = user::render(record, &state.base_url);
-    if provisioning::wanted(query) {
+    if params.wants_provisioning() {
         annotate(&mut body, record.provisioning.as_ref());
     }
     resource(StatusCode::OK, &body, record.version)
 }
 
-/// User PATCH rules: `groups` is read-only (membership is changed through /Groups).
-struct UserRules;
-
-impl PatchRules for UserRules {
-    fn is_read_only(&self, path: &AttrPath) -> bool {
-        path.extension_urn().is_none()
-            && ["id", "meta", "groups"]
-                .iter()
-                .any(|a| path.name.eq_ignore_ascii_case(a))
+/// A case-only (or whitespace-only) change of userName is the same Splashtop account:
+/// such operations are given the current spelling, so that the immutability check lets
+/// them through and the original spelling stays (as PUT does in [`keep_user_name`]).
+fn fold_user_name_case(request: &mut PatchRequest, current: &str) {
+    let same = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case(current))
+    };
+    let names_user_name = |key: &str| {
+        key.trim()
+            .parse::<AttrPath>()
+            .is_ok_and(|p| p.is("userName", None))
+    };
+    for op in &mut request.operations {
+        match (&op.path, op.value.as_mut()) {
+            (Some(path), Some(value))
+                if path.filter.is_none() && path.attr.is("userName", None) && same(value) =>
+            {
+                *value = Value::String(current.to_string());
+            }
+            (None, Some(Value::Object(members))) => {
+                for (key, value) in members.iter_mut() {
+                    if names_user_name(key) && same(value) {
+                        *value = Value::String(current.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
-/// `PATCH /Users/{id}`: all operations apply, or none.
+/// A PATCH engine error as a SCIM 400; a userName change says why it is refused.
+fn user_patch_error(e: PatchError) -> ScimError {
+    match e {
+        PatchError::Mutability(d) if d.contains("'userName'") => ScimError::bad_request(
+            ScimType::Mutability,
+            format!(
+                "{d}: it is the user's Splashtop account, which Splashtop cannot rename. \
+                 Deprovision the user and provision the new userName instead"
+            ),
+        ),
+        other => patch_error(other),
+    }
+}
+
+/// `PATCH /Users/{id}`: all operations apply, or none. Paths are checked against the
+/// User schemas (an unknown one is 400 `invalidPath`, a read-only one such as the
+/// provisioning extension 400 `mutability`, userName is immutable); password operations
+/// are dropped, answered as if applied; the result passes the same door as a PUT.
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
-    let request = patch::parse_patch(&body).map_err(patch_error)?;
+    let mut request = patch::parse_patch(&body).map_err(patch_error)?;
+    password::strip_password_ops(&mut request);
+    let rules = SchemaRules::new(Resource::User).with_immutable("userName");
     let cx = state.write_ctx(format!("PATCH /Users/{id}"));
     let edit = Box::new(move |current: &UserRecord| {
         let mut doc = current.resource.clone();
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("id".into(), Value::String(current.id.clone()));
         }
-        let patched = patch::apply(&doc, &request, &UserRules).map_err(patch_error)?;
+        let mut request = request;
+        fold_user_name_case(&mut request, &current.user_name);
+        let patched = patch::apply(&doc, &request, &rules).map_err(user_patch_error)?;
         let valid = user::validate(patched)?;
         keep_user_name(current, valid.resource)
     });
@@ -221,7 +206,7 @@ pub async fn patch(
         .update_user(cx, id, version, edit)
         .await
         .map_err(store_error)?;
-    Ok(updated(&state, &record, raw.as_deref()))
+    Ok(updated(&state, &record, &params))
 }
 
 /// `DELETE /Users/{id}`: a hard delete; the Splashtop user is removed too.
