@@ -1,4 +1,8 @@
 //! Builds the receiver (store, relay, intake, HTTP server) and runs it until stopped.
+//!
+//! The relay, the intake and the console's sampler run supervised: a task that fails or
+//! panics is logged, counted and restarted with backoff, and `/readyz` names it while it
+//! is down (docs/DESIGN.md, invariant 7).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,9 +19,10 @@ use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::Directory;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::Tenant;
+use splashsync_runtime::supervisor::{supervise, Health, RestartPolicy};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::BearerToken;
 use crate::config::Settings;
@@ -35,10 +40,12 @@ pub struct Application {
     intake: Intake,
     sampler: Option<Sampler>,
     broker: Arc<BrokerProbe>,
+    health: Health,
     addr: SocketAddr,
 }
 
 /// What the console's sampler task needs.
+#[derive(Clone)]
 struct Sampler {
     samples: Arc<Samples>,
     audit: Arc<dyn AuditStore>,
@@ -51,29 +58,6 @@ impl std::fmt::Debug for Sampler {
         f.debug_struct("Sampler")
             .field("every", &self.every)
             .finish_non_exhaustive()
-    }
-}
-
-/// A background task and the means to stop it.
-struct Stoppable {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl Stoppable {
-    fn spawn<F: Future<Output = ()> + Send + 'static>(
-        make: impl FnOnce(oneshot::Receiver<()>) -> F,
-    ) -> Self {
-        let (stop, stopped) = oneshot::channel();
-        Self {
-            stop,
-            task: tokio::spawn(make(stopped)),
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
     }
 }
 
@@ -99,6 +83,7 @@ impl Application {
         };
         let topology = Topology::new(settings.amqp_prefix.clone(), settings.partitions);
         let metrics = Arc::new(Metrics::new());
+        let health = metrics.health().clone();
         let broker = Arc::new(BrokerProbe::new(
             settings.amqp_url.clone(),
             topology.clone(),
@@ -144,6 +129,7 @@ impl Application {
             intake,
             sampler,
             broker,
+            health,
             addr,
         })
     }
@@ -164,45 +150,69 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let relay = self.relay;
-        let relay = Stoppable::spawn(|stopped| {
-            relay.run(async move {
-                let _ = stopped.await;
-            })
-        });
-        let intake = self.intake;
-        let intake = Stoppable::spawn(|stopped| {
-            intake.run(async move {
-                let _ = stopped.await;
-            })
-        });
-        let sampler = self.sampler.map(|s| {
-            let broker = self.broker.clone();
-            Stoppable::spawn(move |stopped| {
-                run_sampler(
-                    s.samples,
-                    broker,
-                    s.audit,
-                    s.finished,
-                    s.every,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                )
-            })
-        });
+        let stop = CancellationToken::new();
+        let tasks = self.spawn_tasks(&stop);
         tracing::info!(addr = %self.addr, "SCIM receiver listening");
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await?;
-        if let Some(s) = sampler {
-            s.stop().await;
+            .await;
+        stop.cancel();
+        for task in tasks {
+            let _ = task.await;
         }
-        intake.stop().await;
-        relay.stop().await;
         self.broker.close().await;
+        served?;
         tracing::info!("receiver stopped");
         Ok(())
+    }
+
+    /// Starts the relay, the intake and the sampler, each under its supervisor.
+    fn spawn_tasks(&self, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let policy = RestartPolicy::default();
+        let health = &self.health;
+        let mut tasks = Vec::new();
+        let (relay, on) = (self.relay.clone(), health.clone());
+        tasks.push(tokio::spawn(supervise(
+            crate::relay::COMPONENT,
+            health.clone(),
+            policy,
+            stop.clone(),
+            move |stop| relay.clone().run(on.clone(), stop),
+        )));
+        let (intake, on) = (self.intake.clone(), health.clone());
+        tasks.push(tokio::spawn(supervise(
+            crate::events::COMPONENT,
+            health.clone(),
+            policy,
+            stop.clone(),
+            move |stop| intake.clone().run(on.clone(), stop),
+        )));
+        if let Some(sampler) = self.sampler.clone() {
+            let broker = self.broker.clone();
+            tasks.push(tokio::spawn(supervise(
+                "sampler",
+                health.clone(),
+                policy,
+                stop.clone(),
+                move |stop: CancellationToken| {
+                    let s = sampler.clone();
+                    let broker = broker.clone();
+                    async move {
+                        run_sampler(
+                            s.samples,
+                            broker,
+                            s.audit,
+                            s.finished,
+                            s.every,
+                            stop.cancelled_owned(),
+                        )
+                        .await;
+                        Ok(())
+                    }
+                },
+            )));
+        }
+        tasks
     }
 }
 

@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`config`]: settings from the environment and flags, validated at start-up.
 //! - [`app`]: [`app::Application`]: opens the store, starts the relay, the intake and the
-//!   sampler, serves the router; runs until stopped.
+//!   sampler under their supervisors, serves the router; runs until stopped.
 //! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
 //!   endpoints under `/scim/v2`.
 //! - [`auth`]: the SCIM bearer-token middleware.
@@ -16,11 +16,13 @@
 //! - [`user`]: SCIM User bodies into directory records and back.
 //! - [`group`]: the same for SCIM Group bodies.
 //! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
+//! - [`link`]: a supervised component's connection to RabbitMQ, retried and reported.
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
 //! - [`events`]: intake of outcome events and dead letters into the audit store.
-//! - [`metrics`]: the registry every component registers its metrics into (a leaf).
+//! - [`metrics`]: the registry every component registers its metrics into, and the
+//!   supervised tasks' health (a leaf).
 //! - [`http_metrics`]: SCIM request counts and latencies.
-//! - [`ops`]: `/metrics` and `/readyz`.
+//! - [`ops`]: `/metrics` and `/readyz` (store, broker and supervised tasks).
 
 pub mod app;
 pub mod auth;
@@ -29,6 +31,7 @@ pub mod events;
 pub mod extract;
 pub mod group;
 pub mod http_metrics;
+pub mod link;
 pub mod metrics;
 pub mod ops;
 pub mod provisioning;

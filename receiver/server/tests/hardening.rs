@@ -1,0 +1,71 @@
+//! Issue 13, the receiver's hardening: one case per point, each over a real socket.
+//!
+//! 1. supervised tasks: a relay cut off from the broker is reported and restarted;
+//! 2. listener limits; 3. bounded metric labels; 4. failed-auth throttling;
+//! 5. the tenant guard; 6. the console's headers, CSRF and origin checks;
+//! 7. every error in its caller's shape.
+
+#[path = "hardening/harness.rs"]
+mod harness;
+
+use splashsync_test_support::{amqp_url, eventually, metric, TcpProxy};
+
+use harness::{problem_of, start, WAIT};
+
+/// Point 1: the relay loses the broker mid-stream; `/readyz` names it while it is down,
+/// the supervisor restarts it, and the outbox drains once the broker is back.
+#[tokio::test]
+async fn a_relay_cut_from_the_broker_is_reported_restarted_and_drains_the_outbox() {
+    let proxy = TcpProxy::to_amqp(&amqp_url()).await;
+    let app = start(|s| s.amqp_url = proxy.url_for(&amqp_url())).await;
+    eventually(WAIT, "ready", || async { app.readyz().await.0 == 200 }).await;
+    assert_eq!(app.create_user("before@example.com").await, 201);
+    eventually(WAIT, "the first job published", || async {
+        let text = app.metrics().await;
+        metric(&text, "splashsync_outbox_published_jobs_total", &[]) == Some(1.0)
+    })
+    .await;
+
+    assert!(
+        proxy.cut().await >= 1,
+        "the receiver was connected through the proxy"
+    );
+    // The receiver keeps answering while the relay is down.
+    assert_eq!(app.create_user("during@example.com").await, 201);
+    let down = eventually(WAIT, "the relay reported not ready", || async {
+        let (status, body) = app.readyz().await;
+        (status == 503)
+            .then(|| problem_of(&body, "relay"))
+            .flatten()
+    })
+    .await;
+    assert!(!down.is_empty());
+    eventually(WAIT, "the relay restarted", || async {
+        let text = app.metrics().await;
+        metric(
+            &text,
+            "splashsync_task_restarts_total",
+            &[("task", "relay")],
+        )
+        .is_some_and(|n| n >= 1.0)
+    })
+    .await;
+
+    proxy.restore().await;
+    eventually(WAIT, "the outbox drained", || async {
+        let text = app.metrics().await;
+        metric(&text, "splashsync_outbox_published_jobs_total", &[]) == Some(2.0)
+            && metric(&text, "splashsync_outbox_pending_jobs", &[]) == Some(0.0)
+    })
+    .await;
+    eventually(WAIT, "ready again", || async {
+        app.readyz().await.0 == 200
+    })
+    .await;
+    let text = app.metrics().await;
+    assert_eq!(
+        metric(&text, "splashsync_task_up", &[("task", "relay")]),
+        Some(1.0)
+    );
+    app.stop().await;
+}

@@ -1,0 +1,163 @@
+//! A receiver over a real socket (the listener's limits, the peer address and the
+//! supervised tasks only exist there), on its own SQLite file and AMQP prefix.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::Value;
+use splashsync_protocol::topology::Topology;
+use splashsync_receiver::app::Application;
+use splashsync_receiver::config::Settings;
+use splashsync_test_support::{amqp_url, delete_topology, install_crypto};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const SCIM_TOKEN: &str = "hardening-scim-token-0123";
+pub const ADMIN_TOKEN: &str = "hardening-admin-token-0123";
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A fresh prefix for one test.
+pub fn prefix() -> String {
+    format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Settings of a receiver on port 0 with a database in `dir`, the test broker, a fresh
+/// prefix and both tokens.
+pub fn settings(dir: &tempfile::TempDir) -> Settings {
+    let db = dir.path().join("directory.db");
+    let mut s = Settings::try_parse_from([
+        "splashsync-receiver",
+        "--scim-token",
+        SCIM_TOKEN,
+        "--admin-token",
+        ADMIN_TOKEN,
+    ])
+    .expect("settings");
+    s.listen = "127.0.0.1:0".parse().expect("addr");
+    s.database_url = format!("sqlite://{}", db.display());
+    s.amqp_url = amqp_url();
+    s.amqp_prefix = prefix();
+    s.partitions = 2;
+    s.sample_interval_secs = 1;
+    s
+}
+
+/// A running receiver; stop it with [`Receiver::stop`] (which deletes its topology).
+pub struct Receiver {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub topology: Topology,
+    running: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a receiver with default test settings changed by `configure`.
+pub async fn start(configure: impl FnOnce(&mut Settings)) -> Receiver {
+    install_crypto();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s = settings(&dir);
+    configure(&mut s);
+    let topology = Topology::new(s.amqp_prefix.clone(), s.partitions);
+    let app = Application::build(s).await.expect("the receiver builds");
+    let base = format!("http://{}", app.addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Receiver {
+        base,
+        http: reqwest::Client::new(),
+        topology,
+        running: Some((stop, task)),
+        _dir: dir,
+    }
+}
+
+impl Receiver {
+    /// A SCIM request with the token.
+    pub fn scim(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/scim/v2{path}", self.base))
+            .bearer_auth(SCIM_TOKEN)
+    }
+
+    /// An admin request with the token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/admin{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// `POST /Users` for `email`; the status.
+    pub async fn create_user(&self, email: &str) -> u16 {
+        self.scim(reqwest::Method::POST, "/Users")
+            .json(&serde_json::json!({"userName": email, "active": true}))
+            .send()
+            .await
+            .expect("POST /Users")
+            .status()
+            .as_u16()
+    }
+
+    /// `/metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// `/readyz`: status and body.
+    pub async fn readyz(&self) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .expect("GET /readyz");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("readyz JSON"))
+    }
+
+    /// Stops the receiver and deletes its queues and exchanges.
+    pub async fn stop(mut self) {
+        if let Some((stop, task)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        delete_topology(&self.topology).await;
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        // A test that panicked never reached `stop`: still leave no queues behind.
+        if self.running.take().is_some() {
+            let topology = self.topology.clone();
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(delete_topology(&topology));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// The problem `/readyz` reports for `component`, if any.
+pub fn problem_of(readyz: &Value, component: &str) -> Option<String> {
+    readyz["problems"]
+        .as_array()?
+        .iter()
+        .find(|p| p["component"] == component)
+        .and_then(|p| p["problem"].as_str())
+        .map(str::to_string)
+}
