@@ -41,6 +41,7 @@ pub struct Application {
     sampler: Option<Sampler>,
     broker: Arc<BrokerProbe>,
     health: Health,
+    limits: splashsync_runtime::http::Limits,
     addr: SocketAddr,
 }
 
@@ -130,6 +131,7 @@ impl Application {
             sampler,
             broker,
             health,
+            limits: settings.limits.listener(),
             addr,
         })
     }
@@ -144,8 +146,9 @@ impl Application {
         self.addr.port()
     }
 
-    /// Serves until `shutdown` resolves: stops accepting, finishes in-flight requests,
-    /// then stops the relay, the intake and the sampler.
+    /// Serves until `shutdown` resolves, under the listener's limits (header and body
+    /// read timeouts, idle keep-alive, connection cap): stops accepting, finishes in-flight
+    /// requests, then stops the relay, the intake and the sampler.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -153,9 +156,9 @@ impl Application {
         let stop = CancellationToken::new();
         let tasks = self.spawn_tasks(&stop);
         tracing::info!(addr = %self.addr, "SCIM receiver listening");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served =
+            splashsync_runtime::http::serve(self.listener, self.router, self.limits, shutdown)
+                .await;
         stop.cancel();
         for task in tasks {
             let _ = task.await;

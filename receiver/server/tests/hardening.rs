@@ -9,6 +9,7 @@
 mod harness;
 
 use splashsync_test_support::{amqp_url, eventually, metric, TcpProxy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use harness::{problem_of, start, WAIT};
 
@@ -66,6 +67,30 @@ async fn a_relay_cut_from_the_broker_is_reported_restarted_and_drains_the_outbox
     assert_eq!(
         metric(&text, "splashsync_task_up", &[("task", "relay")]),
         Some(1.0)
+    );
+    app.stop().await;
+}
+
+/// Point 2: the receiver serves under the listener's limits: a client that never finishes
+/// its headers is disconnected instead of holding a connection forever.
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    let app = start(|s| s.limits.header_read_timeout_secs = 1).await;
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /scim/v2/Users HTTP/1.1\r\nhost: x\r\nx-slow")
+        .await
+        .expect("partial headers");
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("the receiver closes the connection")
+        .ok();
+    assert!(
+        !String::from_utf8_lossy(&rest).contains(" 200 "),
+        "never served"
     );
     app.stop().await;
 }
