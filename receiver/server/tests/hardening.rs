@@ -94,3 +94,51 @@ async fn a_client_trickling_its_headers_is_disconnected() {
     );
     app.stop().await;
 }
+
+/// The series of an OpenMetrics text (sample lines, without their values).
+fn series(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s.to_string()))
+        .collect()
+}
+
+/// Point 3: labels come from a fixed set: unknown methods count as `other`, unknown paths
+/// as `unmatched`, so a thousand requests with random methods add no series.
+#[tokio::test]
+async fn random_methods_and_paths_do_not_grow_the_metrics() {
+    let app = start(|_| {}).await;
+    let paths = ["/Users", "/Users/some-id", "/no/such/endpoint"];
+    let random_method = || {
+        let m = format!("X{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+        reqwest::Method::from_bytes(m.as_bytes()).expect("a method token")
+    };
+    for path in paths {
+        app.scim(random_method(), path)
+            .send()
+            .await
+            .expect("warm-up");
+    }
+    let before = series(&app.metrics().await);
+    for i in 0..1000 {
+        let r = app
+            .scim(random_method(), paths[i % paths.len()])
+            .send()
+            .await
+            .expect("request");
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let text = app.metrics().await;
+    let after = series(&text);
+    let grown: Vec<_> = after.difference(&before).take(5).collect();
+    assert!(grown.is_empty(), "new series, such as {grown:?}");
+    assert!(
+        text.contains(r#"endpoint="/scim/v2/Users",method="other",status="405""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"endpoint="unmatched",method="other",status="404""#),
+        "{text}"
+    );
+    app.stop().await;
+}
