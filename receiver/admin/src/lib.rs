@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //! - [`token`]: bearer tokens, compared in constant time (the SCIM side uses it too).
+//! - [`guard`]: failed authentications throttled per source address (SCIM, admin,
+//!   console login), with their counters.
 //! - [`error`]: [`AdminError`] and the mapping of store failures to it.
 //! - [`api`]: the handlers: dead letters (list, show, replay, replay matching, discard),
 //!   user and group status with timeline, queue statistics.
@@ -18,6 +20,7 @@ pub mod api;
 pub mod broker;
 pub mod console;
 pub mod error;
+pub mod guard;
 pub mod openapi;
 pub mod params;
 pub mod samples;
@@ -37,6 +40,7 @@ use splashsync_protocol::admin::{route, PREFIX};
 
 use broker::BrokerProbe;
 pub use error::AdminError;
+use guard::{Realm, Refused};
 use samples::Samples;
 use token::BearerToken;
 
@@ -76,25 +80,37 @@ impl AdminState {
     }
 }
 
-/// Middleware: 401 (JSON) unless the request carries the admin token.
+/// Middleware: 401 (JSON) unless the request carries the admin token; 429 while its
+/// address is throttled for failing too often.
 async fn require_admin(State(token): State<BearerToken>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
-    if token.accepts(presented) {
-        next.run(req).await
-    } else {
-        let mut response = AdminError {
-            status: StatusCode::UNAUTHORIZED,
-            message: "send the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token".into(),
+    match guard::attempt(req.extensions(), Realm::Admin, || token.accepts(presented)) {
+        Ok(()) => next.run(req).await,
+        Err(Refused::Unauthorized) => {
+            let mut response = AdminError {
+                status: StatusCode::UNAUTHORIZED,
+                message: "send the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token".into(),
+            }
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            response
         }
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        response
+        Err(refused @ Refused::Throttled { retry_after }) => refused.decorate(
+            AdminError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: format!(
+                    "too many failed authentications from your address; retry in {} s",
+                    guard::retry_after_secs(retry_after)
+                ),
+            }
+            .into_response(),
+        ),
     }
 }
 

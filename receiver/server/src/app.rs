@@ -115,6 +115,17 @@ impl Application {
                 group_policy: settings.group_policy,
             }
         });
+        let auth_guard = Arc::new(settings.limits.auth_guard());
+        metrics.register(
+            "splashsync_auth_failures",
+            "Failed authentications (wrong or missing token or login), by realm: scim, admin, console",
+            auth_guard.failures(),
+        );
+        metrics.register(
+            "splashsync_auth_throttled",
+            "Authentication attempts refused with 429 because their address failed too often, by realm",
+            auth_guard.throttled(),
+        );
         let app = router(Services {
             scim,
             scim_token: token_of(&settings.scim_token),
@@ -122,7 +133,9 @@ impl Application {
             broker: broker.clone(),
             metrics,
             admin,
-        });
+        })
+        // The authenticating middlewares find the throttle here, beside the peer address.
+        .layer(axum::Extension(auth_guard));
         Ok(Self {
             listener,
             router: app,

@@ -115,6 +115,17 @@ pub struct LimitSettings {
     #[arg(long, env = "SPLASHSYNC_SHUTDOWN_GRACE_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub shutdown_grace_secs: u64,
+
+    /// Failed authentications (SCIM token, admin token, console login) from one address
+    /// within the window after which it is refused with 429 for a window.
+    #[arg(long, env = "SPLASHSYNC_AUTH_FAILURE_LIMIT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub auth_failure_limit: u32,
+
+    /// The window of SPLASHSYNC_AUTH_FAILURE_LIMIT, in seconds (also how long a refusal lasts).
+    #[arg(long, env = "SPLASHSYNC_AUTH_FAILURE_WINDOW_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub auth_failure_window_secs: u64,
 }
 
 impl Default for LimitSettings {
@@ -124,6 +135,8 @@ impl Default for LimitSettings {
             body_read_timeout_secs: 30,
             max_connections: 1024,
             shutdown_grace_secs: 30,
+            auth_failure_limit: 10,
+            auth_failure_window_secs: 60,
         }
     }
 }
@@ -137,6 +150,14 @@ impl LimitSettings {
             max_connections: self.max_connections as usize,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         }
+    }
+
+    /// The failed-authentication throttle these settings describe.
+    pub fn auth_guard(&self) -> splashsync_admin::guard::AuthGuard {
+        splashsync_admin::guard::AuthGuard::new(
+            self.auth_failure_limit,
+            Duration::from_secs(self.auth_failure_window_secs),
+        )
     }
 }
 

@@ -11,7 +11,9 @@ mod harness;
 use splashsync_test_support::{amqp_url, eventually, metric, TcpProxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use harness::{problem_of, start, WAIT};
+use harness::{
+    client_from, console_login, problem_of, retry_after, start, ADMIN_TOKEN, SCIM_TOKEN, WAIT,
+};
 
 /// Point 1: the relay loses the broker mid-stream; `/readyz` names it while it is down,
 /// the supervisor restarts it, and the outbox drains once the broker is back.
@@ -140,5 +142,94 @@ async fn random_methods_and_paths_do_not_grow_the_metrics() {
         text.contains(r#"endpoint="unmatched",method="other",status="404""#),
         "{text}"
     );
+    app.stop().await;
+}
+
+/// Point 4: after N failures from one address in a window, that address gets 429 with
+/// `Retry-After` in each realm's own error shape, even with the right credentials; other
+/// addresses authenticate as before; every failure is counted.
+#[tokio::test]
+async fn failed_authentications_are_throttled_per_source_address() {
+    let app = start(|s| s.limits.auth_failure_limit = 3).await;
+    let attacker = client_from([127, 0, 0, 2]);
+    let bystander = client_from([127, 0, 0, 3]);
+
+    let users = format!("{}/scim/v2/Users", app.base);
+    for _ in 0..3 {
+        let r = attacker
+            .get(&users)
+            .bearer_auth("wrong-token-0000000")
+            .send()
+            .await;
+        assert_eq!(r.expect("GET").status(), 401);
+    }
+    let r = attacker
+        .get(&users)
+        .bearer_auth(SCIM_TOKEN)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 429, "throttled, the right token unread");
+    assert!(retry_after(&r).is_some_and(|s| s >= 1), "{:?}", r.headers());
+    let body: serde_json::Value = r.json().await.expect("a SCIM error body");
+    assert_eq!(body["status"], "429");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    let r = bystander
+        .get(&users)
+        .bearer_auth(SCIM_TOKEN)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 200, "another address is not throttled");
+
+    let queues = format!("{}/admin/queues", app.base);
+    for _ in 0..3 {
+        let r = attacker
+            .get(&queues)
+            .bearer_auth("wrong-token-0000000")
+            .send()
+            .await;
+        assert_eq!(r.expect("GET").status(), 401);
+    }
+    let r = attacker
+        .get(&queues)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 429);
+    assert!(retry_after(&r).is_some());
+    let body: serde_json::Value = r.json().await.expect("an admin error body");
+    assert_eq!(body["error"]["status"], 429);
+
+    for _ in 0..3 {
+        let r = console_login(&attacker, &app.base, "wrong-token-0000000").await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = console_login(&attacker, &app.base, ADMIN_TOKEN).await;
+    assert_eq!(r.status(), 429);
+    assert!(retry_after(&r).is_some());
+    assert!(r
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("too many failed logins"));
+    let r = console_login(&bystander, &app.base, ADMIN_TOKEN).await;
+    assert!(r.status().is_redirection(), "logged in: {}", r.status());
+
+    let text = app.metrics().await;
+    for realm in ["scim", "admin", "console"] {
+        let failures = metric(&text, "splashsync_auth_failures_total", &[("realm", realm)]);
+        assert_eq!(failures, Some(3.0), "{realm}");
+        let throttled = metric(
+            &text,
+            "splashsync_auth_throttled_total",
+            &[("realm", realm)],
+        );
+        assert_eq!(throttled, Some(1.0), "{realm}");
+    }
     app.stop().await;
 }

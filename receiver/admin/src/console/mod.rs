@@ -26,6 +26,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::guard::{self, Realm, Refused};
 use crate::params::{DiscardBody, FilterParams, Validate};
 use crate::{api, AdminError, AdminState};
 use html::{enc, parse_form};
@@ -33,6 +34,8 @@ use html::{enc, parse_form};
 /// How long a console session lasts.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 const COOKIE: &str = "splashsync_console";
+/// Largest console form accepted (a discard note, a filter).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// Console sessions: opaque ids and their expiry, in memory (a restart logs everyone out).
 #[derive(Debug, Default)]
@@ -103,15 +106,39 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, rest)| rest == host)
 }
 
+/// A throttled address's answer: the login page saying when to come back.
+fn throttled_page(refused: Refused, retry_after: Duration) -> Response {
+    refused.decorate(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_form(Some(&format!(
+                "error: too many failed logins from your address; retry in {} s",
+                guard::retry_after_secs(retry_after)
+            ))),
+        )
+            .into_response(),
+    )
+}
+
 async fn require_session(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let logged_in = session_of(headers).is_some_and(|s| state.sessions.valid(&s))
-        || state
-            .admin
-            .token
-            .accepts(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()));
-    if !logged_in {
-        return Redirect::to("/console/login").into_response();
+    let in_session = session_of(headers).is_some_and(|s| state.sessions.valid(&s));
+    if !in_session {
+        // A non-browser client may send the admin token instead: a bearer attempt like
+        // the admin API's, throttled alike.
+        let Some(presented) = headers.get(header::AUTHORIZATION) else {
+            return Redirect::to("/console/login").into_response();
+        };
+        let token = &state.admin.token;
+        match guard::attempt(req.extensions(), Realm::Admin, || {
+            token.accepts(Some(presented.as_bytes()))
+        }) {
+            Ok(()) => {}
+            Err(Refused::Unauthorized) => return Redirect::to("/console/login").into_response(),
+            Err(refused @ Refused::Throttled { retry_after }) => {
+                return throttled_page(refused, retry_after)
+            }
+        }
     }
     if req.method() == Method::POST && !same_origin(headers) {
         return (StatusCode::FORBIDDEN, "cross-origin form posts are refused").into_response();
@@ -158,16 +185,32 @@ async fn login_page() -> Html<String> {
     login_form(None)
 }
 
-async fn login(State(state): State<ConsoleState>, body: Bytes) -> Response {
+async fn login(State(state): State<ConsoleState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            login_form(Some("error: the form is too large")),
+        )
+            .into_response();
+    };
     let form = parse_form(&body);
     let token = form.get("token").map(String::as_str).unwrap_or("");
     let presented = format!("Bearer {token}");
-    if !state.admin.token.accepts(Some(presented.as_bytes())) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            login_form(Some("error: wrong token")),
-        )
-            .into_response();
+    match guard::attempt(&parts.extensions, Realm::Console, || {
+        state.admin.token.accepts(Some(presented.as_bytes()))
+    }) {
+        Ok(()) => {}
+        Err(Refused::Unauthorized) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                login_form(Some("error: wrong token")),
+            )
+                .into_response()
+        }
+        Err(refused @ Refused::Throttled { retry_after }) => {
+            return throttled_page(refused, retry_after)
+        }
     }
     let sid = state.sessions.open();
     let cookie = format!(

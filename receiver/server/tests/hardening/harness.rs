@@ -161,3 +161,29 @@ pub fn problem_of(readyz: &Value, component: &str) -> Option<String> {
         .and_then(|p| p["problem"].as_str())
         .map(str::to_string)
 }
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address is loopback), so a
+/// test can play several source addresses; it never follows redirects.
+pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Logs into the console with `token`, as its login form does.
+pub async fn console_login(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .expect("POST /console/login")
+}
+
+/// The `Retry-After` of a response, in seconds.
+pub fn retry_after(r: &reqwest::Response) -> Option<u64> {
+    r.headers().get("retry-after")?.to_str().ok()?.parse().ok()
+}
