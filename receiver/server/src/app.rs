@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::BearerToken;
 use crate::config::Settings;
 use crate::events::{Intake, IntakeMetrics};
+use crate::link::Link;
 use crate::metrics::Metrics;
 use crate::relay::Relay;
 use crate::routes::{router, AppState, Services};
@@ -63,7 +64,9 @@ impl std::fmt::Debug for Sampler {
 }
 
 impl Application {
-    /// Opens the store (running migrations), binds the listener and wires the routes.
+    /// Opens the store (running migrations), claims the AMQP prefix for the tenant (an
+    /// error when another tenant holds it; fine when RabbitMQ is down: the relay and the
+    /// intake claim it when they connect), binds the listener and wires the routes.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
         let sqlite = SqliteDirectory::open(&settings.database_url).await?;
@@ -89,14 +92,11 @@ impl Application {
             settings.amqp_url.clone(),
             topology.clone(),
         ));
-        let relay = Relay::new(directory, topology.clone(), settings.amqp_url.clone());
+        let link = Link::new(settings.amqp_url.clone(), topology, tenant.clone());
+        link.claim_at_start().await?;
+        let relay = Relay::new(directory, link.clone());
         let intake_metrics = IntakeMetrics::register(&metrics);
-        let intake = Intake::new(
-            audit.clone(),
-            topology,
-            settings.amqp_url.clone(),
-            intake_metrics.clone(),
-        );
+        let intake = Intake::new(audit.clone(), link, intake_metrics.clone());
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {
             let samples = Arc::new(Samples::default());

@@ -34,6 +34,7 @@ use splashsync_runtime::supervisor::Health;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::link::Link;
 use crate::metrics::Metrics;
 
 /// The intake's name in [`Health`], logs and metrics.
@@ -113,38 +114,30 @@ impl Finished for IntakeMetrics {
 pub struct Intake {
     audit: Arc<dyn AuditStore>,
     topology: Topology,
-    amqp_url: String,
+    link: Link,
     metrics: Arc<IntakeMetrics>,
 }
 
 impl Intake {
-    /// Intake for `topology`'s events and dead-letter queues.
-    pub fn new(
-        audit: Arc<dyn AuditStore>,
-        topology: Topology,
-        amqp_url: String,
-        metrics: Arc<IntakeMetrics>,
-    ) -> Self {
+    /// Intake of the events and dead-letter queues of `link`'s prefix.
+    pub fn new(audit: Arc<dyn AuditStore>, link: Link, metrics: Arc<IntakeMetrics>) -> Self {
         Self {
             audit,
-            topology,
-            amqp_url,
+            topology: link.topology().clone(),
+            link,
             metrics,
         }
     }
 
-    /// Connects (reporting in `health` while it cannot), then consumes until the broker
-    /// goes away (an error: the supervisor starts a new intake) or `stop` fires.
+    /// Connects (reporting in `health` while it cannot) and claims the prefix, then
+    /// consumes until the broker goes away (an error: the supervisor starts a new intake)
+    /// or `stop` fires. Another tenant's prefix is a fatal error: the intake stays down.
     pub async fn run(self, health: Health, stop: CancellationToken) -> anyhow::Result<()> {
-        let Some(conn) = crate::link::connect(
-            &self.amqp_url,
-            "splashsync-receiver-intake",
-            COMPONENT,
-            &health,
-            &stop,
-        )
-        .await
-        else {
+        let conn = self
+            .link
+            .connect("splashsync-receiver-intake", COMPONENT, &health, &stop)
+            .await?;
+        let Some(conn) = conn else {
             return Ok(());
         };
         let result = tokio::select! {

@@ -1,18 +1,114 @@
 //! A supervised component's connection to RabbitMQ: retried with capped backoff until it
 //! succeeds or the component is stopped, the component reported not ready (with the
-//! broker's answer) meanwhile.
+//! broker's answer) meanwhile; then the prefix is claimed for the receiver's tenant.
+//!
+//! The tenant guard: two deployments of different tenants on one prefix would consume
+//! each other's outcome events and apply each other's jobs to the wrong Splashtop team.
+//! The receiver claims its prefix once at start-up ([`Link::claim_at_start`]: a mismatch
+//! stops it with a message naming both tenants), and again on every connection, so a
+//! receiver started while RabbitMQ was down finds out when it first connects: the
+//! component then stops for good ([`Fatal`]) and `/readyz` says why, while SCIM keeps
+//! answering from the outbox.
 
 use std::time::Duration;
 
 use lapin::Connection;
-use splashsync_runtime::supervisor::Health;
+use splashsync_protocol::topology::{TenantClaimError, Topology};
+use splashsync_protocol::Tenant;
+use splashsync_runtime::supervisor::{Fatal, Health};
 use tokio_util::sync::CancellationToken;
 
 /// Longest one connection attempt may take (a black-holed host never answers).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Where the relay and the intake connect, and the tenant they claim the prefix for.
+#[derive(Debug, Clone)]
+pub struct Link {
+    url: String,
+    topology: Topology,
+    tenant: Tenant,
+}
+
+impl Link {
+    /// A link to `url` for `topology`'s prefix, claimed for `tenant`.
+    pub fn new(url: String, topology: Topology, tenant: Tenant) -> Self {
+        Self {
+            url,
+            topology,
+            tenant,
+        }
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Claims the prefix once at start-up: an error naming both tenants when another holds
+    /// it; when RabbitMQ cannot be reached, fine (each component claims when it connects).
+    pub async fn claim_at_start(&self) -> anyhow::Result<()> {
+        let name = "splashsync-receiver-claim";
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            splashsync_protocol::amqp::connect(&self.url, name),
+        );
+        let conn = match attempt.await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "RabbitMQ unreachable at start-up; the relay and the intake claim the prefix when they connect");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::warn!("RabbitMQ did not answer at start-up; the relay and the intake claim the prefix when they connect");
+                return Ok(());
+            }
+        };
+        let claimed = self
+            .topology
+            .claim_tenant(&conn, self.tenant.as_str())
+            .await;
+        let _ = conn.close(200, "claimed".into()).await;
+        match claimed {
+            Ok(()) => Ok(()),
+            Err(e @ TenantClaimError::Mismatch { .. }) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the prefix could not be claimed at start-up; the relay and the intake claim it when they connect");
+                Ok(())
+            }
+        }
+    }
+
+    /// Connects `component` as `name` and claims the prefix: `Ok(None)` once `stop`
+    /// fires first; a [`Fatal`] error when another tenant holds the prefix.
+    pub async fn connect(
+        &self,
+        name: &str,
+        component: &'static str,
+        health: &Health,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Option<Connection>> {
+        let Some(conn) = connect(&self.url, name, component, health, stop).await else {
+            return Ok(None);
+        };
+        match self
+            .topology
+            .claim_tenant(&conn, self.tenant.as_str())
+            .await
+        {
+            Ok(()) => Ok(Some(conn)),
+            Err(e) => {
+                let _ = conn.close(200, "tenant claim failed".into()).await;
+                match e {
+                    TenantClaimError::Mismatch { .. } => Err(Fatal(e.to_string()).into()),
+                    TenantClaimError::Broker(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
 /// Connects `component` to `url` as `name`; `None` once `stop` fires first.
-pub async fn connect(
+async fn connect(
     url: &str,
     name: &str,
     component: &'static str,

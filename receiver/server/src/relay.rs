@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 use splashsync_directory::model::PendingJob;
 use splashsync_directory::{Directory, StoreError};
 
+use crate::link::Link;
+
 /// The relay's name in [`Health`], logs and metrics.
 pub const COMPONENT: &str = "relay";
 
@@ -36,7 +38,7 @@ const BATCH: u32 = 500;
 pub struct Relay {
     directory: Arc<dyn Directory>,
     topology: Topology,
-    amqp_url: String,
+    link: Link,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,27 +52,24 @@ enum RelayError {
 }
 
 impl Relay {
-    /// A relay for `directory`'s outbox.
-    pub fn new(directory: Arc<dyn Directory>, topology: Topology, amqp_url: String) -> Self {
+    /// A relay for `directory`'s outbox, to the broker and prefix of `link`.
+    pub fn new(directory: Arc<dyn Directory>, link: Link) -> Self {
         Self {
             directory,
-            topology,
-            amqp_url,
+            topology: link.topology().clone(),
+            link,
         }
     }
 
-    /// Connects (reporting in `health` while it cannot), then publishes until the broker
-    /// goes away (an error: the supervisor starts a new relay) or `stop` fires.
+    /// Connects (reporting in `health` while it cannot) and claims the prefix, then
+    /// publishes until the broker goes away (an error: the supervisor starts a new relay)
+    /// or `stop` fires. Another tenant's prefix is a fatal error: the relay stays down.
     pub async fn run(self, health: Health, stop: CancellationToken) -> anyhow::Result<()> {
-        let Some(conn) = crate::link::connect(
-            &self.amqp_url,
-            "splashsync-receiver-relay",
-            COMPONENT,
-            &health,
-            &stop,
-        )
-        .await
-        else {
+        let conn = self
+            .link
+            .connect("splashsync-receiver-relay", COMPONENT, &health, &stop)
+            .await?;
+        let Some(conn) = conn else {
             return Ok(());
         };
         let result = tokio::select! {

@@ -12,7 +12,8 @@ use splashsync_test_support::{amqp_url, eventually, metric, TcpProxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use harness::{
-    client_from, console_login, problem_of, retry_after, start, ADMIN_TOKEN, SCIM_TOKEN, WAIT,
+    build, client_from, console_login, problem_of, retry_after, start, ADMIN_TOKEN, SCIM_TOKEN,
+    WAIT,
 };
 
 /// Point 1: the relay loses the broker mid-stream; `/readyz` names it while it is down,
@@ -232,4 +233,56 @@ async fn failed_authentications_are_throttled_per_source_address() {
         assert_eq!(throttled, Some(1.0), "{realm}");
     }
     app.stop().await;
+}
+
+/// Point 5: a prefix belongs to one tenant. A second receiver of another tenant on the
+/// same prefix refuses to start, naming both; one that started while RabbitMQ was away
+/// finds out when its relay connects, and stops relaying with the reason in `/readyz`.
+#[tokio::test]
+async fn a_prefix_held_by_another_tenant_stops_the_receiver() {
+    let alpha = start(|s| s.tenant = "alpha".into()).await;
+    let prefix = alpha.topology.prefix().to_string();
+
+    let (beta, _dir) = build(|s| {
+        s.tenant = "beta".into();
+        s.amqp_prefix = prefix.clone();
+    })
+    .await;
+    let err = beta
+        .expect_err("another tenant's prefix is refused")
+        .to_string();
+    assert!(
+        err.contains("belongs to tenant \"alpha\", not \"beta\""),
+        "{err}"
+    );
+
+    // Started while the broker is out of reach: it answers SCIM, and its relay refuses
+    // the prefix once it can connect.
+    let proxy = TcpProxy::to_amqp(&amqp_url()).await;
+    proxy.cut().await;
+    let late = start(|s| {
+        s.tenant = "beta".into();
+        s.amqp_prefix = prefix.clone();
+        s.amqp_url = proxy.url_for(&amqp_url());
+    })
+    .await;
+    assert_eq!(late.create_user("ada@example.com").await, 201);
+    proxy.restore().await;
+    let why = eventually(WAIT, "the relay stopped by the tenant guard", || async {
+        let (status, body) = late.readyz().await;
+        (status == 503)
+            .then(|| problem_of(&body, "relay"))
+            .flatten()
+            .filter(|p| p.contains("belongs to tenant"))
+    })
+    .await;
+    assert!(why.contains("SPLASHSYNC_AMQP_PREFIX"), "{why}");
+    let text = late.metrics().await;
+    assert_eq!(
+        metric(&text, "splashsync_outbox_pending_jobs", &[]),
+        Some(1.0),
+        "nothing published to the other tenant's queues"
+    );
+    late.stop().await;
+    alpha.stop().await;
 }

@@ -187,3 +187,15 @@ pub async fn console_login(client: &reqwest::Client, base: &str, token: &str) ->
 pub fn retry_after(r: &reqwest::Response) -> Option<u64> {
     r.headers().get("retry-after")?.to_str().ok()?.parse().ok()
 }
+
+/// Builds (without running) a receiver with default test settings changed by
+/// `configure`; the directory must outlive the receiver.
+pub async fn build(
+    configure: impl FnOnce(&mut Settings),
+) -> (anyhow::Result<Application>, tempfile::TempDir) {
+    install_crypto();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s = settings(&dir);
+    configure(&mut s);
+    (Application::build(s).await, dir)
+}
