@@ -59,6 +59,9 @@ pub struct AdminState {
     pub tenant: splashsync_protocol::Tenant,
     /// The group policy replays compute a user's group with.
     pub group_policy: GroupPolicy,
+    /// `SPLASHSYNC_PUBLIC_URL`, when set: the console's origin, and https means `Secure`
+    /// cookies.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -114,7 +117,8 @@ async fn require_admin(State(token): State<BearerToken>, req: Request, next: Nex
     }
 }
 
-/// The `/admin` and `/console` routes; `/admin/openapi.json` is served without the token.
+/// The `/admin` and `/console` routes. `/admin/openapi.json` is served without the token
+/// on purpose: it describes the API and holds no data, and clients generate from it.
 pub fn router(state: AdminState) -> Router {
     let token = state.token.clone();
     let api = Router::new()

@@ -113,6 +113,7 @@ impl Application {
                 token: token_of(admin_token),
                 tenant,
                 group_policy: settings.group_policy,
+                public_url: settings.public_url.clone(),
             }
         });
         let auth_guard = Arc::new(settings.limits.auth_guard());

@@ -172,15 +172,55 @@ pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
         .expect("client")
 }
 
-/// Logs into the console with `token`, as its login form does.
-pub async fn console_login(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+/// The `name=value` part of the `Set-Cookie` of `name` in `r`, and its attributes.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| match v.split_once(';') {
+            Some((pair, attrs)) => (pair.to_string(), attrs.to_string()),
+            None => (v.to_string(), String::new()),
+        })
+}
+
+/// The value of the first hidden `csrf` field of a page.
+pub fn csrf_field(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let len = html[start..].find('"')?;
+    Some(html[start..start + len].to_string())
+}
+
+/// Logs into the console with `token` as a browser at `origin` does: reads the login
+/// form (its one-off token and cookie), then posts it.
+pub async fn console_login_from(
+    client: &reqwest::Client,
+    base: &str,
+    origin: &str,
+    token: &str,
+) -> reqwest::Response {
+    let form = client
+        .get(format!("{base}/console/login"))
+        .send()
+        .await
+        .expect("GET /console/login");
+    let (cookie, _) = set_cookie(&form, "splashsync_console_login").expect("the login cookie");
+    let csrf = csrf_field(&form.text().await.expect("page")).expect("the login form's token");
     client
         .post(format!("{base}/console/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
+        .header("cookie", cookie)
+        .header("origin", origin)
+        .body(format!("csrf={csrf}&token={token}"))
         .send()
         .await
         .expect("POST /console/login")
+}
+
+/// [`console_login_from`] the receiver's own origin.
+pub async fn console_login(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    console_login_from(client, base, base, token).await
 }
 
 /// The `Retry-After` of a response, in seconds.
