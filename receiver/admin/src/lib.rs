@@ -28,8 +28,9 @@ pub mod token;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,6 +44,9 @@ pub use error::AdminError;
 use guard::{Realm, Refused};
 use samples::Samples;
 use token::BearerToken;
+
+/// Largest admin request body accepted (a filter object, a note).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the admin API and the console need.
 #[derive(Clone)]
@@ -131,7 +135,14 @@ pub fn router(state: AdminState) -> Router {
         .route(route::GROUP_STATUS, get(api::group_status))
         .route(route::QUEUES, get(api::queue_stats))
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
+        .method_not_allowed_fallback(|method: Method| async move {
+            AdminError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                message: format!("{method} is not supported on this endpoint"),
+            }
+        })
         .layer(axum::middleware::from_fn_with_state(token, require_admin))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
     Router::new()
         .route(

@@ -135,6 +135,8 @@ impl Application {
             metrics,
             admin,
         })
+        .layer(axum::middleware::from_fn(crate::error_shape::normalize))
+        .layer(axum::middleware::from_fn(crate::request_limits::check))
         // The authenticating middlewares find the throttle here, beside the peer address.
         .layer(axum::Extension(auth_guard));
         Ok(Self {

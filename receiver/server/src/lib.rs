@@ -13,6 +13,9 @@
 //!   endpoints under `/scim/v2`.
 //! - [`auth`]: the SCIM bearer-token middleware.
 //! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
+//! - [`request_limits`]: URI, header and declared body sizes, checked before any route.
+//! - [`error_shape`]: every error under `/scim/` a SCIM error, under `/admin` an admin
+//!   error, whatever produced it.
 //! - [`user`]: SCIM User bodies into directory records and back.
 //! - [`group`]: the same for SCIM Group bodies.
 //! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
@@ -27,6 +30,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod error_shape;
 pub mod events;
 pub mod extract;
 pub mod group;
@@ -36,6 +40,7 @@ pub mod metrics;
 pub mod ops;
 pub mod provisioning;
 pub mod relay;
+pub mod request_limits;
 pub mod routes;
 pub mod user;
 

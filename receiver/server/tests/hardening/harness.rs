@@ -239,3 +239,64 @@ pub async fn build(
     configure(&mut s);
     (Application::build(s).await, dir)
 }
+
+/// Sends `head` (a request line and headers, no body) on a fresh connection and reads the
+/// answer until the receiver closes it: status and body.
+pub async fn raw(base: &str, head: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the receiver answers and closes")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Asserts `r` is a SCIM error with `status`; its body.
+pub async fn scim_error(r: reqwest::Response, status: u16) -> Value {
+    assert_eq!(r.status().as_u16(), status, "{r:?}");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(ct.starts_with("application/scim+json"), "{status}: {ct}");
+    let body: Value = r.json().await.expect("a JSON body");
+    assert_scim_error(&body, status);
+    body
+}
+
+/// Asserts `body` is an RFC 7644 §3.12 error body with `status`.
+pub fn assert_scim_error(body: &Value, status: u16) {
+    assert_eq!(
+        body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+        "{body}"
+    );
+    assert_eq!(body["status"], status.to_string(), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+}
+
+/// Asserts `r` is an admin JSON error with `status`.
+pub async fn admin_error(r: reqwest::Response, status: u16) {
+    assert_eq!(r.status().as_u16(), status, "{r:?}");
+    let body: Value = r.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["status"], status, "{body}");
+}
