@@ -7,8 +7,10 @@
 //!
 //! # Layout
 //! - [`config`]: settings from the environment and flags, validated at start-up.
-//! - [`app`]: [`app::Application`]: opens the store, starts the relay, the intake and the
-//!   sampler under their supervisors, serves the router; runs until stopped.
+//! - [`app`]: [`app::Application`]: opens the store, claims the AMQP prefix, starts the
+//!   relay, the intake and the sampler under their supervisors, serves the router
+//!   ([`app::harden`]ed: limits, error shapes, auth throttle) under the listener's limits;
+//!   runs until stopped.
 //! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
 //!   endpoints under `/scim/v2`.
 //! - [`auth`]: the SCIM bearer-token middleware.
@@ -19,7 +21,8 @@
 //! - [`user`]: SCIM User bodies into directory records and back.
 //! - [`group`]: the same for SCIM Group bodies.
 //! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
-//! - [`link`]: a supervised component's connection to RabbitMQ, retried and reported.
+//! - [`link`]: the relay's and the intake's connection to RabbitMQ, retried and reported,
+//!   and the prefix claimed for the tenant (the tenant guard).
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
 //! - [`events`]: intake of outcome events and dead letters into the audit store.
 //! - [`metrics`]: the registry every component registers its metrics into, and the

@@ -10,16 +10,22 @@
 //! component then stops for good ([`Fatal`]) and `/readyz` says why, while SCIM keeps
 //! answering from the outbox.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use lapin::options::{BasicGetOptions, BasicRejectOptions};
 use lapin::Connection;
 use splashsync_protocol::topology::{TenantClaimError, Topology};
 use splashsync_protocol::Tenant;
 use splashsync_runtime::supervisor::{Fatal, Health};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// Longest one connection attempt may take (a black-holed host never answers).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a claim reads the prefix's holder back before it gives up for this time.
+const READ_BACK_ATTEMPTS: u32 = 20;
 
 /// Where the relay and the intake connect, and the tenant they claim the prefix for.
 #[derive(Debug, Clone)]
@@ -27,6 +33,18 @@ pub struct Link {
     url: String,
     topology: Topology,
     tenant: Tenant,
+    /// One claim at a time in this process: two concurrent claims of one prefix can each
+    /// find its message out with the other, and read that as a free prefix.
+    claiming: Arc<Mutex<()>>,
+}
+
+/// Why a claim did not succeed.
+#[derive(Debug)]
+enum Unclaimed {
+    /// Another tenant holds the prefix.
+    Mismatch(TenantClaimError),
+    /// The broker failed, or the holder could not be read back: try again later.
+    Broker(anyhow::Error),
 }
 
 impl Link {
@@ -36,6 +54,7 @@ impl Link {
             url,
             topology,
             tenant,
+            claiming: Arc::default(),
         }
     }
 
@@ -63,16 +82,13 @@ impl Link {
                 return Ok(());
             }
         };
-        let claimed = self
-            .topology
-            .claim_tenant(&conn, self.tenant.as_str())
-            .await;
+        let claimed = self.claim(&conn).await;
         let _ = conn.close(200, "claimed".into()).await;
         match claimed {
             Ok(()) => Ok(()),
-            Err(e @ TenantClaimError::Mismatch { .. }) => Err(e.into()),
-            Err(e) => {
-                tracing::warn!(error = %e, "the prefix could not be claimed at start-up; the relay and the intake claim it when they connect");
+            Err(Unclaimed::Mismatch(e)) => Err(e.into()),
+            Err(Unclaimed::Broker(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "the prefix could not be claimed at start-up; the relay and the intake claim it when they connect");
                 Ok(())
             }
         }
@@ -90,20 +106,69 @@ impl Link {
         let Some(conn) = connect(&self.url, name, component, health, stop).await else {
             return Ok(None);
         };
-        match self
-            .topology
-            .claim_tenant(&conn, self.tenant.as_str())
-            .await
-        {
+        match self.claim(&conn).await {
             Ok(()) => Ok(Some(conn)),
             Err(e) => {
                 let _ = conn.close(200, "tenant claim failed".into()).await;
                 match e {
-                    TenantClaimError::Mismatch { .. } => Err(Fatal(e.to_string()).into()),
-                    TenantClaimError::Broker(e) => Err(e.into()),
+                    Unclaimed::Mismatch(e) => Err(Fatal(e.to_string()).into()),
+                    Unclaimed::Broker(e) => Err(e),
                 }
             }
         }
+    }
+
+    /// Claims the prefix, then reads its holder back until it is seen: `claim_tenant`
+    /// takes a prefix whose message it found out with another claimant for a free one.
+    async fn claim(&self, conn: &Connection) -> Result<(), Unclaimed> {
+        let _one_at_a_time = self.claiming.lock().await;
+        let wanted = self.tenant.as_str();
+        match self.topology.claim_tenant(conn, wanted).await {
+            Ok(()) => {}
+            Err(e @ TenantClaimError::Mismatch { .. }) => return Err(Unclaimed::Mismatch(e)),
+            Err(TenantClaimError::Broker(e)) => return Err(Unclaimed::Broker(e.into())),
+        }
+        for attempt in 1..=READ_BACK_ATTEMPTS {
+            match self.holder(conn).await {
+                Ok(Some(held)) if held == wanted => return Ok(()),
+                Ok(Some(held_by)) => {
+                    return Err(Unclaimed::Mismatch(TenantClaimError::Mismatch {
+                        prefix: self.topology.prefix().to_string(),
+                        held_by,
+                        wanted: wanted.to_string(),
+                    }))
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(50) * attempt).await,
+                Err(e) => return Err(Unclaimed::Broker(e.into())),
+            }
+        }
+        Err(Unclaimed::Broker(anyhow::anyhow!(
+            "the tenant holding the prefix could not be read back"
+        )))
+    }
+
+    /// The tenant named by the prefix's tenant queue, read and put back; `None` while the
+    /// message is out with another reader (or the queue is empty).
+    async fn holder(&self, conn: &Connection) -> lapin::Result<Option<String>> {
+        let channel = conn.create_channel().await?;
+        let queue = self.topology.tenant_queue();
+        let got = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+            .await?;
+        let held = match got {
+            Some(message) => {
+                let held = String::from_utf8_lossy(&message.delivery.data).into_owned();
+                message
+                    .delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: true })
+                    .await?;
+                Some(held)
+            }
+            None => None,
+        };
+        let _ = channel.close(200, "read back".into()).await;
+        Ok(held)
     }
 }
 
