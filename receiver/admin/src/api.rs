@@ -20,6 +20,17 @@ pub const MAX_REPLAY_BATCH: u32 = 1000;
 
 type ApiResult = Result<Json<Value>, AdminError>;
 
+/// A body that is no JSON of the expected form: 400 with `hint`; over the limit: 413.
+fn body_error(e: &JsonRejection, hint: &str) -> AdminError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return AdminError {
+            status: e.status(),
+            message: format!("the request body is over {} bytes", crate::MAX_BODY_BYTES),
+        };
+    }
+    AdminError::bad_request(format!("{hint}: {}", e.body_text()))
+}
+
 fn query_error(e: QueryRejection) -> AdminError {
     AdminError::bad_request(format!("bad query string: {}", e.body_text()))
 }
@@ -76,9 +87,7 @@ pub async fn replay_matching(
     State(state): State<AdminState>,
     body: Result<Json<FilterParams>, JsonRejection>,
 ) -> ApiResult {
-    let Json(params) = body.map_err(|e| {
-        AdminError::bad_request(format!("send a JSON filter object: {}", e.body_text()))
-    })?;
+    let Json(params) = body.map_err(|e| body_error(&e, "send a JSON filter object"))?;
     if params.state.as_deref().is_some_and(|s| s != "open") {
         return Err(AdminError::bad_request(
             "only open dead letters can be replayed",
@@ -130,9 +139,7 @@ pub async fn discard(
     body: Result<Json<DiscardBody>, JsonRejection>,
 ) -> ApiResult {
     let id = path_id(id)?;
-    let Json(body) = body.map_err(|e| {
-        AdminError::bad_request(format!("send {{\"note\": \"why\"}}: {}", e.body_text()))
-    })?;
+    let Json(body) = body.map_err(|e| body_error(&e, "send {\"note\": \"why\"}"))?;
     let note = body.validate()?;
     state.audit.discard(id, note.clone()).await?;
     tracing::info!(dead_letter = id, tenant = %state.tenant, "dead letter discarded");

@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //! - [`token`]: bearer tokens, compared in constant time (the SCIM side uses it too).
+//! - [`guard`]: failed authentications throttled per source address (SCIM, admin,
+//!   console login), with their counters.
 //! - [`error`]: [`AdminError`] and the mapping of store failures to it.
 //! - [`api`]: the handlers: dead letters (list, show, replay, replay matching, discard),
 //!   user and group status with timeline, queue statistics.
@@ -18,6 +20,7 @@ pub mod api;
 pub mod broker;
 pub mod console;
 pub mod error;
+pub mod guard;
 pub mod openapi;
 pub mod params;
 pub mod samples;
@@ -25,8 +28,9 @@ pub mod token;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,8 +41,12 @@ use splashsync_protocol::admin::{route, PREFIX};
 
 use broker::BrokerProbe;
 pub use error::AdminError;
+use guard::{Realm, Refused};
 use samples::Samples;
 use token::BearerToken;
+
+/// Largest admin request body accepted (a filter object, a note).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the admin API and the console need.
 #[derive(Clone)]
@@ -55,6 +63,9 @@ pub struct AdminState {
     pub tenant: splashsync_protocol::Tenant,
     /// The group policy replays compute a user's group with.
     pub group_policy: GroupPolicy,
+    /// `SPLASHSYNC_PUBLIC_URL`, when set: the console's origin, and https means `Secure`
+    /// cookies.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -76,29 +87,42 @@ impl AdminState {
     }
 }
 
-/// Middleware: 401 (JSON) unless the request carries the admin token.
+/// Middleware: 401 (JSON) unless the request carries the admin token; 429 while its
+/// address is throttled for failing too often.
 async fn require_admin(State(token): State<BearerToken>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
-    if token.accepts(presented) {
-        next.run(req).await
-    } else {
-        let mut response = AdminError {
-            status: StatusCode::UNAUTHORIZED,
-            message: "send the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token".into(),
+    match guard::attempt(req.extensions(), Realm::Admin, || token.accepts(presented)) {
+        Ok(()) => next.run(req).await,
+        Err(Refused::Unauthorized) => {
+            let mut response = AdminError {
+                status: StatusCode::UNAUTHORIZED,
+                message: "send the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token".into(),
+            }
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            response
         }
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        response
+        Err(refused @ Refused::Throttled { retry_after }) => refused.decorate(
+            AdminError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: format!(
+                    "too many failed authentications from your address; retry in {} s",
+                    guard::retry_after_secs(retry_after)
+                ),
+            }
+            .into_response(),
+        ),
     }
 }
 
-/// The `/admin` and `/console` routes; `/admin/openapi.json` is served without the token.
+/// The `/admin` and `/console` routes. `/admin/openapi.json` is served without the token
+/// on purpose: it describes the API and holds no data, and clients generate from it.
 pub fn router(state: AdminState) -> Router {
     let token = state.token.clone();
     let api = Router::new()
@@ -111,7 +135,14 @@ pub fn router(state: AdminState) -> Router {
         .route(route::GROUP_STATUS, get(api::group_status))
         .route(route::QUEUES, get(api::queue_stats))
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
+        .method_not_allowed_fallback(|method: Method| async move {
+            AdminError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                message: format!("{method} is not supported on this endpoint"),
+            }
+        })
         .layer(axum::middleware::from_fn_with_state(token, require_admin))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
     Router::new()
         .route(

@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 description of the admin API, served at `/admin/openapi.json`.
+//! The OpenAPI 3.1 description of the admin API, served at `/admin/openapi.json` without
+//! a token (it describes the API and holds no data; every endpoint it lists needs one).
 
 use serde_json::{json, Value};
 
@@ -38,7 +39,8 @@ pub fn document() -> Value {
             "title": "splashsync admin API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Dead letters, provisioning status and timelines, queue statistics. \
-                Authenticate with the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token.",
+                Authenticate with the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token. \
+                This document itself is served without a token: it describes the API and holds no data.",
         },
         "servers": [{"url": "/admin"}],
         "security": [{"adminToken": []}],

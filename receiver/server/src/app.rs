@@ -1,4 +1,8 @@
 //! Builds the receiver (store, relay, intake, HTTP server) and runs it until stopped.
+//!
+//! The relay, the intake and the console's sampler run supervised: a task that fails or
+//! panics is logged, counted and restarted with backoff, and `/readyz` names it while it
+//! is down (docs/DESIGN.md, invariant 7).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,6 +11,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use splashsync_admin::broker::BrokerProbe;
+use splashsync_admin::guard::AuthGuard;
 use splashsync_admin::samples::{run_sampler, Finished, Samples};
 use splashsync_admin::AdminState;
 use splashsync_directory::audit::sqlite::SqliteAudit;
@@ -15,13 +20,15 @@ use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::Directory;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::Tenant;
+use splashsync_runtime::supervisor::{supervise, Health, RestartPolicy};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::BearerToken;
 use crate::config::Settings;
 use crate::events::{Intake, IntakeMetrics};
+use crate::link::Link;
 use crate::metrics::Metrics;
 use crate::relay::Relay;
 use crate::routes::{router, AppState, Services};
@@ -35,10 +42,13 @@ pub struct Application {
     intake: Intake,
     sampler: Option<Sampler>,
     broker: Arc<BrokerProbe>,
+    health: Health,
+    limits: splashsync_runtime::http::Limits,
     addr: SocketAddr,
 }
 
 /// What the console's sampler task needs.
+#[derive(Clone)]
 struct Sampler {
     samples: Arc<Samples>,
     audit: Arc<dyn AuditStore>,
@@ -54,31 +64,10 @@ impl std::fmt::Debug for Sampler {
     }
 }
 
-/// A background task and the means to stop it.
-struct Stoppable {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl Stoppable {
-    fn spawn<F: Future<Output = ()> + Send + 'static>(
-        make: impl FnOnce(oneshot::Receiver<()>) -> F,
-    ) -> Self {
-        let (stop, stopped) = oneshot::channel();
-        Self {
-            stop,
-            task: tokio::spawn(make(stopped)),
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
-}
-
 impl Application {
-    /// Opens the store (running migrations), binds the listener and wires the routes.
+    /// Opens the store (running migrations), claims the AMQP prefix for the tenant (an
+    /// error when another tenant holds it; fine when RabbitMQ is down: the relay and the
+    /// intake claim it when they connect), binds the listener and wires the routes.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
         let sqlite = SqliteDirectory::open(&settings.database_url).await?;
@@ -99,18 +88,16 @@ impl Application {
         };
         let topology = Topology::new(settings.amqp_prefix.clone(), settings.partitions);
         let metrics = Arc::new(Metrics::new());
+        let health = metrics.health().clone();
         let broker = Arc::new(BrokerProbe::new(
             settings.amqp_url.clone(),
             topology.clone(),
         ));
-        let relay = Relay::new(directory, topology.clone(), settings.amqp_url.clone());
+        let link = Link::new(settings.amqp_url.clone(), topology, tenant.clone());
+        link.claim_at_start().await?;
+        let relay = Relay::new(directory, link.clone());
         let intake_metrics = IntakeMetrics::register(&metrics);
-        let intake = Intake::new(
-            audit.clone(),
-            topology,
-            settings.amqp_url.clone(),
-            intake_metrics.clone(),
-        );
+        let intake = Intake::new(audit.clone(), link, intake_metrics.clone());
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {
             let samples = Arc::new(Samples::default());
@@ -127,16 +114,31 @@ impl Application {
                 token: token_of(admin_token),
                 tenant,
                 group_policy: settings.group_policy,
+                public_url: settings.public_url.clone(),
             }
         });
-        let app = router(Services {
-            scim,
-            scim_token: token_of(&settings.scim_token),
-            audit,
-            broker: broker.clone(),
-            metrics,
-            admin,
-        });
+        let auth_guard = Arc::new(settings.limits.auth_guard());
+        metrics.register(
+            "splashsync_auth_failures",
+            "Failed authentications (wrong or missing token or login), by realm: scim, admin, console",
+            auth_guard.failures(),
+        );
+        metrics.register(
+            "splashsync_auth_throttled",
+            "Authentication attempts refused with 429 because their address failed too often, by realm",
+            auth_guard.throttled(),
+        );
+        let app = harden(
+            router(Services {
+                scim,
+                scim_token: token_of(&settings.scim_token),
+                audit,
+                broker: broker.clone(),
+                metrics,
+                admin,
+            }),
+            auth_guard,
+        );
         Ok(Self {
             listener,
             router: app,
@@ -144,6 +146,8 @@ impl Application {
             intake,
             sampler,
             broker,
+            health,
+            limits: settings.limits.listener(),
             addr,
         })
     }
@@ -158,52 +162,87 @@ impl Application {
         self.addr.port()
     }
 
-    /// Serves until `shutdown` resolves: stops accepting, finishes in-flight requests,
-    /// then stops the relay, the intake and the sampler.
+    /// Serves until `shutdown` resolves, under the listener's limits (header and body
+    /// read timeouts, idle keep-alive, connection cap): stops accepting, finishes in-flight
+    /// requests, then stops the relay, the intake and the sampler.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let relay = self.relay;
-        let relay = Stoppable::spawn(|stopped| {
-            relay.run(async move {
-                let _ = stopped.await;
-            })
-        });
-        let intake = self.intake;
-        let intake = Stoppable::spawn(|stopped| {
-            intake.run(async move {
-                let _ = stopped.await;
-            })
-        });
-        let sampler = self.sampler.map(|s| {
-            let broker = self.broker.clone();
-            Stoppable::spawn(move |stopped| {
-                run_sampler(
-                    s.samples,
-                    broker,
-                    s.audit,
-                    s.finished,
-                    s.every,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                )
-            })
-        });
+        let stop = CancellationToken::new();
+        let tasks = self.spawn_tasks(&stop);
         tracing::info!(addr = %self.addr, "SCIM receiver listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        if let Some(s) = sampler {
-            s.stop().await;
+        let served =
+            splashsync_runtime::http::serve(self.listener, self.router, self.limits, shutdown)
+                .await;
+        stop.cancel();
+        for task in tasks {
+            let _ = task.await;
         }
-        intake.stop().await;
-        relay.stop().await;
         self.broker.close().await;
+        served?;
         tracing::info!("receiver stopped");
         Ok(())
     }
+
+    /// Starts the relay, the intake and the sampler, each under its supervisor.
+    fn spawn_tasks(&self, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let policy = RestartPolicy::default();
+        let health = &self.health;
+        let mut tasks = Vec::new();
+        let (relay, on) = (self.relay.clone(), health.clone());
+        tasks.push(tokio::spawn(supervise(
+            crate::relay::COMPONENT,
+            health.clone(),
+            policy,
+            stop.clone(),
+            move |stop| relay.clone().run(on.clone(), stop),
+        )));
+        let (intake, on) = (self.intake.clone(), health.clone());
+        tasks.push(tokio::spawn(supervise(
+            crate::events::COMPONENT,
+            health.clone(),
+            policy,
+            stop.clone(),
+            move |stop| intake.clone().run(on.clone(), stop),
+        )));
+        if let Some(sampler) = self.sampler.clone() {
+            let broker = self.broker.clone();
+            tasks.push(tokio::spawn(supervise(
+                "sampler",
+                health.clone(),
+                policy,
+                stop.clone(),
+                move |stop: CancellationToken| {
+                    let s = sampler.clone();
+                    let broker = broker.clone();
+                    async move {
+                        run_sampler(
+                            s.samples,
+                            broker,
+                            s.audit,
+                            s.finished,
+                            s.every,
+                            stop.cancelled_owned(),
+                        )
+                        .await;
+                        Ok(())
+                    }
+                },
+            )));
+        }
+        tasks
+    }
+}
+
+/// What the receiver's listener puts around the router: the request limits, every error
+/// in its caller's shape, and the failed-authentication throttle the authenticating
+/// middlewares find in each request, beside the peer address the listener records.
+pub fn harden(router: axum::Router, guard: Arc<AuthGuard>) -> axum::Router {
+    router
+        .layer(axum::middleware::from_fn(crate::error_shape::normalize))
+        .layer(axum::middleware::from_fn(crate::request_limits::check))
+        .layer(axum::Extension(guard))
 }
 
 /// A bearer token holding its own copy of the secret.

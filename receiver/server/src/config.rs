@@ -1,6 +1,7 @@
 //! Receiver settings: every one from the environment, with a flag of the same meaning.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
 use secrecy::SecretString;
@@ -85,6 +86,79 @@ pub struct Settings {
     /// Log format: text or json.
     #[arg(long, env = "SPLASHSYNC_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Connection and request limits.
+    #[command(flatten)]
+    pub limits: LimitSettings,
+}
+
+/// Connection and request limits of the listener (`Default` is the documented defaults).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct LimitSettings {
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection is
+    /// closed after as long.
+    #[arg(long, env = "SPLASHSYNC_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "SPLASHSYNC_BODY_READ_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_secs: u64,
+
+    /// Connections served at once; further ones wait in the listen backlog.
+    #[arg(long, env = "SPLASHSYNC_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+
+    /// Seconds a stop waits for in-flight requests before closing them.
+    #[arg(long, env = "SPLASHSYNC_SHUTDOWN_GRACE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub shutdown_grace_secs: u64,
+
+    /// Failed authentications (SCIM token, admin token, console login) from one address
+    /// within the window after which it is refused with 429 for a window.
+    #[arg(long, env = "SPLASHSYNC_AUTH_FAILURE_LIMIT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub auth_failure_limit: u32,
+
+    /// The window of SPLASHSYNC_AUTH_FAILURE_LIMIT, in seconds (also how long a refusal lasts).
+    #[arg(long, env = "SPLASHSYNC_AUTH_FAILURE_WINDOW_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub auth_failure_window_secs: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            max_connections: 1024,
+            shutdown_grace_secs: 30,
+            auth_failure_limit: 10,
+            auth_failure_window_secs: 60,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The listener's limits.
+    pub fn listener(&self) -> splashsync_runtime::http::Limits {
+        splashsync_runtime::http::Limits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_secs),
+            max_connections: self.max_connections as usize,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
+
+    /// The failed-authentication throttle these settings describe.
+    pub fn auth_guard(&self) -> splashsync_admin::guard::AuthGuard {
+        splashsync_admin::guard::AuthGuard::new(
+            self.auth_failure_limit,
+            Duration::from_secs(self.auth_failure_window_secs),
+        )
+    }
 }
 
 /// The policies by name, listed in `--help` like an enum's values.
@@ -160,7 +234,25 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://splashsync.db");
         assert_eq!(s.amqp_prefix, "splashsync");
         assert_eq!(s.partitions, 32);
+        assert_eq!(s.limits, LimitSettings::default());
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn listener_limits_are_settings() {
+        let s = parse(&[
+            "--scim-token",
+            "0123456789abcdef",
+            "--header-read-timeout-secs",
+            "2",
+            "--max-connections",
+            "7",
+        ])
+        .unwrap();
+        let limits = s.limits.listener();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(limits.max_connections, 7);
+        assert!(parse(&["--scim-token", "0123456789abcdef", "--max-connections", "0"]).is_err());
     }
 
     #[test]

@@ -4,9 +4,14 @@
 //! Each delivery is acked only after its write committed (a crash in between redelivers
 //! it, and the store ignores what it already has: event ids and dead-letter delivery ids
 //! are unique). Deliveries are written concurrently so that the writer's group commit
-//! batches them. Like the relay, intake reconnects whenever the broker goes away.
+//! batches them. Like the relay, one [`Intake::run`] lives as long as one connection, and
+//! its supervisor starts a new one when the broker goes away.
+//!
+//! Each delivery's log lines carry its job id, key and (when the body says) account email
+//! through a span the write is instrumented with; a span entered by guard must never be
+//! held across an `.await` (the task may resume on another thread, where the guard would
+//! enter, exit and close spans out of order).
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +30,15 @@ use splashsync_protocol::events::OutcomeEvent;
 use splashsync_protocol::job::Job;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::{DeadLetterHeaders, JobKey};
+use splashsync_runtime::supervisor::Health;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use crate::link::Link;
 use crate::metrics::Metrics;
+
+/// The intake's name in [`Health`], logs and metrics.
+pub const COMPONENT: &str = "intake";
 
 /// Deliveries in flight per queue (written concurrently, one group commit).
 const PREFETCH: u16 = 64;
@@ -102,55 +114,43 @@ impl Finished for IntakeMetrics {
 pub struct Intake {
     audit: Arc<dyn AuditStore>,
     topology: Topology,
-    amqp_url: String,
+    link: Link,
     metrics: Arc<IntakeMetrics>,
 }
 
 impl Intake {
-    /// Intake for `topology`'s events and dead-letter queues.
-    pub fn new(
-        audit: Arc<dyn AuditStore>,
-        topology: Topology,
-        amqp_url: String,
-        metrics: Arc<IntakeMetrics>,
-    ) -> Self {
+    /// Intake of the events and dead-letter queues of `link`'s prefix.
+    pub fn new(audit: Arc<dyn AuditStore>, link: Link, metrics: Arc<IntakeMetrics>) -> Self {
         Self {
             audit,
-            topology,
-            amqp_url,
+            topology: link.topology().clone(),
+            link,
             metrics,
         }
     }
 
-    /// Runs until `shutdown` resolves, reconnecting whenever the broker goes away.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
-                &self.amqp_url,
-                "splashsync-receiver-intake",
-                &mut shutdown,
-            )
-            .await
-            else {
-                return;
-            };
-            let result = tokio::select! {
-                r = self.consume(&conn) => r,
-                () = &mut shutdown => {
-                    let _ = conn.close(200, "receiver shutting down".into()).await;
-                    return;
-                }
-            };
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "intake lost RabbitMQ; reconnecting");
-            }
-            let _ = conn.close(200, "intake reconnecting".into()).await;
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(200)) => {}
-                () = &mut shutdown => return,
-            }
-        }
+    /// Connects (reporting in `health` while it cannot) and claims the prefix, then
+    /// consumes until the broker goes away (an error: the supervisor starts a new intake)
+    /// or `stop` fires. Another tenant's prefix is a fatal error: the intake stays down.
+    pub async fn run(self, health: Health, stop: CancellationToken) -> anyhow::Result<()> {
+        let conn = self
+            .link
+            .connect("splashsync-receiver-intake", COMPONENT, &health, &stop)
+            .await?;
+        let Some(conn) = conn else {
+            return Ok(());
+        };
+        let result = tokio::select! {
+            r = self.consume(&conn) => r,
+            () = stop.cancelled() => Ok(()),
+        };
+        let reason = if stop.is_cancelled() {
+            "receiver shutting down"
+        } else {
+            "intake restarting"
+        };
+        let _ = conn.close(200, reason.into()).await;
+        result
     }
 
     async fn consume(&self, conn: &lapin::Connection) -> anyhow::Result<()> {
@@ -211,15 +211,25 @@ impl Intake {
                 return;
             }
         };
+        let span = tracing::info_span!(
+            "outcome",
+            job_id = %event.job_id,
+            key = %event.key,
+            tenant = %event.tenant,
+            status = event.status.as_str()
+        );
+        self.record_event(event, delivery).instrument(span).await;
+    }
+
+    async fn record_event(&self, event: OutcomeEvent, delivery: Delivery) {
         let status = event.status.as_str();
-        let span = tracing::info_span!("outcome", job_id = %event.job_id, key = %event.key, tenant = %event.tenant, status);
-        let _enter = span.enter();
-        match self.audit.record_outcome(event.clone()).await {
+        let attempt = event.attempt;
+        match self.audit.record_outcome(event).await {
             Ok(fresh) => {
                 if fresh {
                     self.metrics.outcome(status);
                 }
-                tracing::debug!(fresh, attempt = event.attempt, "outcome recorded");
+                tracing::debug!(fresh, attempt, "outcome recorded");
                 let _ = delivery.acker.ack(BasicAckOptions::default()).await;
             }
             Err(e) => self.retry_later(&delivery, &e).await,
@@ -228,8 +238,18 @@ impl Intake {
 
     async fn take_dead_letter(&self, delivery: Delivery) {
         let dl = decode_dead_letter(&delivery);
-        let span = tracing::info_span!("dead_letter", job_id = %dl.job_id, key = %dl.key, tenant = %dl.tenant, reason = %dl.reason);
-        let _enter = span.enter();
+        let span = tracing::info_span!(
+            "dead_letter",
+            job_id = %dl.job_id,
+            key = %dl.key,
+            email = %email_of(&delivery.data),
+            tenant = %dl.tenant,
+            reason = %dl.reason
+        );
+        self.record_dead_letter(dl, delivery).instrument(span).await;
+    }
+
+    async fn record_dead_letter(&self, dl: NewDeadLetter, delivery: Delivery) {
         let reason = dl.reason.clone();
         match self.audit.record_dead_letter(dl).await {
             Ok(fresh) => {
@@ -254,6 +274,14 @@ impl Intake {
                 ..BasicNackOptions::default()
             })
             .await;
+    }
+}
+
+/// The account email of a user job's body, for log lines (empty when it is none).
+fn email_of(body: &[u8]) -> String {
+    match serde_json::from_slice::<Job>(body) {
+        Ok(Job::UserV1(user)) => user.state.email,
+        _ => String::new(),
     }
 }
 

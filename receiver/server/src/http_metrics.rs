@@ -1,10 +1,14 @@
-//! SCIM requests counted by route template (never the raw path: ids would explode the
-//! label set), method and status, with a latency histogram.
+//! SCIM requests counted by route template, method and status, with a latency histogram.
+//!
+//! Every label comes from a fixed set, so no client can grow `/metrics`: the endpoint is
+//! the matched route template (never the raw path, whose ids would explode the label set)
+//! or `unmatched`, the method one of the standard ones or `other`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -79,26 +83,47 @@ impl RequestMetrics {
     }
 }
 
-/// Middleware: counts and times every request to a SCIM route.
+/// The method label: a standard method, or `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The endpoint label of a request under `/scim/`: its route template, or `unmatched`
+/// (a fallback's catch-all template names no endpoint).
+fn endpoint_label(req: &Request) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .filter(|p| p.starts_with("/scim/") && !p.contains('*'))
+        .unwrap_or("unmatched")
+        .to_owned()
+}
+
+/// Middleware: counts and times every request under `/scim/`.
 pub async fn track(
     State(metrics): State<Arc<RequestMetrics>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let endpoint = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .filter(|p| p.starts_with("/scim/"));
-    let Some(endpoint) = endpoint else {
+    if !req.uri().path().starts_with("/scim/") {
         return next.run(req).await;
-    };
-    let method = req.method().as_str().to_owned();
+    }
+    let endpoint = endpoint_label(&req);
+    let method = method_label(req.method());
     let start = Instant::now();
     let response = next.run(req).await;
     metrics.observe(
         &endpoint,
-        &method,
+        method,
         response.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );

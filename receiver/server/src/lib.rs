@@ -7,34 +7,45 @@
 //!
 //! # Layout
 //! - [`config`]: settings from the environment and flags, validated at start-up.
-//! - [`app`]: [`app::Application`]: opens the store, starts the relay, the intake and the
-//!   sampler, serves the router; runs until stopped.
+//! - [`app`]: [`app::Application`]: opens the store, claims the AMQP prefix, starts the
+//!   relay, the intake and the sampler under their supervisors, serves the router
+//!   ([`app::harden`]ed: limits, error shapes, auth throttle) under the listener's limits;
+//!   runs until stopped.
 //! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
 //!   endpoints under `/scim/v2`.
 //! - [`auth`]: the SCIM bearer-token middleware.
 //! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
+//! - [`request_limits`]: URI, header and declared body sizes, checked before any route.
+//! - [`error_shape`]: every error under `/scim/` a SCIM error, under `/admin` an admin
+//!   error, whatever produced it.
 //! - [`user`]: SCIM User bodies into directory records and back.
 //! - [`splashtop_rules`]: Splashtop's rules on a user (its account email, field lengths,
 //!   control characters), checked at the door.
 //! - [`group`]: the same for SCIM Group bodies.
 //! - [`provisioning`]: the read-only splashsync provisioning extension on Users and Groups.
+//! - [`link`]: the relay's and the intake's connection to RabbitMQ, retried and reported,
+//!   and the prefix claimed for the tenant (the tenant guard).
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
 //! - [`events`]: intake of outcome events and dead letters into the audit store.
-//! - [`metrics`]: the registry every component registers its metrics into (a leaf).
+//! - [`metrics`]: the registry every component registers its metrics into, and the
+//!   supervised tasks' health (a leaf).
 //! - [`http_metrics`]: SCIM request counts and latencies.
-//! - [`ops`]: `/metrics` and `/readyz`.
+//! - [`ops`]: `/metrics` and `/readyz` (store, broker and supervised tasks).
 
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod error_shape;
 pub mod events;
 pub mod extract;
 pub mod group;
 pub mod http_metrics;
+pub mod link;
 pub mod metrics;
 pub mod ops;
 pub mod provisioning;
 pub mod relay;
+pub mod request_limits;
 pub mod routes;
 pub mod splashtop_rules;
 pub mod user;

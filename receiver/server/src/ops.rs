@@ -1,4 +1,6 @@
 //! `/metrics` and `/readyz`: open like `/healthz`, for scrapers and orchestrators.
+//! `/readyz` also reports the supervised tasks (relay, intake, sampler) from the
+//! [`Metrics`]' health.
 //!
 //! The outbox and dead-letter gauges are read from the store at scrape time, so they are
 //! right after a restart.
@@ -131,7 +133,9 @@ async fn serve_metrics(State(ops): State<Ops>) -> Response {
     }
 }
 
-/// 200 when the store and the broker both answer, else 503 naming what does not.
+/// 200 when the store and the broker both answer and every supervised task runs, else
+/// 503 naming each problem: `{"ready": false, "store": …, "broker": …, "problems":
+/// [{"component": "relay", "problem": "…"}]}` (`problems` is left out when ready).
 async fn readyz(State(ops): State<Ops>) -> Response {
     let store = match ops.audit.ping().await {
         Ok(()) => "ok".to_string(),
@@ -141,15 +145,22 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         Ok(()) => "ok".to_string(),
         Err(e) => e,
     };
-    let ready = store == "ok" && broker == "ok";
-    let status = if ready {
+    let mut problems = Vec::new();
+    for (component, state) in [("store", &store), ("broker", &broker)] {
+        if state != "ok" {
+            problems.push(serde_json::json!({"component": component, "problem": state}));
+        }
+    }
+    for (component, problem) in ops.metrics.health().problems() {
+        problems.push(serde_json::json!({"component": component, "problem": problem}));
+    }
+    let mut body =
+        serde_json::json!({"ready": problems.is_empty(), "store": store, "broker": broker});
+    let status = if problems.is_empty() {
         StatusCode::OK
     } else {
+        body["problems"] = problems.into();
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(serde_json::json!({"ready": ready, "store": store, "broker": broker})),
-    )
-        .into_response()
+    (status, Json(body)).into_response()
 }

@@ -7,19 +7,28 @@
 //! again. A job may therefore be published twice (crash between confirm and mark); the
 //! worker's per-key version check makes that harmless (docs/DESIGN.md, invariant 4).
 //! While RabbitMQ is unreachable the relay retries with backoff; the receiver keeps
-//! answering, since the outbox is in the directory store.
+//! answering, since the outbox is in the directory store. One [`Relay::run`] lives as long
+//! as one connection: when the broker goes away it fails, and its supervisor starts a new
+//! one.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel};
+use splashsync_protocol::job::Job;
 use splashsync_protocol::topology::Topology;
+use splashsync_runtime::supervisor::Health;
+use tokio_util::sync::CancellationToken;
 
 use splashsync_directory::model::PendingJob;
 use splashsync_directory::{Directory, StoreError};
+
+use crate::link::Link;
+
+/// The relay's name in [`Health`], logs and metrics.
+pub const COMPONENT: &str = "relay";
 
 /// Jobs fetched and published per round.
 const BATCH: u32 = 500;
@@ -29,7 +38,7 @@ const BATCH: u32 = 500;
 pub struct Relay {
     directory: Arc<dyn Directory>,
     topology: Topology,
-    amqp_url: String,
+    link: Link,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,49 +47,42 @@ enum RelayError {
     Broker(#[from] lapin::Error),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("the connection to RabbitMQ was lost")]
+    Disconnected,
 }
 
 impl Relay {
-    /// A relay for `directory`'s outbox.
-    pub fn new(directory: Arc<dyn Directory>, topology: Topology, amqp_url: String) -> Self {
+    /// A relay for `directory`'s outbox, to the broker and prefix of `link`.
+    pub fn new(directory: Arc<dyn Directory>, link: Link) -> Self {
         Self {
             directory,
-            topology,
-            amqp_url,
+            topology: link.topology().clone(),
+            link,
         }
     }
 
-    /// Runs until `shutdown` resolves, reconnecting whenever the broker goes away.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let mut shutdown = std::pin::pin!(shutdown);
-        let url = self.amqp_url.clone();
-        loop {
-            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
-                &url,
-                "splashsync-receiver-relay",
-                &mut shutdown,
-            )
-            .await
-            else {
-                return;
-            };
-            tracing::info!(amqp = %splashsync_protocol::amqp::redact_url(&url), "relay connected to RabbitMQ");
-            let result = tokio::select! {
-                r = self.publish_loop(&conn) => r,
-                () = &mut shutdown => {
-                    let _ = conn.close(200, "receiver shutting down".into()).await;
-                    return;
-                }
-            };
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "relay lost RabbitMQ; reconnecting");
-            }
-            let _ = conn.close(200, "relay reconnecting".into()).await;
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(200)) => {}
-                () = &mut shutdown => return,
-            }
-        }
+    /// Connects (reporting in `health` while it cannot) and claims the prefix, then
+    /// publishes until the broker goes away (an error: the supervisor starts a new relay)
+    /// or `stop` fires. Another tenant's prefix is a fatal error: the relay stays down.
+    pub async fn run(self, health: Health, stop: CancellationToken) -> anyhow::Result<()> {
+        let conn = self
+            .link
+            .connect("splashsync-receiver-relay", COMPONENT, &health, &stop)
+            .await?;
+        let Some(conn) = conn else {
+            return Ok(());
+        };
+        let result = tokio::select! {
+            r = self.publish_loop(&conn) => r.map_err(anyhow::Error::from),
+            () = stop.cancelled() => Ok(()),
+        };
+        let reason = if stop.is_cancelled() {
+            "receiver shutting down"
+        } else {
+            "relay restarting"
+        };
+        let _ = conn.close(200, reason.into()).await;
+        result
     }
 
     async fn publish_loop(&self, conn: &lapin::Connection) -> Result<(), RelayError> {
@@ -96,6 +98,11 @@ impl Relay {
             let jobs = self.directory.pending_jobs(BATCH).await?;
             if jobs.is_empty() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
+                // An idle relay publishes nothing, so it would not notice a lost connection
+                // until the next commit: look at each wake-up instead.
+                if !channel.status().connected() {
+                    return Err(RelayError::Disconnected);
+                }
                 continue;
             }
             drop(changed);
@@ -168,10 +175,19 @@ impl Relay {
                     seq = job.seq,
                     job_id = %job.job_id,
                     key = %job.key,
+                    email = %email_of(job),
                     "job not accepted by the broker (nack or returned); it stays pending"
                 );
             }
         }
         Ok(confirmed)
+    }
+}
+
+/// The account email of a user job, for its log lines (empty for group jobs).
+fn email_of(job: &PendingJob) -> String {
+    match serde_json::from_str::<Job>(&job.payload) {
+        Ok(Job::UserV1(user)) => user.state.email,
+        _ => String::new(),
     }
 }

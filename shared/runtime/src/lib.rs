@@ -7,8 +7,10 @@
 //!   the [`supervisor::Health`] that `/readyz` reports from.
 //! - [`http`]: serving an axum router with header/body/idle timeouts, a connection cap and
 //!   the peer address.
+//! - [`throttle`]: failed attempts counted per source address in a bounded map.
 
 pub mod http;
 pub mod shutdown;
 pub mod supervisor;
 pub mod telemetry;
+pub mod throttle;

@@ -4,7 +4,8 @@
 //! when it returns an error or panics, the failure is logged through tracing, counted, and
 //! the component is reported not ready in [`Health`] (with the reason, for `/readyz`) until
 //! a new incarnation has been started after an exponential backoff with jitter. A stop
-//! signal ends the loop and interrupts the backoff.
+//! signal ends the loop and interrupts the backoff. A task that fails with [`Fatal`] (a
+//! configuration error no restart can fix) is not restarted: it stays not ready, with why.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -78,6 +79,19 @@ impl Health {
     }
 }
 
+/// A failure no restart can fix (another tenant holds the broker prefix, say): the
+/// supervisor stops the task and leaves it not ready with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fatal(pub String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
 /// Backoff between restarts.
 #[derive(Debug, Clone, Copy)]
 pub struct RestartPolicy {
@@ -111,7 +125,8 @@ impl RestartPolicy {
 }
 
 /// Runs `make(stop)` until `stop` is cancelled, restarting it whenever it fails, panics or
-/// returns early. `make` gets a child token: an incarnation should return when it fires.
+/// returns early, unless it failed with [`Fatal`]. `make` gets a child token: an
+/// incarnation should return when it fires.
 pub async fn supervise<F, Fut>(
     name: &'static str,
     health: Health,
@@ -132,6 +147,13 @@ pub async fn supervise<F, Fut>(
                 tracing::warn!(task = name, error = %format!("{e:#}"), "task failed while stopping");
             }
             return;
+        }
+        if let Ok(Err(e)) = &result {
+            if let Some(fatal) = e.downcast_ref::<Fatal>() {
+                tracing::error!(task = name, "{name} stopped for good: {fatal}");
+                health.not_ready(name, format!("{name} stopped: {fatal}"));
+                return;
+            }
         }
         let problem = match result {
             Ok(Ok(())) => "stopped on its own".to_string(),
@@ -210,6 +232,29 @@ mod tests {
         stop.cancel();
         task.await.unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_fatal_failure_is_not_restarted_and_stays_not_ready() {
+        let health = Health::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        supervise(
+            "relay",
+            health.clone(),
+            fast(),
+            CancellationToken::new(),
+            move |_stop| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { Err(Fatal("prefix held by tenant \"a\"".into()).into()) }
+            },
+        )
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let problems = health.problems();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].1.contains("held by tenant"), "{problems:?}");
+        assert_eq!(health.snapshot()["relay"].restarts, 0);
     }
 
     #[tokio::test]

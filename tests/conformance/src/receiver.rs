@@ -63,6 +63,7 @@ impl TestReceiver {
             admin_token: None,
             sample_interval_secs: 15,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
+            limits: Default::default(),
         };
         let app = Application::build(settings).await?;
         let addr = app.addr();

@@ -131,6 +131,7 @@ impl TestApp {
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),
             sample_interval_secs: 1,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
+            limits: Default::default(),
         };
         let app = Application::build(settings).await.expect("receiver builds");
         self.scim_url = format!("http://{}/scim/v2", app.addr());

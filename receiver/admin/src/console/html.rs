@@ -1,4 +1,5 @@
-//! HTML building blocks: escaping, the page layout, forms, and URL-encoded form bodies.
+//! HTML building blocks: escaping, the page layout, forms (each POST form with the
+//! session's CSRF token), and URL-encoded form bodies.
 
 use std::collections::HashMap;
 
@@ -81,8 +82,23 @@ th{background:#f2f2f2}.msg{background:#e8f5e9;padding:.5em;border:1px solid #9c9
 .state-applied{color:#17692b}.state-dead-lettered{color:#b00020}.state-retrying{color:#a65e00}\
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.5em}";
 
-/// A whole page: header with navigation, an optional flash message, then `body`.
-pub fn page(title: &str, msg: Option<&str>, body: &str) -> String {
+/// The session's CSRF token, which every POST form carries back.
+#[derive(Debug, Clone, Default)]
+pub struct Csrf(pub String);
+
+impl Csrf {
+    /// The hidden form field.
+    pub fn field(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            esc(&self.0)
+        )
+    }
+}
+
+/// A whole page: header with navigation (and, in a session, the log-out form), an
+/// optional flash message, then `body`.
+pub fn page(title: &str, msg: Option<&str>, body: &str, csrf: Option<&Csrf>) -> String {
     let flash = match msg {
         Some(m) if !m.is_empty() => {
             let class = if m.starts_with("error") {
@@ -94,22 +110,28 @@ pub fn page(title: &str, msg: Option<&str>, body: &str) -> String {
         }
         _ => String::new(),
     };
+    let logout = csrf.map_or_else(String::new, |c| {
+        format!(
+            "<form class=\"inline\" method=\"post\" action=\"/console/logout\">{}<button>Log out</button></form>",
+            c.field()
+        )
+    });
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{t} · splashsync</title><style>{STYLE}</style></head><body>\
          <header><strong>splashsync</strong> &nbsp; <a href=\"/console\">Overview</a>\
          <a href=\"/console/dead-letters\">Dead letters</a><a href=\"/console/users\">Users</a>\
-         <form class=\"inline\" method=\"post\" action=\"/console/logout\"><button>Log out</button></form>\
-         </header><main><h1>{t}</h1>{flash}{body}</main></body></html>",
+         {logout}</header><main><h1>{t}</h1>{flash}{body}</main></body></html>",
         t = esc(title)
     )
 }
 
 /// A one-button POST form.
-pub fn button(action: &str, label: &str, id: &str) -> String {
+pub fn button(action: &str, label: &str, id: &str, csrf: &Csrf) -> String {
     format!(
-        "<form class=\"inline\" method=\"post\" action=\"{}\"><button id=\"{}\">{}</button></form>",
+        "<form class=\"inline\" method=\"post\" action=\"{}\">{}<button id=\"{}\">{}</button></form>",
         esc(action),
+        csrf.field(),
         esc(id),
         esc(label)
     )

@@ -2,72 +2,48 @@
 //! build, no JavaScript; replay and discard are plain POST forms.
 //!
 //! Operators log in with the admin token once; the console then keeps an opaque session
-//! id in an `HttpOnly`, `SameSite=Strict` cookie (the token itself never sits in the
-//! browser), and POSTs from another origin are refused.
+//! id in a cookie (the token itself never sits in the browser). Every POST needs the
+//! session's CSRF token, and its `Origin`, when sent, must be the console's own (see
+//! [`session`]). A script may read pages with the admin token as a bearer token, but the
+//! forms need a session: scripts act through `/admin`. Every answer forbids framing,
+//! caching, scripts and referrers.
 //!
 //! # Layout
 //! - [`pages`]: the pages (overview, dead letters, one dead letter, user search).
+//! - [`actions`]: the replay and discard forms' handlers.
+//! - [`session`]: sessions, CSRF tokens, cookies and the `Origin` check.
 //! - [`chart`]: the backlog and throughput chart as inline SVG.
 //! - [`html`]: escaping, layout, forms.
 
+pub mod actions;
 pub mod chart;
 pub mod html;
 pub mod pages;
+pub mod session;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::params::{DiscardBody, FilterParams, Validate};
-use crate::{api, AdminError, AdminState};
-use html::{enc, parse_form};
+use crate::guard::{self, Realm, Refused};
+use crate::AdminState;
+use html::{parse_form, Csrf};
+use session::{random_token, same_token, Sessions, Site, COOKIE, LOGIN_COOKIE};
 
-/// How long a console session lasts.
-const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-const COOKIE: &str = "splashsync_console";
+/// Largest console form accepted (a discard note, a filter).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// Console sessions: opaque ids and their expiry, in memory (a restart logs everyone out).
-#[derive(Debug, Default)]
-pub struct Sessions {
-    inner: Mutex<HashMap<String, Instant>>,
-}
-
-impl Sessions {
-    fn open(&self) -> String {
-        let id = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        if let Ok(mut s) = self.inner.lock() {
-            let now = Instant::now();
-            s.retain(|_, exp| *exp > now);
-            s.insert(id.clone(), now + SESSION_TTL);
-        }
-        id
-    }
-
-    fn valid(&self, id: &str) -> bool {
-        self.inner
-            .lock()
-            .map(|s| s.get(id).is_some_and(|exp| *exp > Instant::now()))
-            .unwrap_or(false)
-    }
-
-    fn close(&self, id: &str) {
-        if let Ok(mut s) = self.inner.lock() {
-            s.remove(id);
-        }
-    }
-}
+/// The console pages use no script, no frame, no external resource: the policy allows
+/// only their inline styles, forms posting to themselves, and nothing else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's state.
 #[derive(Debug, Clone)]
@@ -76,62 +52,148 @@ pub struct ConsoleState {
     pub admin: AdminState,
     /// Logged-in sessions.
     pub sessions: Arc<Sessions>,
+    /// Where the console is served from (cookies, `Origin` check).
+    pub site: Site,
 }
 
-fn session_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
+/// Headers on every console answer.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::CACHE_CONTROL, "no-store"),
+        // Not `no-referrer`: under it browsers send `Origin: null` with the console's own
+        // form posts (Chromium does; seen in the browser test), which the Origin check
+        // must refuse. `same-origin` sends no referrer to any other site either.
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
-/// Whether a POST comes from this console (no Origin header: a non-browser client).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
+/// A refusal as a page of its own (no session: no log-out form).
+fn refused(status: StatusCode, message: &str) -> Response {
+    let msg = format!("error: {message}");
+    (status, Html(html::page("Refused", Some(&msg), "", None))).into_response()
+}
+
+/// The login page with a fresh one-off token, which is also set as a cookie.
+fn login_page_with(site: &Site, status: StatusCode, msg: Option<&str>) -> Response {
+    let nonce = random_token();
+    let form = format!(
+        "<form method=\"post\" action=\"/console/login\">{}<label>Admin token \
+         <input type=\"password\" name=\"token\" id=\"token\" autocomplete=\"off\"></label> \
+         <button id=\"login\">Log in</button></form>",
+        Csrf(nonce.clone()).field()
+    );
+    let mut response = (status, Html(html::page("Log in", msg, &form, None))).into_response();
+    let cookie = site.cookie(LOGIN_COOKIE, &nonce, "/console/login", session::LOGIN_TTL);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+/// A throttled address's answer: the login page saying when to come back.
+fn throttled_page(site: &Site, refused: Refused, retry_after: Duration) -> Response {
+    let msg = format!(
+        "error: too many failed logins from your address; retry in {} s",
+        guard::retry_after_secs(retry_after)
+    );
+    refused.decorate(login_page_with(
+        site,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some(&msg),
+    ))
+}
+
+/// The body of a form post, at most [`MAX_FORM_BYTES`].
+async fn form_bytes(body: Body) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| refused(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large"))
+}
+
+/// Middleware of every page but the login: a session (or, to read, the admin token);
+/// each POST from the console's origin with the session's CSRF token.
+async fn require_session(
+    State(state): State<ConsoleState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let csrf = session::cookie(req.headers(), COOKIE).and_then(|id| state.sessions.csrf(&id));
+    let Some(csrf) = csrf else {
+        return bearer_only(&state, req, next).await;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest == host)
+    if req.method() == Method::POST {
+        if !state.site.origin_ok(req.headers()) {
+            return refused(StatusCode::FORBIDDEN, "cross-origin form posts are refused");
+        }
+        let (parts, body) = req.into_parts();
+        let bytes = match form_bytes(body).await {
+            Ok(b) => b,
+            Err(response) => return response,
+        };
+        let form = parse_form(&bytes);
+        if !same_token(form.get("csrf").map(String::as_str), Some(&csrf)) {
+            return refused(
+                StatusCode::FORBIDDEN,
+                "this form expired or did not come from this console: reload the page and try again",
+            );
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+    req.extensions_mut().insert(Csrf(csrf));
+    next.run(req).await
 }
 
-async fn require_session(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
-    let headers = req.headers();
-    let logged_in = session_of(headers).is_some_and(|s| state.sessions.valid(&s))
-        || state
-            .admin
-            .token
-            .accepts(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()));
-    if !logged_in {
+/// Without a session: the admin token as a bearer token (throttled like the admin API's),
+/// to read pages only.
+async fn bearer_only(state: &ConsoleState, mut req: Request, next: Next) -> Response {
+    let Some(presented) = req.headers().get(header::AUTHORIZATION).cloned() else {
         return Redirect::to("/console/login").into_response();
+    };
+    let token = &state.admin.token;
+    match guard::attempt(req.extensions(), Realm::Admin, || {
+        token.accepts(Some(presented.as_bytes()))
+    }) {
+        Ok(()) => {}
+        Err(Refused::Unauthorized) => return Redirect::to("/console/login").into_response(),
+        Err(r @ Refused::Throttled { retry_after }) => {
+            return throttled_page(&state.site, r, retry_after)
+        }
     }
-    if req.method() == Method::POST && !same_origin(headers) {
-        return (StatusCode::FORBIDDEN, "cross-origin form posts are refused").into_response();
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "the console's forms need a console session; scripts act through /admin",
+        );
     }
+    req.extensions_mut().insert(Csrf::default());
     next.run(req).await
 }
 
 /// The `/console` routes.
 pub fn router(admin: AdminState) -> Router {
     let state = ConsoleState {
+        site: Site::from_public_url(admin.public_url.as_deref()),
         admin,
         sessions: Arc::new(Sessions::default()),
     };
     let protected = Router::new()
         .route("/console", get(pages::overview))
         .route("/console/dead-letters", get(pages::dead_letters))
-        .route("/console/dead-letters/replay", post(replay_matching))
+        .route(
+            "/console/dead-letters/replay",
+            post(actions::replay_matching),
+        )
         .route("/console/dead-letters/{id}", get(pages::dead_letter))
-        .route("/console/dead-letters/{id}/replay", post(replay_one))
-        .route("/console/dead-letters/{id}/discard", post(discard))
+        .route(
+            "/console/dead-letters/{id}/replay",
+            post(actions::replay_one),
+        )
+        .route("/console/dead-letters/{id}/discard", post(actions::discard))
         .route("/console/users", get(pages::users))
         .route("/console/logout", post(logout))
         .layer(axum::middleware::from_fn_with_state(
@@ -141,125 +203,59 @@ pub fn router(admin: AdminState) -> Router {
     Router::new()
         .route("/console/login", get(login_page).post(login))
         .merge(protected)
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
-fn login_form(msg: Option<&str>) -> Html<String> {
-    Html(html::page(
-        "Log in",
-        msg,
-        "<form method=\"post\" action=\"/console/login\"><label>Admin token \
-         <input type=\"password\" name=\"token\" id=\"token\" autocomplete=\"off\"></label> \
-         <button id=\"login\">Log in</button></form>",
-    ))
+async fn login_page(State(state): State<ConsoleState>) -> Response {
+    login_page_with(&state.site, StatusCode::OK, None)
 }
 
-async fn login_page() -> Html<String> {
-    login_form(None)
-}
-
-async fn login(State(state): State<ConsoleState>, body: Bytes) -> Response {
-    let form = parse_form(&body);
+/// `POST /console/login`: the form's one-off token, then the admin token (throttled).
+async fn login(State(state): State<ConsoleState>, req: Request) -> Response {
+    let site = &state.site;
+    let (parts, body) = req.into_parts();
+    if !site.origin_ok(&parts.headers) {
+        return refused(StatusCode::FORBIDDEN, "cross-origin form posts are refused");
+    }
+    let bytes = match form_bytes(body).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let form = parse_form(&bytes);
+    let nonce = session::cookie(&parts.headers, LOGIN_COOKIE);
+    if !same_token(form.get("csrf").map(String::as_str), nonce.as_deref()) {
+        let msg = "error: the login form expired; log in again";
+        return login_page_with(site, StatusCode::FORBIDDEN, Some(msg));
+    }
     let token = form.get("token").map(String::as_str).unwrap_or("");
     let presented = format!("Bearer {token}");
-    if !state.admin.token.accepts(Some(presented.as_bytes())) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            login_form(Some("error: wrong token")),
-        )
-            .into_response();
+    match guard::attempt(&parts.extensions, Realm::Console, || {
+        state.admin.token.accepts(Some(presented.as_bytes()))
+    }) {
+        Ok(()) => {}
+        Err(Refused::Unauthorized) => {
+            let msg = "error: wrong token";
+            return login_page_with(site, StatusCode::UNAUTHORIZED, Some(msg));
+        }
+        Err(r @ Refused::Throttled { retry_after }) => return throttled_page(site, r, retry_after),
     }
     let sid = state.sessions.open();
-    let cookie = format!(
-        "{COOKIE}={sid}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
-        SESSION_TTL.as_secs()
-    );
     let mut response = Redirect::to("/console").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    let headers = response.headers_mut();
+    let session = site.cookie(COOKIE, &sid, "/console", session::SESSION_TTL);
+    headers.append(header::SET_COOKIE, session);
+    let spent = site.cookie(LOGIN_COOKIE, "", "/console/login", Duration::ZERO);
+    headers.append(header::SET_COOKIE, spent);
     response
 }
 
 async fn logout(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
-    if let Some(sid) = session_of(&headers) {
+    if let Some(sid) = session::cookie(&headers, COOKIE) {
         state.sessions.close(&sid);
     }
-    Redirect::to("/console/login").into_response()
-}
-
-fn back(to: &str, result: Result<String, AdminError>) -> Response {
-    let msg = match result {
-        Ok(m) => m,
-        Err(e) => format!("error: {}", e.message),
-    };
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}msg={}", enc(&msg))).into_response()
-}
-
-async fn replay_one(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return back(
-            "/console/dead-letters",
-            Err(AdminError::bad_request("no such dead letter")),
-        );
-    };
-    let admin = &state.admin;
-    let result = admin
-        .audit
-        .replay(admin.write_ctx("console replay"), id)
-        .await;
-    if let Ok(r) = &result {
-        tracing::info!(dead_letter = id, job_id = %r.job_id, key = %r.key, tenant = %admin.tenant, "dead letter replayed from the console");
-    }
-    back(
-        "/console/dead-letters",
-        result
-            .map(|r| format!("dead letter {id} replayed as job {} ({})", r.job_id, r.key))
-            .map_err(AdminError::from),
-    )
-}
-
-async fn discard(
-    State(state): State<ConsoleState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return back(
-            "/console/dead-letters",
-            Err(AdminError::bad_request("no such dead letter")),
-        );
-    };
-    let note = parse_form(&body).remove("note").unwrap_or_default();
-    let result = async {
-        let note = DiscardBody { note }.validate()?;
-        state.admin.audit.discard(id, note).await?;
-        tracing::info!(dead_letter = id, tenant = %state.admin.tenant, "dead letter discarded from the console");
-        Ok(format!("dead letter {id} discarded"))
-    }
-    .await;
-    back("/console/dead-letters", result)
-}
-
-async fn replay_matching(State(state): State<ConsoleState>, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let field = |k: &str| form.get(k).cloned().filter(|v| !v.is_empty());
-    let params = FilterParams {
-        reason: field("reason"),
-        tenant: field("tenant"),
-        older_than: field("older_than"),
-        limit: Some(api::MAX_REPLAY_BATCH),
-        ..FilterParams::default()
-    };
-    let result = async {
-        let (replayed, failed) = api::replay_all(&state.admin, params.validate()?).await?;
-        Ok(format!(
-            "{} replayed, {} failed",
-            replayed.len(),
-            failed.len()
-        ))
-    }
-    .await;
-    back("/console/dead-letters", result)
+    let mut response = Redirect::to("/console/login").into_response();
+    let gone = state.site.cookie(COOKIE, "", "/console", Duration::ZERO);
+    response.headers_mut().append(header::SET_COOKIE, gone);
+    response
 }

@@ -1,13 +1,15 @@
-//! The console's pages. Every value shown is escaped; every action is a POST form.
+//! The console's pages. Every value shown is escaped; every action is a POST form with
+//! the session's CSRF token.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
+use axum::Extension;
 use serde_json::Value;
 use splashsync_protocol::JobKey;
 
-use super::html::{button, enc, esc, page};
+use super::html::{button, enc, esc, page, Csrf};
 use super::{chart, ConsoleState};
 use splashsync_directory::audit::{DeadLetter, TimelineEntry};
 
@@ -16,12 +18,9 @@ use crate::{api, AdminError};
 
 type Params = Query<HashMap<String, String>>;
 
-fn error_page(title: &str, e: AdminError) -> Response {
-    (
-        e.status,
-        Html(page(title, Some(&format!("error: {}", e.message)), "")),
-    )
-        .into_response()
+fn error_page(title: &str, e: AdminError, csrf: &Csrf) -> Response {
+    let msg = format!("error: {}", e.message);
+    (e.status, Html(page(title, Some(&msg), "", Some(csrf)))).into_response()
 }
 
 fn num(v: &Value) -> String {
@@ -29,10 +28,14 @@ fn num(v: &Value) -> String {
 }
 
 /// `GET /console`: backlog per partition, drain rate, dead letters by reason, the chart.
-pub async fn overview(State(state): State<ConsoleState>, Query(q): Params) -> Response {
+pub async fn overview(
+    State(state): State<ConsoleState>,
+    Extension(csrf): Extension<Csrf>,
+    Query(q): Params,
+) -> Response {
     let stats = match api::stats(&state.admin).await {
         Ok(s) => s,
-        Err(e) => return error_page("Overview", e),
+        Err(e) => return error_page("Overview", e, &csrf),
     };
     let mut body = String::from("<h2>Backlog per partition</h2><table><tr><th>Queue</th><th>Jobs waiting</th><th>Consumers</th></tr>");
     for p in stats["partitions"]
@@ -74,32 +77,34 @@ pub async fn overview(State(state): State<ConsoleState>, Query(q): Params) -> Re
         ));
     }
     body.push_str("</table>");
-    Html(page("Overview", q.get("msg").map(String::as_str), &body)).into_response()
+    let msg = q.get("msg").map(String::as_str);
+    Html(page("Overview", msg, &body, Some(&csrf))).into_response()
 }
 
-fn filter_form(q: &HashMap<String, String>) -> String {
+fn filter_form(q: &HashMap<String, String>, csrf: &Csrf) -> String {
     let v = |k: &str| esc(q.get(k).map(String::as_str).unwrap_or(""));
     format!(
         "<form method=\"get\" action=\"/console/dead-letters\">Reason <input name=\"reason\" value=\"{}\"> \
          Tenant <input name=\"tenant\" value=\"{}\"> Older than <input name=\"older_than\" size=\"5\" value=\"{}\" placeholder=\"2h\"> \
          <button>Filter</button></form>\
-         <form method=\"post\" action=\"/console/dead-letters/replay\">\
+         <form method=\"post\" action=\"/console/dead-letters/replay\">{3}\
          <input type=\"hidden\" name=\"reason\" value=\"{0}\"><input type=\"hidden\" name=\"tenant\" value=\"{1}\">\
          <input type=\"hidden\" name=\"older_than\" value=\"{2}\">\
          <button id=\"replay-matching\">Replay all matching</button></form>",
         v("reason"),
         v("tenant"),
-        v("older_than")
+        v("older_than"),
+        csrf.field()
     )
 }
 
-fn dead_letter_row(d: &DeadLetter) -> String {
+fn dead_letter_row(d: &DeadLetter, csrf: &Csrf) -> String {
     let parsed = JobKey::parse(&d.key);
     let user = parsed.as_ref().map_or("", JobKey::id);
     format!(
         "<tr id=\"dl-{id}\"><td><a href=\"/console/dead-letters/{id}\">{id}</a></td><td>{received}</td><td>{reason}</td>\
          <td>{http}</td><td>{code}</td><td>{key}</td><td>{origin}</td><td>{body}</td><td>{replay} \
-         <form class=\"inline\" method=\"post\" action=\"/console/dead-letters/{id}/discard\">\
+         <form class=\"inline\" method=\"post\" action=\"/console/dead-letters/{id}/discard\">{token}\
          <input name=\"note\" placeholder=\"why discard\" required id=\"note-{id}\"><button id=\"discard-{id}\">Discard</button></form></td></tr>",
         id = d.id,
         received = esc(&d.received_at),
@@ -109,12 +114,17 @@ fn dead_letter_row(d: &DeadLetter) -> String {
         key = esc(&format!("{} {}", d.kind, user)),
         origin = esc(d.origin.as_deref().unwrap_or("")),
         body = esc(&d.error_body),
-        replay = button(&format!("/console/dead-letters/{}/replay", d.id), "Replay", &format!("replay-{}", d.id)),
+        replay = button(&format!("/console/dead-letters/{}/replay", d.id), "Replay", &format!("replay-{}", d.id), csrf),
+        token = csrf.field(),
     )
 }
 
 /// `GET /console/dead-letters`: open dead letters matching the filter, with actions.
-pub async fn dead_letters(State(state): State<ConsoleState>, Query(q): Params) -> Response {
+pub async fn dead_letters(
+    State(state): State<ConsoleState>,
+    Extension(csrf): Extension<Csrf>,
+    Query(q): Params,
+) -> Response {
     let field = |k: &str| q.get(k).cloned().filter(|v| !v.is_empty());
     let params = FilterParams {
         reason: field("reason"),
@@ -133,16 +143,16 @@ pub async fn dead_letters(State(state): State<ConsoleState>, Query(q): Params) -
     };
     let rows = match rows {
         Ok(r) => r,
-        Err(e) => return error_page("Dead letters", e),
+        Err(e) => return error_page("Dead letters", e, &csrf),
     };
-    let mut body = filter_form(&q);
+    let mut body = filter_form(&q, &csrf);
     if rows.is_empty() {
         body.push_str("<p id=\"no-dead-letters\">No open dead letters.</p>");
     } else {
         body.push_str("<table id=\"dead-letters\"><tr><th>Id</th><th>Received</th><th>Reason</th><th>HTTP</th><th>Code</th>\
                        <th>Key</th><th>Asked by</th><th>Splashtop said</th><th>Actions</th></tr>");
         for d in &rows {
-            body.push_str(&dead_letter_row(d));
+            body.push_str(&dead_letter_row(d, &csrf));
         }
         body.push_str("</table>");
     }
@@ -150,28 +160,29 @@ pub async fn dead_letters(State(state): State<ConsoleState>, Query(q): Params) -
         "Dead letters",
         q.get("msg").map(String::as_str),
         &body,
+        Some(&csrf),
     ))
     .into_response()
 }
 
 /// `GET /console/dead-letters/{id}`: the job, every attempt, Splashtop's answers.
-pub async fn dead_letter(State(state): State<ConsoleState>, Path(id): Path<String>) -> Response {
+pub async fn dead_letter(
+    State(state): State<ConsoleState>,
+    Extension(csrf): Extension<Csrf>,
+    Path(id): Path<String>,
+) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return error_page(
-            "Dead letter",
-            AdminError::bad_request("the id must be an integer"),
-        );
+        let e = AdminError::bad_request("the id must be an integer");
+        return error_page("Dead letter", e, &csrf);
     };
     let audit = &state.admin.audit;
     let dl = match audit.dead_letter(id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
-            return error_page(
-                "Dead letter",
-                AdminError::not_found(format!("dead letter {id} not found")),
-            )
+            let e = AdminError::not_found(format!("dead letter {id} not found"));
+            return error_page("Dead letter", e, &csrf);
         }
-        Err(e) => return error_page("Dead letter", e.into()),
+        Err(e) => return error_page("Dead letter", e.into(), &csrf),
     };
     let attempts = audit.attempts(dl.job_id.clone()).await.unwrap_or_default();
     let mut body = format!(
@@ -189,6 +200,7 @@ pub async fn dead_letter(State(state): State<ConsoleState>, Path(id): Path<Strin
             &format!("/console/dead-letters/{id}/replay"),
             "Replay with current state",
             "replay",
+            &csrf,
         ));
     }
     body.push_str("<h2>Attempts</h2><table><tr><th>#</th><th>At</th><th>Status</th><th>HTTP</th><th>Detail</th><th>Worker</th></tr>");
@@ -210,7 +222,7 @@ pub async fn dead_letter(State(state): State<ConsoleState>, Path(id): Path<Strin
         .map(|j| serde_json::to_string_pretty(j).unwrap_or_default())
         .unwrap_or_default();
     body.push_str(&format!("<pre>{}</pre>", esc(&job)));
-    Html(page(&format!("Dead letter {id}"), None, &body)).into_response()
+    Html(page(&format!("Dead letter {id}"), None, &body, Some(&csrf))).into_response()
 }
 
 fn timeline_table(entries: &[TimelineEntry]) -> String {
@@ -231,23 +243,27 @@ fn timeline_table(entries: &[TimelineEntry]) -> String {
 }
 
 /// `GET /console/users?q=<userName>`: a user's state and timeline.
-pub async fn users(State(state): State<ConsoleState>, Query(q): Params) -> Response {
+pub async fn users(
+    State(state): State<ConsoleState>,
+    Extension(csrf): Extension<Csrf>,
+    Query(q): Params,
+) -> Response {
     let name = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
     let mut body = format!(
         "<form method=\"get\" action=\"/console/users\">userName <input name=\"q\" id=\"q\" value=\"{}\"> <button id=\"search\">Show</button></form>",
         esc(&name)
     );
     if name.is_empty() {
-        return Html(page("Users", None, &body)).into_response();
+        return Html(page("Users", None, &body, Some(&csrf))).into_response();
     }
     let audit = &state.admin.audit;
     let id = match audit.user_id_by_name(name.clone()).await {
         Ok(Some(id)) => id,
         Ok(None) => {
             body.push_str(&format!("<p>No user with userName {}.</p>", esc(&name)));
-            return Html(page("Users", None, &body)).into_response();
+            return Html(page("Users", None, &body, Some(&csrf))).into_response();
         }
-        Err(e) => return error_page("Users", e.into()),
+        Err(e) => return error_page("Users", e.into(), &csrf),
     };
     let key = JobKey::user(&state.admin.tenant, &id).to_string();
     let status = audit.status(key.clone()).await.ok().flatten();
@@ -284,5 +300,5 @@ pub async fn users(State(state): State<ConsoleState>, Query(q): Params) -> Respo
         ));
     }
     body.push_str(&timeline_table(&timeline));
-    Html(page("Users", None, &body)).into_response()
+    Html(page("Users", None, &body, Some(&csrf))).into_response()
 }

@@ -1,0 +1,217 @@
+//! A supervised component's connection to RabbitMQ: retried with capped backoff until it
+//! succeeds or the component is stopped, the component reported not ready (with the
+//! broker's answer) meanwhile; then the prefix is claimed for the receiver's tenant.
+//!
+//! The tenant guard: two deployments of different tenants on one prefix would consume
+//! each other's outcome events and apply each other's jobs to the wrong Splashtop team.
+//! The receiver claims its prefix once at start-up ([`Link::claim_at_start`]: a mismatch
+//! stops it with a message naming both tenants), and again on every connection, so a
+//! receiver started while RabbitMQ was down finds out when it first connects: the
+//! component then stops for good ([`Fatal`]) and `/readyz` says why, while SCIM keeps
+//! answering from the outbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{BasicGetOptions, BasicRejectOptions};
+use lapin::Connection;
+use splashsync_protocol::topology::{TenantClaimError, Topology};
+use splashsync_protocol::Tenant;
+use splashsync_runtime::supervisor::{Fatal, Health};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// Longest one connection attempt may take (a black-holed host never answers).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a claim reads the prefix's holder back before it gives up for this time.
+const READ_BACK_ATTEMPTS: u32 = 20;
+
+/// Where the relay and the intake connect, and the tenant they claim the prefix for.
+#[derive(Debug, Clone)]
+pub struct Link {
+    url: String,
+    topology: Topology,
+    tenant: Tenant,
+    /// One claim at a time in this process: two concurrent claims of one prefix can each
+    /// find its message out with the other, and read that as a free prefix.
+    claiming: Arc<Mutex<()>>,
+}
+
+/// Why a claim did not succeed.
+#[derive(Debug)]
+enum Unclaimed {
+    /// Another tenant holds the prefix.
+    Mismatch(TenantClaimError),
+    /// The broker failed, or the holder could not be read back: try again later.
+    Broker(anyhow::Error),
+}
+
+impl Link {
+    /// A link to `url` for `topology`'s prefix, claimed for `tenant`.
+    pub fn new(url: String, topology: Topology, tenant: Tenant) -> Self {
+        Self {
+            url,
+            topology,
+            tenant,
+            claiming: Arc::default(),
+        }
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Claims the prefix once at start-up: an error naming both tenants when another holds
+    /// it; when RabbitMQ cannot be reached, fine (each component claims when it connects).
+    pub async fn claim_at_start(&self) -> anyhow::Result<()> {
+        let name = "splashsync-receiver-claim";
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            splashsync_protocol::amqp::connect(&self.url, name),
+        );
+        let conn = match attempt.await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "RabbitMQ unreachable at start-up; the relay and the intake claim the prefix when they connect");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::warn!("RabbitMQ did not answer at start-up; the relay and the intake claim the prefix when they connect");
+                return Ok(());
+            }
+        };
+        let claimed = self.claim(&conn).await;
+        let _ = conn.close(200, "claimed".into()).await;
+        match claimed {
+            Ok(()) => Ok(()),
+            Err(Unclaimed::Mismatch(e)) => Err(e.into()),
+            Err(Unclaimed::Broker(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "the prefix could not be claimed at start-up; the relay and the intake claim it when they connect");
+                Ok(())
+            }
+        }
+    }
+
+    /// Connects `component` as `name` and claims the prefix: `Ok(None)` once `stop`
+    /// fires first; a [`Fatal`] error when another tenant holds the prefix.
+    pub async fn connect(
+        &self,
+        name: &str,
+        component: &'static str,
+        health: &Health,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Option<Connection>> {
+        let Some(conn) = connect(&self.url, name, component, health, stop).await else {
+            return Ok(None);
+        };
+        match self.claim(&conn).await {
+            Ok(()) => Ok(Some(conn)),
+            Err(e) => {
+                let _ = conn.close(200, "tenant claim failed".into()).await;
+                match e {
+                    Unclaimed::Mismatch(e) => Err(Fatal(e.to_string()).into()),
+                    Unclaimed::Broker(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Claims the prefix, then reads its holder back until it is seen: `claim_tenant`
+    /// takes a prefix whose message it found out with another claimant for a free one.
+    async fn claim(&self, conn: &Connection) -> Result<(), Unclaimed> {
+        let _one_at_a_time = self.claiming.lock().await;
+        let wanted = self.tenant.as_str();
+        match self.topology.claim_tenant(conn, wanted).await {
+            Ok(()) => {}
+            Err(e @ TenantClaimError::Mismatch { .. }) => return Err(Unclaimed::Mismatch(e)),
+            Err(TenantClaimError::Broker(e)) => return Err(Unclaimed::Broker(e.into())),
+        }
+        for attempt in 1..=READ_BACK_ATTEMPTS {
+            match self.holder(conn).await {
+                Ok(Some(held)) if held == wanted => return Ok(()),
+                Ok(Some(held_by)) => {
+                    return Err(Unclaimed::Mismatch(TenantClaimError::Mismatch {
+                        prefix: self.topology.prefix().to_string(),
+                        held_by,
+                        wanted: wanted.to_string(),
+                    }))
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(50) * attempt).await,
+                Err(e) => return Err(Unclaimed::Broker(e.into())),
+            }
+        }
+        Err(Unclaimed::Broker(anyhow::anyhow!(
+            "the tenant holding the prefix could not be read back"
+        )))
+    }
+
+    /// The tenant named by the prefix's tenant queue, read and put back; `None` while the
+    /// message is out with another reader (or the queue is empty).
+    async fn holder(&self, conn: &Connection) -> lapin::Result<Option<String>> {
+        let channel = conn.create_channel().await?;
+        let queue = self.topology.tenant_queue();
+        let got = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+            .await?;
+        let held = match got {
+            Some(message) => {
+                let held = String::from_utf8_lossy(&message.delivery.data).into_owned();
+                message
+                    .delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: true })
+                    .await?;
+                Some(held)
+            }
+            None => None,
+        };
+        let _ = channel.close(200, "read back".into()).await;
+        Ok(held)
+    }
+}
+
+/// Connects `component` to `url` as `name`; `None` once `stop` fires first.
+async fn connect(
+    url: &str,
+    name: &str,
+    component: &'static str,
+    health: &Health,
+    stop: &CancellationToken,
+) -> Option<Connection> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            splashsync_protocol::amqp::connect(url, name),
+        );
+        let problem = tokio::select! {
+            r = attempt => match r {
+                Ok(Ok(conn)) => {
+                    tracing::info!(
+                        task = component,
+                        amqp = %splashsync_protocol::amqp::redact_url(url),
+                        "{component} connected to RabbitMQ"
+                    );
+                    health.ready(component);
+                    return Some(conn);
+                }
+                Ok(Err(e)) => format!("cannot reach RabbitMQ: {e}"),
+                Err(_) => "RabbitMQ did not answer in time".to_string(),
+            },
+            () = stop.cancelled() => return None,
+        };
+        tracing::warn!(
+            task = component,
+            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "{problem}"
+        );
+        health.not_ready(component, problem);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stop.cancelled() => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
