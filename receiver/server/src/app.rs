@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use splashsync_admin::broker::BrokerProbe;
-use splashsync_admin::guard::AuthGuard;
 use splashsync_admin::samples::{run_sampler, Finished, Samples};
 use splashsync_admin::AdminState;
 use splashsync_directory::audit::sqlite::SqliteAudit;
@@ -128,17 +127,15 @@ impl Application {
             "Authentication attempts refused with 429 because their address failed too often, by realm",
             auth_guard.throttled(),
         );
-        let app = harden(
-            router(Services {
-                scim,
-                scim_token: token_of(&settings.scim_token),
-                audit,
-                broker: broker.clone(),
-                metrics,
-                admin,
-            }),
+        let app = router(Services {
+            scim,
+            scim_token: token_of(&settings.scim_token),
+            audit,
+            broker: broker.clone(),
+            metrics,
+            admin,
             auth_guard,
-        );
+        });
         Ok(Self {
             listener,
             router: app,
@@ -233,16 +230,6 @@ impl Application {
         }
         tasks
     }
-}
-
-/// What the receiver's listener puts around the router: the request limits, every error
-/// in its caller's shape, and the failed-authentication throttle the authenticating
-/// middlewares find in each request, beside the peer address the listener records.
-pub fn harden(router: axum::Router, guard: Arc<AuthGuard>) -> axum::Router {
-    router
-        .layer(axum::middleware::from_fn(crate::error_shape::normalize))
-        .layer(axum::middleware::from_fn(crate::request_limits::check))
-        .layer(axum::Extension(guard))
 }
 
 /// A bearer token holding its own copy of the secret.

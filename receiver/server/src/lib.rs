@@ -9,7 +9,7 @@
 //! - [`config`]: settings from the environment and flags, validated at start-up.
 //! - [`app`]: [`app::Application`]: opens the store, claims the AMQP prefix, starts the
 //!   relay, the intake and the sampler under their supervisors, serves the router
-//!   ([`app::harden`]ed: limits, error shapes, auth throttle) under the listener's limits;
+//!   (with its limits, error shapes and auth throttle) under the listener's limits;
 //!   runs until stopped.
 //! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
 //!   endpoints under `/scim/v2`.

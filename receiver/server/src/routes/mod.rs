@@ -109,6 +109,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// The operators' service; `None` when no admin token is set (`/admin` and `/console` off).
     pub admin: Option<AdminState>,
+    /// The failed-authentication throttle the SCIM, admin and console middlewares consult.
+    pub auth_guard: Arc<splashsync_admin::guard::AuthGuard>,
 }
 
 /// The whole HTTP router: `/scim/v2/...` behind the SCIM token, `/healthz`, `/metrics` and
@@ -118,7 +120,22 @@ pub struct Services {
 /// wraps the whole router as its fallback service, because `Router::layer` middleware runs
 /// after routing, when a `/users` request has already missed `/Users`.
 pub fn router(services: Services) -> Router {
-    Router::new().fallback_service(routes(services).map_request(paths::normalise))
+    let guard = services.auth_guard.clone();
+    harden(
+        Router::new().fallback_service(routes(services).map_request(paths::normalise)),
+        guard,
+    )
+}
+
+/// What surrounds every route: the request limits, every error in its caller's shape, and
+/// the failed-authentication throttle the authenticating middlewares find in each request,
+/// beside the peer address the listener records. Part of the one router, so the tests
+/// exercise it too.
+fn harden(router: Router, guard: Arc<splashsync_admin::guard::AuthGuard>) -> Router {
+    router
+        .layer(axum::middleware::from_fn(crate::error_shape::normalize))
+        .layer(axum::middleware::from_fn(crate::request_limits::check))
+        .layer(axum::Extension(guard))
 }
 
 /// Every route and layer, expecting canonical paths.
@@ -130,6 +147,7 @@ fn routes(services: Services) -> Router {
         broker,
         metrics,
         admin,
+        auth_guard: _,
     } = services;
     let mut app =
         scim_router(scim, scim_token).merge(crate::ops::router(audit, broker, metrics.clone()));

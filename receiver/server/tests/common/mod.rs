@@ -55,6 +55,10 @@ pub async fn api_with(policy: GroupPolicy) -> Api {
         )),
         metrics: Arc::new(Metrics::new()),
         admin: None,
+        auth_guard: Arc::new(splashsync_admin::guard::AuthGuard::new(
+            10,
+            std::time::Duration::from_secs(60),
+        )),
     };
     Api {
         router: router(services),
