@@ -187,8 +187,10 @@ async fn follow(
         if !conn.status().connected() {
             anyhow::bail!("lost the RabbitMQ connection");
         }
-        for (p, task) in &mut held.owned {
-            if task.task.is_finished() {
+        let finished = held.owned.iter().find(|(_, t)| t.task.is_finished());
+        if let Some(p) = finished.map(|(p, _)| *p) {
+            // Out of `held` first: a finished task's handle cannot be awaited twice.
+            if let Some(mut task) = held.owned.remove(&p) {
                 let ended = match (&mut task.task).await {
                     Ok(Ok(())) => "ended".to_string(),
                     Ok(Err(e)) => format!("failed: {e:#}"),
