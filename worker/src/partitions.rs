@@ -105,7 +105,7 @@ async fn my_partitions(rt: &Runtime, me: &Member) -> Vec<u16> {
     crate::rebalance::assign(&live, rt.topology.partitions(), &me.id)
 }
 
-/// Consumes the partitions `assignment` names on `conn` (the topology declared first),
+/// Consumes the partitions `assignment` names on `conn` (whose topology is declared),
 /// following its changes, until `stop` fires or something fails (a partition's consumer
 /// ends, the connection drops). Either way each in-flight job finishes (or, waiting,
 /// goes back to its queue) and every channel is closed before it returns.
@@ -116,11 +116,6 @@ pub(crate) async fn session(
     assignment: watch::Receiver<Option<Vec<u16>>>,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let setup = conn.create_channel().await?;
-    rt.topology.declare(&setup).await?;
-    // Closed here rather than dropped: a dropped channel closes itself in the background,
-    // racing the connection's own close at shutdown, and lapin logs that as an error.
-    setup.close(200, "topology declared".into()).await?;
     let dead = conn.create_channel().await?;
     dead.confirm_select(ConfirmSelectOptions::default()).await?;
     let dead = Arc::new(dead);
@@ -128,6 +123,7 @@ pub(crate) async fn session(
     let result = follow(rt, me, conn, &dead, assignment, stop, &mut held).await;
     held.stop_all().await;
     rt.metrics.set_partitions_held(0);
+    // Closed, not dropped, like every channel of the session (see `consumer::session`).
     let _ = dead.close(200, "session ended".into()).await;
     result
 }

@@ -14,7 +14,7 @@ use lapin::BasicProperties;
 use splashsync_protocol::job::{Job, JobMeta, UserJob, UserState};
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::{JobKey, Tenant};
-use splashsync_test_support::{account_job, email_in_partition, UserSpec};
+use splashsync_test_support::{account_job, email_in_partition, redis_url, UserSpec};
 use splashtop_sim::{Faults, SimConfig};
 
 fn amqp_url() -> String {
@@ -253,6 +253,7 @@ async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_bo
     .unwrap();
     let prefix = common::prefix("tw-term-wait");
     let topology = Topology::new(prefix.clone(), 2);
+    let _cleanup = common::Cleanup(topology.clone());
     let conn = splashsync_protocol::amqp::connect(&amqp_url(), "sigterm-wait-test")
         .await
         .unwrap();
@@ -262,6 +263,7 @@ async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_bo
         ("SPLASHSYNC_AMQP_URL", amqp_url()),
         ("SPLASHSYNC_AMQP_PREFIX", prefix.clone()),
         ("SPLASHSYNC_PARTITIONS", "2".into()),
+        ("SPLASHSYNC_REDIS_URL", redis_url()),
         ("SPLASHSYNC_REDIS_PREFIX", prefix.clone()),
         ("SPLASHTOP_API_URL", sim.base_url()),
         ("SPLASHTOP_API_TOKEN", sim.token().into()),
@@ -331,10 +333,7 @@ async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_bo
         .await
         .map(|(ready, _)| ready);
     let calls_after = requests(&sim);
-    if let Ok(store) = splashsync_worker::store::Store::new("redis://127.0.0.1:6379", &prefix) {
-        let _ = store.delete_all().await;
-    }
-    let _ = topology.delete(&channel).await;
+    let _ = channel.close(200, "done".into()).await;
     let _ = conn.close(200, "done".into()).await;
 
     assert!(a_waits, "job A waited to retry: {output}");

@@ -12,7 +12,7 @@ use splashsync_protocol::topology::Topology;
 use splashsync_runtime::http::Limits;
 use splashsync_runtime::supervisor::RestartPolicy;
 use splashsync_test_support::{
-    amqp_url, delete_topology, eventually, install_crypto, redis_url, user_job, Publisher, UserSpec,
+    amqp_url, eventually, install_crypto, redis_url, user_job, Publisher, UserSpec,
 };
 use splashsync_worker::config::DeactivateMode;
 use splashsync_worker::consumer::Worker;
@@ -58,6 +58,7 @@ async fn readyz(base: &str) -> Result<(u16, serde_json::Value), String> {
 async fn a_failed_session_is_restarted_and_readyz_says_so_meanwhile() {
     let sim = splashtop_sim::spawn(SimConfig::default()).await.unwrap();
     let topology = Topology::new(common::prefix("tw-restart"), 1);
+    let _cleanup = common::Cleanup(topology.clone());
     let publisher = Publisher::connect(&topology, "restart-test").await;
     // Slow restarts, so that the restart's wait can be seen from outside.
     let restarts = RestartPolicy {
@@ -137,17 +138,13 @@ async fn a_failed_session_is_restarted_and_readyz_says_so_meanwhile() {
     task.await.unwrap().unwrap();
     let _ = channel.close(200, "done".into()).await;
     publisher.close().await;
-    delete_topology(&topology).await;
-    let _ = splashsync_worker::store::Store::new(&redis_url(), topology.prefix())
-        .unwrap()
-        .delete_all()
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ops_listener_cuts_off_a_client_that_trickles_or_idles() {
     let sim = splashtop_sim::spawn(SimConfig::default()).await.unwrap();
     let topology = Topology::new(common::prefix("tw-ops"), 1);
+    let _cleanup = common::Cleanup(topology.clone());
     let limits = Limits {
         header_read_timeout: Duration::from_millis(300),
         body_read_timeout: Duration::from_millis(300),

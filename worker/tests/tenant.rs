@@ -14,6 +14,7 @@ use common::WorkerProcess;
 async fn a_prefix_claimed_by_another_tenant_stops_the_worker_with_the_reason() {
     let prefix = common::prefix("tw-tenant");
     let topology = Topology::new(prefix.clone(), 1);
+    let _cleanup = common::Cleanup(topology.clone());
     let conn = splashsync_protocol::amqp::connect(&amqp_url(), "tenant-test")
         .await
         .unwrap();
@@ -36,7 +37,7 @@ async fn a_prefix_claimed_by_another_tenant_stops_the_worker_with_the_reason() {
     let (exit, output) = worker.exit_within(Duration::from_secs(30)).await;
     // Whatever happened, the claim still names the first tenant.
     let still_emea = topology.claim_tenant(&conn, "emea").await;
-    let _ = topology.delete(&channel).await;
+    let _ = channel.close(200, "done".into()).await;
     let _ = conn.close(200, "done".into()).await;
 
     let exit = exit.expect("the worker stops on its own within 30 s");

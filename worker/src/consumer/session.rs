@@ -1,6 +1,6 @@
 //! One incarnation of the `session` task: connect to RabbitMQ (each attempt logged with
-//! its reason), claim the AMQP prefix for this worker's tenant, then consume the assigned
-//! partitions until stopped or something fails. The supervisor starts the next
+//! its reason), claim the AMQP prefix for this worker's tenant, declare the topology, then
+//! consume the assigned partitions until stopped or something fails. The supervisor starts the next
 //! incarnation after a failure.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -101,6 +101,12 @@ impl Session {
                 CLAIM_TIMEOUT.as_secs()
             ),
         }
+        let setup = conn.create_channel().await?;
+        topology.declare(&setup).await?;
+        // Closed here rather than dropped: a dropped channel closes itself in the
+        // background, racing the connection's own close at shutdown (lapin logs an ERROR).
+        setup.close(200, "topology declared".into()).await?;
+        // Ready from here on: the topology exists, so jobs published now are routed.
         self.broker.connected(conn.status());
         partitions::session(&self.rt, &self.me, conn, self.assignment.subscribe(), stop).await
     }

@@ -8,8 +8,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
+use splashsync_protocol::topology::Topology;
+use splashsync_test_support::{amqp_url, redis_url};
 
 /// A fresh prefix for one test's queues and Redis keys.
 pub(crate) fn prefix(stem: &str) -> String {
@@ -17,6 +19,66 @@ pub(crate) fn prefix(stem: &str) -> String {
         "{stem}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]
     )
+}
+
+/// Deletes a test's queues, exchanges and Redis keys when dropped, after a panic too (the
+/// broker wedges under leftover quorum queues).
+#[derive(Debug)]
+pub(crate) struct Cleanup(pub(crate) Topology);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let topology = self.0.clone();
+        // Its own runtime on its own thread: a test's runtime cannot be blocked on.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(delete_everything(&topology));
+            }
+        })
+        .join();
+    }
+}
+
+/// Deletes every queue and exchange of `topology`, each on a fresh channel (a failed
+/// delete closes its channel, and must not keep the others alive), and its Redis keys.
+async fn delete_everything(topology: &Topology) {
+    if let Ok(conn) = splashsync_protocol::amqp::connect(&amqp_url(), "worker-test-cleanup").await {
+        let mut queues = topology.partition_queues();
+        queues.extend([
+            topology.dead_letter_queue(),
+            topology.events_queue(),
+            topology.tenant_queue(),
+        ]);
+        for queue in queues {
+            if let Ok(channel) = conn.create_channel().await {
+                let options = QueueDeleteOptions::default();
+                if let Err(e) = channel.queue_delete(queue.as_str().into(), options).await {
+                    eprintln!("cleanup: deleting {queue} failed: {e}");
+                }
+                let _ = channel.close(200, "done".into()).await;
+            }
+        }
+        for exchange in [
+            topology.jobs_exchange(),
+            topology.dead_exchange(),
+            topology.events_exchange(),
+        ] {
+            if let Ok(channel) = conn.create_channel().await {
+                let options = ExchangeDeleteOptions::default();
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), options)
+                    .await;
+                let _ = channel.close(200, "done".into()).await;
+            }
+        }
+        let _ = conn.close(200, "done".into()).await;
+    }
+    if let Ok(store) = splashsync_worker::store::Store::new(&redis_url(), topology.prefix()) {
+        let _ = store.delete_all().await;
+    }
 }
 
 /// A queue's ready (not delivered) messages and its consumers; `None` if it is missing.
