@@ -2,10 +2,10 @@
 //! listener. Two long-running tasks run under [`supervise`], which logs, counts and
 //! restarts (with backoff) whichever fails or panics, and reports it not ready in
 //! `/readyz` meanwhile:
-//! - `session` ([`session`]): a RabbitMQ connection (reconnecting when the broker goes
-//!   away), the prefix claimed for this worker's tenant, and the partitions the heartbeat
-//!   assigns, each consumed a job at a time, in order, acked only after Splashtop
-//!   answered (`partitions`);
+//! - `session` (`consumer/session.rs`): a RabbitMQ connection (reconnecting when the
+//!   broker goes away), the prefix claimed for this worker's tenant, the topology
+//!   declared, and the partitions the heartbeat assigns, each consumed a job at a time,
+//!   in order, acked only after Splashtop answered (`partitions`);
 //! - `heartbeat`: this worker's place in the live set, and its share of the partitions.
 //!
 //! SIGTERM stops each partition between jobs: the in-flight job finishes and is acked (or,
