@@ -139,6 +139,10 @@ struct Held {
 impl Held {
     /// Stops every task between jobs and waits for each.
     async fn stop_all(&mut self) {
+        if !self.owned.is_empty() {
+            let partitions: Vec<u16> = self.owned.keys().copied().collect();
+            tracing::info!(partitions = ?partitions, "partitions released: the session is ending");
+        }
         let tasks: Vec<(u16, PartitionTask)> = std::mem::take(&mut self.owned)
             .into_iter()
             .chain(std::mem::take(&mut self.draining))
