@@ -1,10 +1,14 @@
 //! Running the simulator: [`serve`] on a listener, or [`spawn`] in-process for tests.
+//! Either way the listener has limits ([`LIMITS`]): a client trickling its headers or
+//! holding an idle connection is cut off, and connections beyond the cap wait.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
+use splashsync_runtime::http::Limits;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -14,6 +18,17 @@ use crate::domain::LogEntry;
 use crate::faults::Faults;
 use crate::http;
 use crate::sim::{Shared, Sim};
+
+/// The simulator's listener limits. Generous for a test double, but bounded: the timeouts
+/// are far from anything a well-behaved client needs, and the connection cap is above the
+/// benchmarks' 64 connections with room to spare. The shutdown grace only covers requests
+/// already being answered: hanging fault requests are answered 503 as the stop begins.
+const LIMITS: Limits = Limits {
+    header_read_timeout: Duration::from_secs(10),
+    body_read_timeout: Duration::from_secs(30),
+    max_connections: 1024,
+    shutdown_grace: Duration::from_secs(10),
+};
 
 /// Serves the simulator on `listener` until `shutdown` resolves, then finishes the
 /// requests in flight (hanging fault requests are answered 503 at once).
@@ -25,12 +40,13 @@ pub async fn serve(
     config
         .validate()
         .context("invalid simulator configuration")?;
-    run(listener, Shared::new(config), shutdown).await
+    run(listener, Shared::new(config), LIMITS, shutdown).await
 }
 
 async fn run(
     listener: TcpListener,
     sim: Sim,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
@@ -49,8 +65,7 @@ async fn run(
             sim.begin_shutdown();
         }
     };
-    axum::serve(listener, http::app(sim))
-        .with_graceful_shutdown(signal)
+    splashsync_runtime::http::serve(listener, http::app(sim), limits, signal)
         .await
         .context("the simulator's server failed")
 }
@@ -66,7 +81,7 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle> {
     let addr = listener.local_addr()?;
     let sim = Shared::new(config);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, sim.clone(), async move {
+    let task = tokio::spawn(run(listener, sim.clone(), LIMITS, async move {
         // Resolves on an explicit stop and when the handle (the sender) is dropped.
         let _ = stopped.await;
     }));
@@ -162,5 +177,39 @@ impl SimHandle {
             Ok(Err(error)) => tracing::warn!(%error, "splashtop-sim stopped with an error"),
             Err(error) => tracing::warn!(%error, "splashtop-sim task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            header_read_timeout: Duration::from_millis(200),
+            ..LIMITS
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let sim = Shared::new(SimConfig::default());
+        let task = tokio::spawn(run(listener, sim, limits, async move {
+            let _ = stopped.await;
+        }));
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nhost")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        // The outer deadline only keeps a listener without limits from hanging the test.
+        let closed =
+            tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "the listener held a trickling client");
+        let _ = stop.send(());
+        task.await.unwrap().unwrap();
     }
 }

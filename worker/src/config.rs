@@ -53,6 +53,11 @@ pub struct Settings {
     #[arg(long, env = "SPLASHTOP_TEAM_ID")]
     pub splashtop_team_id: String,
 
+    /// The tenant (Splashtop team) this worker serves; the AMQP prefix must belong to it
+    /// (the receiver claims it with the same name).
+    #[arg(long, env = "SPLASHSYNC_TENANT", default_value = "default")]
+    pub tenant: String,
+
     /// What deactivation does on Splashtop.
     #[arg(
         long,
@@ -70,6 +75,15 @@ pub struct Settings {
     /// (each takes an equal share of it); 0 disables the limiter.
     #[arg(long, env = "SPLASHTOP_RATE_LIMIT_PER_MINUTE", default_value_t = 200)]
     pub rate_limit_per_minute: u32,
+
+    /// The longest Splashtop Retry-After honoured, in seconds: a longer one is cut down to
+    /// this, both for the job's retry and for the rate limiter's pause.
+    #[arg(long, env = "SPLASHSYNC_MAX_RETRY_AFTER_SECS", default_value_t = 300)]
+    pub max_retry_after_secs: u64,
+
+    /// The largest Splashtop answer read, in bytes; a larger one is a permanent error.
+    #[arg(long, env = "SPLASHTOP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
 
     /// How long one job's transient failures are retried before it is dead-lettered,
     /// in seconds (at most 1200, well under RabbitMQ's 30-minute consumer timeout).
@@ -110,9 +124,12 @@ impl std::fmt::Debug for Settings {
             .field("splashtop_api_url", &self.splashtop_api_url)
             .field("splashtop_api_token", &self.splashtop_api_token)
             .field("splashtop_team_id", &self.splashtop_team_id)
+            .field("tenant", &self.tenant)
             .field("deactivate_mode", &self.deactivate_mode)
             .field("api_timeout_secs", &self.api_timeout_secs)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("max_retry_after_secs", &self.max_retry_after_secs)
+            .field("max_body_bytes", &self.max_body_bytes)
             .field("retry_budget_secs", &self.retry_budget_secs)
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
@@ -148,6 +165,20 @@ impl Settings {
                 crate::retry::MAX_BUDGET.as_secs()
             ));
         }
+        if splashsync_protocol::Tenant::parse(&self.tenant).is_none() {
+            return Err("SPLASHSYNC_TENANT must be non-empty and contain no '/'".into());
+        }
+        if self.max_retry_after_secs == 0
+            || self.max_retry_after_secs > crate::retry::MAX_BUDGET.as_secs()
+        {
+            return Err(format!(
+                "SPLASHSYNC_MAX_RETRY_AFTER_SECS must be between 1 and {} (a longer wait would outlast any retry budget)",
+                crate::retry::MAX_BUDGET.as_secs()
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err("SPLASHTOP_MAX_BODY_BYTES must be at least 1024".into());
+        }
         if !self.redis_url.starts_with("redis://") {
             return Err("SPLASHSYNC_REDIS_URL must start with redis://".into());
         }
@@ -179,5 +210,33 @@ mod tests {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
         assert!(debug.contains("rabbitmq:5672"), "{debug}");
+        assert_eq!(settings.tenant, "default");
+        assert_eq!(settings.max_retry_after_secs, 300);
+        assert_eq!(settings.max_body_bytes, 1 << 20);
+        assert_eq!(settings.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_tenant_or_cap_is_refused_naming_its_variable() {
+        let parse = |extra: &str| {
+            Settings::try_parse_from([
+                "splashsync-worker",
+                "--splashtop-api-url=http://127.0.0.1:9090",
+                "--splashtop-api-token=token",
+                "--splashtop-team-id=team-1",
+                extra,
+            ])
+            .unwrap()
+        };
+        let bad_tenant = parse("--tenant=emea/west").validate().unwrap_err();
+        assert!(bad_tenant.contains("SPLASHSYNC_TENANT"), "{bad_tenant}");
+        let no_cap = parse("--max-retry-after-secs=0").validate().unwrap_err();
+        assert!(
+            no_cap.contains("SPLASHSYNC_MAX_RETRY_AFTER_SECS"),
+            "{no_cap}"
+        );
+        let tiny = parse("--max-body-bytes=10").validate().unwrap_err();
+        assert!(tiny.contains("SPLASHTOP_MAX_BODY_BYTES"), "{tiny}");
+        assert_eq!(parse("--tenant=emea").validate(), Ok(()));
     }
 }

@@ -1,52 +1,72 @@
-//! The worker process: its settings ([`Worker`]), its connection to RabbitMQ (kept up,
-//! reconnecting when the broker goes away), and its operations listener. What it consumes
-//! is `partitions`'s business: one consumer per owned partition queue, jobs of a partition
-//! applied one at a time, in order, and acked only after Splashtop answered. SIGTERM stops
-//! each partition between jobs: the in-flight job finishes and is acked (or, if it is
-//! waiting for a retry, goes back to its queue), then the worker leaves the live set and
-//! closes.
+//! The worker process: its settings ([`Worker`]), its supervised tasks, and its operations
+//! listener. Two long-running tasks run under [`supervise`], which logs, counts and
+//! restarts (with backoff) whichever fails or panics, and reports it not ready in
+//! `/readyz` meanwhile:
+//! - `session` (`consumer/session.rs`): a RabbitMQ connection (reconnecting when the
+//!   broker goes away), the prefix claimed for this worker's tenant, the topology
+//!   declared, and the partitions the heartbeat assigns, each consumed a job at a time,
+//!   in order, acked only after Splashtop answered (`partitions`);
+//! - `heartbeat`: this worker's place in the live set, and its share of the partitions.
+//!
+//! SIGTERM stops each partition between jobs: the in-flight job finishes and is acked (or,
+//! if it is waiting for a retry or a rate-limiter slot, goes back to its queue), then the
+//! worker leaves the live set and closes. A prefix that belongs to another tenant stops
+//! the worker with an error: that is a configuration mistake, not an outage.
 //!
 //! With a listen address, a [`BoundWorker`] also serves `/healthz`, `/readyz` and
 //! `/metrics` from before it first reaches RabbitMQ until it has stopped.
 
+mod session;
+
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use splashsync_protocol::topology::Topology;
+use splashsync_protocol::Tenant;
+use splashsync_runtime::http::Limits;
+use splashsync_runtime::supervisor::{supervise, Health, RestartPolicy};
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{DeactivateMode, Settings};
 use crate::handle::Runtime;
-use crate::limiter::{RateLimitedApi, RateLimiter};
+use crate::limiter::{RateLimitedApi, RateLimiter, DEFAULT_MAX_RETRY_AFTER};
 use crate::metrics::Metrics;
-use crate::ops::{Health, Ops};
+use crate::ops::{BrokerLink, Ops};
 pub use crate::partitions::HEARTBEAT_TTL_FACTOR;
 use crate::partitions::{self, Member};
 use crate::retry::RetryPolicy;
 use crate::state::{RedisStore, StateStore};
+use session::Session;
 use splashtop_api::{HttpTeamApi, TeamApi};
 
 /// Default interval between heartbeats (and rebalances).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
 /// The Redis every worker shares unless configured otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// How long leaving the live set may take at shutdown before it is left to expire.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A worker: the API client, the topology it consumes and its policies.
 #[derive(Clone)]
 pub struct Worker {
     api: Arc<dyn TeamApi>,
     topology: Topology,
+    tenant: Tenant,
     amqp_url: String,
     mode: DeactivateMode,
     retry: RetryPolicy,
+    max_retry_after: Duration,
     rate_limit_per_minute: u32,
     redis_url: String,
     redis_prefix: String,
     heartbeat: Duration,
     listen: Option<SocketAddr>,
+    ops_limits: Limits,
+    restarts: RestartPolicy,
     name: String,
     id: String,
 }
@@ -55,8 +75,10 @@ impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
             .field("topology", &self.topology)
+            .field("tenant", &self.tenant)
             .field("id", &self.id)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("max_retry_after", &self.max_retry_after)
             .field("listen", &self.listen)
             .finish_non_exhaustive()
     }
@@ -71,14 +93,19 @@ impl Worker {
             &settings.splashtop_team_id,
             settings.splashtop_api_token.clone(),
             Duration::from_secs(settings.api_timeout_secs),
-        )?;
+        )?
+        .with_max_body_bytes(settings.max_body_bytes);
+        let tenant = Tenant::parse(&settings.tenant)
+            .ok_or_else(|| anyhow::anyhow!("SPLASHSYNC_TENANT is not a tenant name"))?;
         let worker = Self::new(
             Arc::new(api),
             Topology::new(settings.amqp_prefix.clone(), settings.partitions),
             settings.amqp_url.clone(),
             settings.deactivate_mode,
         )
+        .with_tenant(tenant)
         .with_retry_budget(Duration::from_secs(settings.retry_budget_secs))
+        .with_max_retry_after(Duration::from_secs(settings.max_retry_after_secs))
         .with_rate_limit(settings.rate_limit_per_minute);
         let prefix = settings
             .redis_prefix
@@ -89,8 +116,8 @@ impl Worker {
             .with_listen(settings.listen))
     }
 
-    /// A worker over any [`TeamApi`], with Redis keys under the topology's prefix and no
-    /// operations listener.
+    /// A worker over any [`TeamApi`] for the `default` tenant, with Redis keys under the
+    /// topology's prefix and no operations listener.
     pub fn new(
         api: Arc<dyn TeamApi>,
         topology: Topology,
@@ -102,21 +129,37 @@ impl Worker {
             api,
             redis_prefix: topology.prefix().to_string(),
             topology,
+            tenant: Tenant::default(),
             amqp_url,
             mode,
             retry: RetryPolicy::default(),
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             rate_limit_per_minute: 200,
             redis_url: DEFAULT_REDIS_URL.to_string(),
             heartbeat: DEFAULT_HEARTBEAT,
             listen: None,
+            ops_limits: crate::ops::LIMITS,
+            restarts: RestartPolicy::default(),
             name: format!("splashsync-worker-{}-{}", std::process::id(), &id[..8]),
             id,
         }
     }
 
+    /// Overrides the tenant the AMQP prefix must belong to.
+    pub fn with_tenant(mut self, tenant: Tenant) -> Self {
+        self.tenant = tenant;
+        self
+    }
+
     /// Overrides the retry budget.
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
         self.retry.budget = budget;
+        self
+    }
+
+    /// Overrides the longest Retry-After honoured (by the retries and the rate limiter).
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
         self
     }
 
@@ -145,6 +188,18 @@ impl Worker {
         self
     }
 
+    /// Overrides the operations listener's limits.
+    pub fn with_ops_limits(mut self, limits: Limits) -> Self {
+        self.ops_limits = limits;
+        self
+    }
+
+    /// Overrides the backoff between restarts of a failed task.
+    pub fn with_restart_policy(mut self, policy: RestartPolicy) -> Self {
+        self.restarts = policy;
+        self
+    }
+
     /// This worker's id in the live set.
     pub fn id(&self) -> &str {
         &self.id
@@ -167,55 +222,6 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         self.bind().await?.run(shutdown).await
     }
-
-    /// Consumes its partitions until `shutdown` resolves, reconnecting when the broker
-    /// goes away. On shutdown the in-flight jobs finish and are acked first.
-    async fn consume_until(
-        &self,
-        rt: &Arc<Runtime>,
-        health: &Health,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> anyhow::Result<()> {
-        let mut shutdown = std::pin::pin!(shutdown);
-        let me = Member {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            heartbeat: self.heartbeat,
-        };
-        loop {
-            let Some(conn) = splashsync_protocol::amqp::connect_with_retry(
-                &self.amqp_url,
-                &self.name,
-                &mut shutdown,
-            )
-            .await
-            else {
-                return Ok(());
-            };
-            health.connected(conn.status());
-            let (stop_tx, stop_rx) = watch::channel(false);
-            let session = partitions::session(rt, &me, &conn, stop_rx);
-            let mut session = std::pin::pin!(session);
-            let stopping = tokio::select! {
-                r = &mut session => {
-                    if let Err(e) = r { tracing::warn!(error = %e, "lost RabbitMQ; reconnecting"); }
-                    false
-                }
-                () = &mut shutdown => true,
-            };
-            if stopping {
-                let _ = stop_tx.send(true);
-                let _ = session.await;
-                health.disconnected();
-                let _ = conn.close(200, "worker shutting down".into()).await;
-                tracing::info!("worker stopped");
-                return Ok(());
-            }
-            health.disconnected();
-            let _ = conn.close(200, "worker reconnecting".into()).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
 }
 
 /// A worker whose operations listener is bound, ready to run.
@@ -231,53 +237,120 @@ impl BoundWorker {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves the operations endpoints and consumes the partitions until `shutdown`
+    /// Serves the operations endpoints and runs the supervised tasks until `shutdown`
     /// resolves; the endpoints keep answering while the in-flight jobs finish, and stop
-    /// with the worker.
+    /// with the worker. An error means the worker cannot run as configured (its AMQP
+    /// prefix belongs to another tenant).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let w = self.worker;
         let store: Arc<dyn StateStore> = Arc::new(RedisStore::new(&w.redis_url, &w.redis_prefix)?);
-        let metrics = Arc::new(Metrics::new());
-        let limiter = Arc::new(RateLimiter::new(
-            w.rate_limit_per_minute,
-            metrics.limiter_wait(),
-        ));
+        let health = Health::new();
+        let metrics = Arc::new(Metrics::with_health(health.clone()));
+        let limiter = Arc::new(
+            RateLimiter::new(w.rate_limit_per_minute, metrics.limiter_wait())
+                .with_max_pause(w.max_retry_after)
+                .with_instruments(metrics.limiter_waiting(), metrics.retry_after_capped()),
+        );
         w.api.observe_calls(Arc::new(metrics.api_calls()));
-        let health = Arc::new(Health::default());
-        let ops = Ops {
-            metrics: metrics.clone(),
-            health: health.clone(),
-            store: store.clone(),
-        };
+        let broker = Arc::new(BrokerLink::default());
         let rt = Arc::new(Runtime {
             api: Arc::new(RateLimitedApi::new(w.api.clone(), limiter.clone())),
-            limiter,
-            metrics,
-            store,
+            limiter: limiter.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
             topology: w.topology.clone(),
             mode: w.mode,
             retry: w.retry,
             worker: w.id.clone(),
         });
+        let ops = Ops {
+            metrics,
+            health: health.clone(),
+            broker: broker.clone(),
+            store,
+            limiter,
+        };
+        let server_stop = CancellationToken::new();
         let server = self.listener.map(|listener| {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "worker health and metrics listening");
             }
-            let (stop, stopped) = oneshot::channel::<()>();
-            let serving = crate::ops::serve(listener, ops, async move {
-                let _ = stopped.await;
-            });
-            (stop, tokio::spawn(serving))
+            let stopped = server_stop.clone().cancelled_owned();
+            tokio::spawn(crate::ops::serve(listener, ops, w.ops_limits, stopped))
         });
-        let result = w.consume_until(&rt, &health, shutdown).await;
-        if let Some((stop, task)) = server {
-            let _ = stop.send(());
+
+        let stop = CancellationToken::new();
+        let me = Member {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            heartbeat: w.heartbeat,
+        };
+        let assignment = Arc::new(watch::channel(None).0);
+        let session = Arc::new(Session {
+            amqp_url: w.amqp_url.clone(),
+            tenant: w.tenant.clone(),
+            rt: rt.clone(),
+            me: me.clone(),
+            broker: broker.clone(),
+            assignment: assignment.clone(),
+            root: stop.clone(),
+            fatal: Mutex::default(),
+            last_failure: Mutex::default(),
+        });
+        let sessions = supervise("session", health.clone(), w.restarts, stop.clone(), {
+            let session = session.clone();
+            move |stop| session.clone().incarnation(stop)
+        });
+        let heartbeats = supervise("heartbeat", health, w.restarts, stop.clone(), {
+            let (rt, me, broker) = (rt.clone(), me.clone(), broker.clone());
+            move |stop| {
+                partitions::heartbeat(
+                    rt.clone(),
+                    me.clone(),
+                    broker.clone(),
+                    assignment.clone(),
+                    stop,
+                )
+            }
+        });
+        let work = async {
+            tokio::join!(sessions, heartbeats);
+        };
+        let mut work = std::pin::pin!(work);
+        tokio::select! {
+            () = shutdown => {
+                stop.cancel();
+                work.await;
+            }
+            // Only when a session found the prefix taken: it cancelled `stop` itself.
+            () = &mut work => {}
+        }
+        match tokio::time::timeout(LEAVE_TIMEOUT, rt.store.leave(&me.id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not leave the live set; it expires on its own");
+            }
+            Err(_) => tracing::warn!("leaving the live set timed out; it expires on its own"),
+        }
+        server_stop.cancel();
+        if let Some(task) = server {
             match task.await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "the health and metrics listener failed"),
                 Err(e) => tracing::warn!(error = %e, "the health and metrics listener panicked"),
             }
         }
-        result
+        let fatal = session
+            .fatal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match fatal {
+            Some(error) => Err(error),
+            None => {
+                tracing::info!("worker stopped");
+                Ok(())
+            }
+        }
     }
 }

@@ -10,11 +10,20 @@
 //! also adapts (AIMD): every partition pauses until Retry-After, the rate halves, and it
 //! climbs back additively with each success. That alone tames a worker whose limit was
 //! left unconfigured (or set too high).
+//!
+//! A throttle never outlives its cause: Splashtop's Retry-After is honoured up to a cap
+//! (`SPLASHSYNC_MAX_RETRY_AFTER_SECS`, default 300 s). [`RateLimitedApi`] caps it on the
+//! error it returns, so the pause here and the job's retry wait ([`crate::retry`]) both
+//! see the capped value: one `Retry-After: 999999999` can no longer freeze every partition.
+//! A wait for a slot ends when the job's partition is told to stop (shutdown, or the
+//! partition moving away): the call is not made and the job goes back to its queue.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::time::Instant;
 
@@ -27,11 +36,19 @@ use splashtop_api::{
 const SAFETY: f64 = 0.97;
 /// The lowest rate AIMD may fall to, in calls per second.
 const FLOOR_PER_SEC: f64 = 0.05;
+/// The longest Retry-After honoured unless configured otherwise.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// A wait for a slot was cut short by the stop of the job's partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
 
 #[derive(Debug)]
 struct State {
     /// The earliest time the next call may start.
     next: Instant,
+    /// The end of the pause a 429 imposed, while it lasts.
+    throttled_until: Option<Instant>,
     /// Current rate, calls per second (≤ `ceiling`).
     rate: f64,
     /// This process's share of the team's limit, calls per second.
@@ -42,9 +59,15 @@ struct State {
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
+    /// The longest Retry-After honoured.
+    max_pause: Duration,
     state: Mutex<State>,
     /// How long each call waited for its slot (zero when unlimited or idle).
     wait: Histogram,
+    /// Calls waiting for their slot right now.
+    waiting: Gauge,
+    /// Retry-After values cut down to `max_pause`.
+    capped: Counter,
 }
 
 impl RateLimiter {
@@ -54,13 +77,43 @@ impl RateLimiter {
         let ceiling = share(per_minute, 1);
         Self {
             per_minute,
+            max_pause: DEFAULT_MAX_RETRY_AFTER,
             state: Mutex::new(State {
                 next: Instant::now(),
+                throttled_until: None,
                 rate: ceiling,
                 ceiling,
             }),
             wait,
+            waiting: Gauge::default(),
+            capped: Counter::default(),
         }
+    }
+
+    /// Honours Retry-After up to `max` (at least one second).
+    pub fn with_max_pause(mut self, max: Duration) -> Self {
+        self.max_pause = max.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Reports the calls waiting for a slot into `waiting`, and each Retry-After cut down
+    /// to the cap into `capped`.
+    pub fn with_instruments(mut self, waiting: Gauge, capped: Counter) -> Self {
+        self.waiting = waiting;
+        self.capped = capped;
+        self
+    }
+
+    /// The longest Retry-After honoured.
+    pub fn max_pause(&self) -> Duration {
+        self.max_pause
+    }
+
+    /// How much longer the pause of the last 429 lasts, if it still does.
+    pub fn throttled_for(&self) -> Option<Duration> {
+        let until = self.lock().throttled_until?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -89,11 +142,12 @@ impl RateLimiter {
         s.rate = s.rate.min(s.ceiling);
     }
 
-    /// Waits for this call's slot.
-    pub async fn acquire(&self) {
+    /// Waits for this call's slot; [`Stopped`] when the job's partition is told to stop
+    /// first (see [`crate::retry::unless_stopped`]).
+    pub async fn acquire(&self) -> Result<(), Stopped> {
         if self.per_minute == 0 {
             self.wait.observe(0.0);
-            return;
+            return Ok(());
         }
         let start = Instant::now();
         let slot = {
@@ -102,17 +156,53 @@ impl RateLimiter {
             s.next = slot + Duration::from_secs_f64(1.0 / s.rate);
             slot
         };
-        tokio::time::sleep_until(slot).await;
+        self.waiting.inc();
+        let waited = crate::retry::unless_stopped(tokio::time::sleep_until(slot)).await;
+        self.waiting.dec();
+        waited.ok_or(Stopped)?;
         self.wait.observe(start.elapsed().as_secs_f64());
+        Ok(())
     }
 
-    /// A 429: everyone waits out Retry-After, and the rate halves (multiplicative decrease).
+    /// A 429: everyone waits out Retry-After (at most the cap), and the rate halves
+    /// (multiplicative decrease).
     pub fn on_throttled(&self, retry_after: Option<Duration>) {
         let mut s = self.lock();
-        let pause = retry_after.unwrap_or(Duration::from_secs(1));
-        s.next = s.next.max(Instant::now() + pause);
+        let pause = retry_after
+            .unwrap_or(Duration::from_secs(1))
+            .min(self.max_pause);
+        let until = Instant::now() + pause;
+        s.next = s.next.max(until);
         if self.per_minute > 0 {
+            // Only a limiter that is on pauses the calls.
+            s.throttled_until = Some(s.throttled_until.map_or(until, |t| t.max(until)));
             s.rate = (s.rate / 2.0).max(FLOOR_PER_SEC);
+        }
+    }
+
+    /// `error` with its Retry-After cut down to the cap, so that neither this limiter nor
+    /// the job's retries wait longer than the cap for one answer.
+    pub fn cap_retry_after(&self, error: ApiError) -> ApiError {
+        match error {
+            ApiError::Transient {
+                status,
+                retry_after: Some(asked),
+                detail,
+            } if asked > self.max_pause => {
+                self.capped.inc();
+                tracing::warn!(
+                    status = ?status,
+                    retry_after_secs = asked.as_secs(),
+                    max_secs = self.max_pause.as_secs(),
+                    "Splashtop asked to wait longer than SPLASHSYNC_MAX_RETRY_AFTER_SECS; waiting the maximum"
+                );
+                ApiError::Transient {
+                    status,
+                    retry_after: Some(self.max_pause),
+                    detail,
+                }
+            }
+            other => other,
         }
     }
 
@@ -155,8 +245,13 @@ impl RateLimitedApi {
         &self,
         f: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
-        self.limiter.acquire().await;
-        let result = f.await;
+        if self.limiter.acquire().await.is_err() {
+            // The retry loop sees its stop given and hands the job back to its queue.
+            return Err(ApiError::transient(
+                "stopped while waiting for a rate-limiter slot; the call was not made",
+            ));
+        }
+        let result = f.await.map_err(|e| self.limiter.cap_retry_after(e));
         match &result {
             Err(ApiError::Transient {
                 status: Some(429),
@@ -259,45 +354,4 @@ impl TeamApi for RateLimitedApi {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unobserved() -> Histogram {
-        Histogram::new(std::iter::empty())
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn calls_are_spaced_to_the_share_and_a_429_halves_the_rate() {
-        let limiter = RateLimiter::new(600, unobserved());
-        assert!((limiter.rate() - 9.7).abs() < 1e-9);
-        limiter.set_workers(2);
-        assert!((limiter.rate() - 4.85).abs() < 1e-9);
-        let start = Instant::now();
-        for _ in 0..5 {
-            limiter.acquire().await;
-        }
-        // The new share's first interval (a worker joined), then four gaps of 1/4.85 s:
-        // no burst.
-        let took = start.elapsed().as_secs_f64();
-        assert!((took - 5.0 / 4.85).abs() < 0.01, "took {took}");
-        limiter.on_throttled(Some(Duration::from_secs(3)));
-        assert!((limiter.rate() - 2.425).abs() < 1e-9);
-        let before = Instant::now();
-        limiter.acquire().await;
-        assert!(before.elapsed() >= Duration::from_secs(2));
-        for _ in 0..100 {
-            limiter.on_success();
-        }
-        assert!((limiter.rate() - 4.85).abs() < 1e-9);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn zero_means_unlimited() {
-        let limiter = RateLimiter::new(0, unobserved());
-        let start = Instant::now();
-        for _ in 0..1000 {
-            limiter.acquire().await;
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO);
-    }
-}
+mod tests;

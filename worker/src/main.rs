@@ -1,6 +1,7 @@
 //! `splashsync-worker`: parses settings, starts telemetry, runs the worker.
 
 use clap::Parser;
+use splashsync_protocol::topology::TenantClaimError;
 use splashsync_worker::config::Settings;
 use splashsync_worker::consumer::Worker;
 
@@ -17,8 +18,14 @@ async fn main() -> std::process::ExitCode {
     };
     match worker.run(splashsync_runtime::shutdown::signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Found only once connected, but a configuration error all the same.
+        Err(err) if err.downcast_ref::<TenantClaimError>().is_some() => {
+            tracing::error!(error = %err, "the AMQP prefix belongs to another tenant");
+            eprintln!("splashsync-worker: invalid configuration: {err}");
+            std::process::ExitCode::from(2)
+        }
         Err(err) => {
-            tracing::error!(error = %err, "worker failed");
+            tracing::error!(error = %format!("{err:#}"), "worker failed");
             std::process::ExitCode::FAILURE
         }
     }

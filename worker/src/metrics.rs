@@ -3,26 +3,41 @@
 //! A leaf: it imports nothing of the worker. [`Metrics`] owns every instrument and its
 //! registry; other parts record into it, or into the handles it gives out (the Splashtop
 //! client reports calls to [`ApiMetrics`], the limiter records into its wait histogram).
-//! Labels are bounded: job kind, outcome, dead-letter class, HTTP method and status.
+//! The supervised tasks' restarts and readiness, and the process's panics, are read at
+//! each scrape from the runtime's [`Health`] and panic counter.
+//! Labels are bounded: job kind, outcome, dead-letter class, task name, HTTP status, and
+//! an HTTP method from a fixed list (anything else is `other`).
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use splashsync_runtime::supervisor::Health;
 use splashtop_api::CallObserver;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     /// The HTTP status, or `error` when no answer came (connect error, timeout).
     status: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabels {
-    method: String,
+    method: &'static str,
+}
+
+/// `method` if it is one of the HTTP methods, else `other`: a label never takes a value
+/// nobody listed.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN
+        .into_iter()
+        .find(|m| m.eq_ignore_ascii_case(method))
+        .unwrap_or("other")
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,17 +94,16 @@ impl CallObserver for ApiMetrics {
 impl ApiMetrics {
     /// Records one call: its method, its status (`None`: no answer came) and how long it took.
     pub fn record(&self, method: &str, status: Option<u16>, seconds: f64) {
-        let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        let method = method_label(method);
+        // A status is three digits (100 to 999): a bounded label.
+        let status = status
+            .filter(|s| (100..1000).contains(s))
+            .map_or_else(|| "error".to_string(), |s| s.to_string());
         self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_string(),
-                status,
-            })
+            .get_or_create(&RequestLabels { method, status })
             .inc();
         self.duration
-            .get_or_create(&MethodLabels {
-                method: method.to_string(),
-            })
+            .get_or_create(&MethodLabels { method })
             .observe(seconds);
     }
 
@@ -107,6 +121,48 @@ impl ApiMetrics {
     }
 }
 
+/// What the runtime knows, read at each scrape: panics, and each supervised task's
+/// restarts and readiness.
+#[derive(Debug)]
+struct RuntimeCollector {
+    health: Health,
+}
+
+impl Collector for RuntimeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let panics = ConstCounter::new(splashsync_runtime::telemetry::panics());
+        panics.encode(encoder.encode_descriptor(
+            "splashsync_worker_panics",
+            "Panics in any thread or task of this worker (each one is also logged)",
+            None,
+            panics.metric_type(),
+        )?)?;
+        let tasks = self.health.snapshot();
+        let mut restarts = encoder.encode_descriptor(
+            "splashsync_worker_task_restarts",
+            "Restarts of a supervised task after it failed, panicked or ended",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (task, state) in &tasks {
+            let labels = [("task", *task)];
+            ConstCounter::new(state.restarts).encode(restarts.encode_family(&labels)?)?;
+        }
+        let mut ready = encoder.encode_descriptor(
+            "splashsync_worker_task_ready",
+            "1 while a supervised task runs, 0 while it waits to be restarted",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (task, state) in &tasks {
+            let labels = [("task", *task)];
+            let up = i64::from(state.problem.is_none());
+            ConstGauge::new(up).encode(ready.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// A worker's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -118,6 +174,8 @@ pub struct Metrics {
     live_workers: Gauge,
     api: ApiMetrics,
     limiter_wait: Histogram,
+    limiter_waiting: Gauge,
+    retry_after_capped: Counter,
 }
 
 impl Default for Metrics {
@@ -127,8 +185,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric.
+    /// Registers every metric, with a health registry of its own.
     pub fn new() -> Self {
+        Self::with_health(Health::new())
+    }
+
+    /// Registers every metric; the supervised tasks' restarts and readiness come from
+    /// `health`.
+    pub fn with_health(health: Health) -> Self {
         let mut registry = Registry::default();
         let api = ApiMetrics::default();
         let limiter_wait = wait_histogram();
@@ -137,6 +201,8 @@ impl Metrics {
         let dead_letters = Family::<DeadLabels, Counter>::default();
         let partitions_held = Gauge::default();
         let live_workers = Gauge::default();
+        let limiter_waiting = Gauge::default();
+        let retry_after_capped = Counter::default();
         registry.register(
             "splashsync_worker_jobs",
             "Jobs finished, by kind and outcome (applied, skipped_stale, dead_lettered)",
@@ -158,6 +224,16 @@ impl Metrics {
             limiter_wait.clone(),
         );
         registry.register(
+            "splashsync_worker_rate_limiter_waiting",
+            "Splashtop calls waiting for their rate-limiter slot right now",
+            limiter_waiting.clone(),
+        );
+        registry.register(
+            "splashsync_worker_retry_after_capped",
+            "Retry-After values longer than SPLASHSYNC_MAX_RETRY_AFTER_SECS, cut down to it",
+            retry_after_capped.clone(),
+        );
+        registry.register(
             "splashsync_worker_partitions_held",
             "Partition queues this worker consumes",
             partitions_held.clone(),
@@ -168,6 +244,7 @@ impl Metrics {
             live_workers.clone(),
         );
         api.register(&mut registry);
+        registry.register_collector(Box::new(RuntimeCollector { health }));
         Self {
             registry,
             jobs,
@@ -177,6 +254,8 @@ impl Metrics {
             live_workers,
             api,
             limiter_wait,
+            limiter_waiting,
+            retry_after_capped,
         }
     }
 
@@ -188,6 +267,16 @@ impl Metrics {
     /// The histogram of how long calls waited for their rate-limiter slot, in seconds.
     pub fn limiter_wait(&self) -> Histogram {
         self.limiter_wait.clone()
+    }
+
+    /// The gauge of calls waiting for their rate-limiter slot.
+    pub fn limiter_waiting(&self) -> Gauge {
+        self.limiter_waiting.clone()
+    }
+
+    /// The counter of Retry-After values cut down to the cap.
+    pub fn retry_after_capped(&self) -> Counter {
+        self.retry_after_capped.clone()
     }
 
     /// Counts a finished job: `applied`, `skipped_stale` or `dead_lettered`.
@@ -233,10 +322,18 @@ mod tests {
 
     #[test]
     fn names_follow_prometheus_conventions_and_labels_are_set() {
-        let metrics = Metrics::new();
+        let health = Health::new();
+        health.ready("session");
+        health.not_ready("heartbeat", "failed");
+        let metrics = Metrics::with_health(health);
         metrics
             .api_calls()
             .observe("POST", Some(422), std::time::Duration::from_millis(10));
+        metrics
+            .api_calls()
+            .observe("BREW", None, std::time::Duration::from_millis(10));
+        metrics.limiter_waiting().set(2);
+        metrics.retry_after_capped().inc();
         metrics.job("user", "applied");
         metrics.retry("user");
         metrics.dead_letter("group", "permanent");
@@ -253,8 +350,19 @@ mod tests {
             "splashsync_worker_rate_limiter_wait_seconds_count 0",
             "splashsync_worker_partitions_held 2",
             "splashsync_worker_live_workers 3",
+            r#"splashsync_worker_splashtop_requests_total{method="other",status="error"} 1"#,
+            "splashsync_worker_rate_limiter_waiting 2",
+            "splashsync_worker_retry_after_capped_total 1",
+            r#"splashsync_worker_task_restarts_total{task="session"} 0"#,
+            r#"splashsync_worker_task_ready{task="session"} 1"#,
+            r#"splashsync_worker_task_ready{task="heartbeat"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("splashsync_worker_panics_total ")),
+            "{text}"
+        );
     }
 }

@@ -1,13 +1,16 @@
 //! The partitions this worker consumes: which ones (its share of the live workers',
-//! recomputed every heartbeat, [`crate::rebalance`]), each consumed by a task of its own,
-//! its jobs one at a time, in order, each acked only after it was handled.
+//! recomputed every heartbeat by [`heartbeat`], [`crate::rebalance`]), each consumed by a
+//! task of its own ([`session`]), its jobs one at a time, in order, each acked only after
+//! it was handled.
 //!
 //! Every partition queue has single active consumer on, so across all worker processes
 //! at most one consumer receives a partition's jobs. A new worker takes its share within
 //! a heartbeat; a killed worker's heartbeat expires after [`HEARTBEAT_TTL_FACTOR`]
 //! heartbeats and its partitions move to the survivors (its unacked jobs come back from
-//! RabbitMQ when its connection drops). A partition given up, or the whole session
-//! stopping, stops each task between jobs, or while its job waits for a retry.
+//! RabbitMQ when its connection drops). A worker heartbeats only while it holds a
+//! RabbitMQ connection, so one cut off from the broker lets its share go the same way. A
+//! partition given up, or the whole session stopping, stops each task between jobs, or
+//! while its job waits (for a retry or for a rate-limiter slot).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,8 +22,11 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 
 use crate::handle::Runtime;
+use crate::ops::BrokerLink;
 
 /// A worker is dead once this many heartbeats were missed.
 pub const HEARTBEAT_TTL_FACTOR: u32 = 3;
@@ -36,77 +42,46 @@ pub(crate) struct Member {
     pub(crate) heartbeat: Duration,
 }
 
-/// Consumes this worker's share of the partitions on `conn` until `stop` turns true (then
-/// lets each in-flight job finish and leaves the live set) or a partition's consumer
-/// fails.
-pub(crate) async fn session(
-    rt: &Arc<Runtime>,
-    me: &Member,
-    conn: &Connection,
-    mut stop: watch::Receiver<bool>,
+/// The partitions this worker should consume, as its last heartbeat computed them; `None`
+/// while it has no broker connection (or has not heartbeaten since it got one).
+pub(crate) type Assignment = watch::Sender<Option<Vec<u16>>>;
+
+/// Renews this worker's heartbeat every interval while `link` is up, and publishes the
+/// partitions it should consume into `assignment`, until `stop` fires. While the link is
+/// down it skips its heartbeats (so they lapse and others take its share) and withdraws
+/// the assignment, which the next session then waits for afresh.
+pub(crate) async fn heartbeat(
+    rt: Arc<Runtime>,
+    me: Member,
+    link: Arc<BrokerLink>,
+    assignment: Arc<Assignment>,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let setup = conn.create_channel().await?;
-    rt.topology.declare(&setup).await?;
-    let dead = conn.create_channel().await?;
-    dead.confirm_select(ConfirmSelectOptions::default()).await?;
-    let dead = Arc::new(dead);
-    let mut owned: BTreeMap<u16, PartitionTask> = BTreeMap::new();
-    let mut draining: Vec<(u16, PartitionTask)> = Vec::new();
+    let mut link_changed = link.watch();
     let mut tick = tokio::time::interval(me.heartbeat);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            () = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => break,
-        }
-        for task in owned.values_mut() {
-            if task.task.is_finished() {
-                (&mut task.task).await??;
-                anyhow::bail!("a partition consumer ended");
+            // Heartbeat at once when a session starts: it waits for its assignment.
+            changed = link_changed.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
             }
         }
-        draining.retain(|(_, t)| !t.task.is_finished());
-        let mine = my_partitions(rt, me).await;
-        let released: Vec<u16> = owned
-            .keys()
-            .copied()
-            .filter(|p| !mine.contains(p))
-            .collect();
-        for p in released {
-            if let Some(task) = owned.remove(&p) {
-                // Finishes its in-flight job and acks it before closing its channel.
-                let _ = task.stop.send(true);
-                draining.push((p, task));
-            }
+        if !link.is_up() {
+            assignment.send_if_modified(|a| a.take().is_some());
+            continue;
         }
-        for &p in &mine {
-            if owned.contains_key(&p) || draining.iter().any(|(d, _)| *d == p) {
-                continue;
-            }
-            let queue = rt.topology.partition_queue(p);
-            let tag = format!("{}-p{p:03}", me.name);
-            owned.insert(
-                p,
-                PartitionTask::start(rt, conn, &queue, &tag, &dead).await?,
-            );
-            tracing::info!(partition = p, "consuming partition");
-        }
-        rt.metrics.set_partitions_held(owned.len());
-        tracing::debug!(partitions = ?owned.keys().collect::<Vec<_>>(), "owned partitions");
+        let mine = my_partitions(&rt, &me).await;
+        assignment.send_if_modified(|a| {
+            let changed = a.as_ref() != Some(&mine);
+            *a = Some(mine);
+            changed
+        });
     }
-    for task in owned.values().chain(draining.iter().map(|(_, t)| t)) {
-        let _ = task.stop.send(true);
-    }
-    for mut task in owned
-        .into_values()
-        .chain(draining.into_iter().map(|(_, t)| t))
-    {
-        let _ = (&mut task.task).await;
-    }
-    rt.metrics.set_partitions_held(0);
-    if let Err(e) = rt.store.leave(&me.id).await {
-        tracing::warn!(error = %e, "could not leave the live set; it expires on its own");
-    }
-    Ok(())
 }
 
 /// The partitions this worker should own now, renewing its heartbeat.
@@ -130,10 +105,142 @@ async fn my_partitions(rt: &Runtime, me: &Member) -> Vec<u16> {
     crate::rebalance::assign(&live, rt.topology.partitions(), &me.id)
 }
 
+/// Consumes the partitions `assignment` names on `conn` (whose topology is declared),
+/// following its changes, until `stop` fires or something fails (a partition's consumer
+/// ends, the connection drops). Either way each in-flight job finishes (or, waiting,
+/// goes back to its queue) and every channel is closed before it returns.
+pub(crate) async fn session(
+    rt: &Arc<Runtime>,
+    me: &Member,
+    conn: &Connection,
+    assignment: watch::Receiver<Option<Vec<u16>>>,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let dead = conn.create_channel().await?;
+    dead.confirm_select(ConfirmSelectOptions::default()).await?;
+    let dead = Arc::new(dead);
+    let mut held = Held::default();
+    let result = follow(rt, me, conn, &dead, assignment, stop, &mut held).await;
+    held.stop_all().await;
+    rt.metrics.set_partitions_held(0);
+    // Closed, not dropped, like every channel of the session (see `consumer::session`).
+    let _ = dead.close(200, "session ended".into()).await;
+    result
+}
+
+/// The partition tasks of a session: those it owns, and those given up that are still
+/// finishing their in-flight job.
+#[derive(Debug, Default)]
+struct Held {
+    owned: BTreeMap<u16, PartitionTask>,
+    draining: Vec<(u16, PartitionTask)>,
+}
+
+impl Held {
+    /// Stops every task between jobs and waits for each.
+    async fn stop_all(&mut self) {
+        if !self.owned.is_empty() {
+            let partitions: Vec<u16> = self.owned.keys().copied().collect();
+            tracing::info!(partitions = ?partitions, "partitions released: the session is ending");
+        }
+        let tasks: Vec<(u16, PartitionTask)> = std::mem::take(&mut self.owned)
+            .into_iter()
+            .chain(std::mem::take(&mut self.draining))
+            .collect();
+        for (_, task) in &tasks {
+            let _ = task.stop.send(true);
+        }
+        for (p, mut task) in tasks {
+            match (&mut task.task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(partition = p, error = %e, "partition ended with an error")
+                }
+                Err(e) => tracing::warn!(partition = p, error = %e, "partition task failed"),
+            }
+        }
+    }
+}
+
+/// The session's loop: follows the assignment and watches over the partition tasks.
+async fn follow(
+    rt: &Arc<Runtime>,
+    me: &Member,
+    conn: &Connection,
+    dead: &Arc<Channel>,
+    mut assignment: watch::Receiver<Option<Vec<u16>>>,
+    stop: &CancellationToken,
+    held: &mut Held,
+) -> anyhow::Result<()> {
+    let mut check = tokio::time::interval(me.heartbeat);
+    check.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = check.tick() => {}
+            changed = assignment.changed() => {
+                if changed.is_err() {
+                    anyhow::bail!("the heartbeat's assignment is gone");
+                }
+            }
+        }
+        if !conn.status().connected() {
+            anyhow::bail!("lost the RabbitMQ connection");
+        }
+        let finished = held.owned.iter().find(|(_, t)| t.task.is_finished());
+        if let Some(p) = finished.map(|(p, _)| *p) {
+            // Out of `held` first: a finished task's handle cannot be awaited twice.
+            if let Some(mut task) = held.owned.remove(&p) {
+                let ended = match (&mut task.task).await {
+                    Ok(Ok(())) => "ended".to_string(),
+                    Ok(Err(e)) => format!("failed: {e:#}"),
+                    Err(e) => format!("panicked or was cancelled: {e}"),
+                };
+                anyhow::bail!("the consumer of partition {p} {ended}");
+            }
+        }
+        held.draining.retain(|(_, t)| !t.task.is_finished());
+        let Some(mine) = assignment.borrow_and_update().clone() else {
+            continue;
+        };
+        let released: Vec<u16> = held
+            .owned
+            .keys()
+            .copied()
+            .filter(|p| !mine.contains(p))
+            .collect();
+        if !released.is_empty() {
+            tracing::info!(partitions = ?released, "partitions lost to another worker; finishing their in-flight jobs");
+        }
+        for p in released {
+            if let Some(task) = held.owned.remove(&p) {
+                // Finishes its in-flight job and acks it before closing its channel.
+                let _ = task.stop.send(true);
+                held.draining.push((p, task));
+            }
+        }
+        let mut gained = Vec::new();
+        for &p in &mine {
+            if held.owned.contains_key(&p) || held.draining.iter().any(|(d, _)| *d == p) {
+                continue;
+            }
+            let queue = rt.topology.partition_queue(p);
+            let tag = format!("{}-p{p:03}", me.name);
+            let task = PartitionTask::start(rt, conn, &queue, &tag, dead).await?;
+            held.owned.insert(p, task);
+            gained.push(p);
+        }
+        if !gained.is_empty() {
+            tracing::info!(partitions = ?gained, "partitions gained");
+        }
+        rt.metrics.set_partitions_held(held.owned.len());
+    }
+}
+
 /// One partition being consumed by a task; dropping it aborts the task.
 #[derive(Debug)]
 struct PartitionTask {
-    /// Set to true to stop between jobs (or while a job waits for a retry).
+    /// Set to true to stop between jobs (or while a job waits).
     stop: watch::Sender<bool>,
     /// The consuming task; it ends after its in-flight job is acked or handed back.
     task: JoinHandle<anyhow::Result<()>>,
@@ -198,9 +305,21 @@ async fn consume(
             return if *stop.borrow() {
                 Ok(())
             } else {
-                Err(anyhow::anyhow!("consumer ended"))
+                Err(anyhow::anyhow!(
+                    "the broker ended the consumer (queue deleted, or the channel closed)"
+                ))
             };
         };
-        rt.handle(&delivery?, &dead, &stop).await?;
+        let delivery = match delivery {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                let _ = channel.close(200, "consumer failed".into()).await;
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = rt.handle(&delivery, &dead, &stop).await {
+            let _ = channel.close(200, "job not acked".into()).await;
+            return Err(e);
+        }
     }
 }

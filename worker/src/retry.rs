@@ -12,14 +12,20 @@
 //! What backon does: the delay sequence ([`RetryPolicy::backoff`]), the loop, which errors
 //! are retried (`when`), the hook that sees each delay before it is slept (`adjust`) and
 //! the sleep itself. What it cannot express, done here in its hooks:
-//! - Retry-After as a floor under the delay: `adjust` replaces backon's delay.
+//! - Retry-After as a floor under the delay: `adjust` replaces backon's delay. It comes
+//!   already capped (`SPLASHSYNC_MAX_RETRY_AFTER_SECS`, by [`crate::limiter`]'s API
+//!   wrapper), and the wait counts against the budget like any other.
 //! - a budget of wall time, calls included: backon's `with_total_delay` only adds up its
 //!   own sleeps, so `adjust` checks the elapsed time itself and ends the retries.
 //! - an async step before each wait (the caller publishes a "retrying" event, so an
 //!   operator sees it while the job waits): backon's `notify` is synchronous, so it hands
 //!   the step to the sleeper, which runs it before sleeping.
 //! - a stop: the sleeper also ends when the stop signal comes, and the next attempt then
-//!   does not run.
+//!   does not run. Waits inside an attempt (the rate limiter's) end too: the attempt runs
+//!   with its job's stop signal at hand ([`unless_stopped`]), since the Splashtop API
+//!   trait has no place to carry it. A transient failure that comes with the stop already
+//!   given (such as a rate-limiter wait cut short) ends the retries as stopped, without a
+//!   "retrying" step first: the job goes back to its queue, not into another wait.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -90,10 +96,10 @@ impl RetryPolicy {
         // Retry-After is a floor: the server said when it will answer again. A little
         // jitter on top keeps partitions throttled together from returning together.
         let delay = match retry_after {
-            Some(after) => after + backoff.min(self.base),
+            Some(after) => after.saturating_add(backoff.min(self.base)),
             None => backoff,
         };
-        (elapsed + delay <= self.budget).then_some(delay)
+        (elapsed.saturating_add(delay) <= self.budget).then_some(delay)
     }
 }
 
@@ -106,6 +112,30 @@ pub enum GaveUp {
     Exhausted(ApiError),
     /// Stopped while waiting to retry; the job was not finished.
     Stopped,
+}
+
+tokio::task_local! {
+    /// The stop signal of the job whose attempt is running on this task.
+    static STOP: watch::Receiver<bool>;
+}
+
+/// Runs `wait` to its end, unless the job whose attempt is running here is told to stop
+/// first (then `None`). Outside an attempt of [`retry`] it always runs to its end.
+pub async fn unless_stopped<F: Future>(wait: F) -> Option<F::Output> {
+    let Ok(mut stop) = STOP.try_with(watch::Receiver::clone) else {
+        return Some(wait.await);
+    };
+    let stopped = async {
+        // A dropped sender never stops us (as in the sleeper below).
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        () = stopped => None,
+        out = wait => Some(out),
+    }
 }
 
 /// What one attempt ended with, as backon sees it.
@@ -174,10 +204,15 @@ where
         // The first attempt always runs: the job was taken before any stop.
         let stopped = attempts.load(Ordering::Relaxed) > 0 && *stop.borrow();
         let call = (!stopped).then(|| attempt(attempts.fetch_add(1, Ordering::Relaxed) + 1));
+        let stop = stop.clone();
         async move {
-            match call {
-                Some(call) => call.await.map_err(Failure::Api),
-                None => Err(Failure::Stopped),
+            let Some(call) = call else {
+                return Err(Failure::Stopped);
+            };
+            match STOP.scope(stop.clone(), call).await {
+                Ok(done) => Ok(done),
+                Err(ApiError::Transient { .. }) if *stop.borrow() => Err(Failure::Stopped),
+                Err(e) => Err(Failure::Api(e)),
             }
         }
     };

@@ -1,5 +1,8 @@
 //! SIGTERM on the real `splashsync-worker` process: the job in flight finishes and is
-//! acked before the process exits; nothing is redelivered.
+//! acked before the process exits; nothing is redelivered. A job waiting (to retry, or for
+//! a rate-limiter slot) is not in flight: the wait ends and the job goes back to its queue.
+
+mod common;
 
 use std::future::Future;
 use std::process::{Command, Stdio};
@@ -11,6 +14,7 @@ use lapin::BasicProperties;
 use splashsync_protocol::job::{Job, JobMeta, UserJob, UserState};
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::{JobKey, Tenant};
+use splashsync_test_support::{account_job, email_in_partition, redis_url, UserSpec};
 use splashtop_sim::{Faults, SimConfig};
 
 fn amqp_url() -> String {
@@ -208,5 +212,146 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
         left,
         Some(0),
         "the job was acked: nothing came back to the queue"
+    );
+}
+
+/// Publishes `job` to its partition on `channel`.
+async fn publish(channel: &lapin::Channel, topology: &Topology, job: &Job) {
+    let p = topology.partition_of(&job.route());
+    channel
+        .basic_publish(
+            topology.jobs_exchange().as_str().into(),
+            topology.routing_key(p).as_str().into(),
+            BasicPublishOptions::default(),
+            &serde_json::to_vec(job).unwrap(),
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap();
+}
+
+/// A sample of the worker's `/metrics`, or why not.
+async fn sample(url: &str, name: &str, labels: &[(&str, &str)]) -> Result<f64, String> {
+    let (_, text) = common::get(&format!("{url}/metrics")).await?;
+    splashsync_test_support::metric(&text, name, labels).ok_or_else(|| format!("no {name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_both_jobs_queued() {
+    // Every call is answered 429 with a ten-minute Retry-After, which the worker honours
+    // in full (its cap is ten minutes too): job A waits to retry, and the rate limiter
+    // holds every other call, job B's first, for those ten minutes.
+    let sim = splashtop_sim::spawn(SimConfig {
+        faults: Faults {
+            throttle_rate: 1.0,
+            retry_after_secs: 600,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let prefix = common::prefix("tw-term-wait");
+    let topology = Topology::new(prefix.clone(), 2);
+    let _cleanup = common::Cleanup(topology.clone());
+    let conn = splashsync_protocol::amqp::connect(&amqp_url(), "sigterm-wait-test")
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    topology.declare(&channel).await.unwrap();
+    let worker = common::WorkerProcess::start(&[
+        ("SPLASHSYNC_AMQP_URL", amqp_url()),
+        ("SPLASHSYNC_AMQP_PREFIX", prefix.clone()),
+        ("SPLASHSYNC_PARTITIONS", "2".into()),
+        ("SPLASHSYNC_REDIS_URL", redis_url()),
+        ("SPLASHSYNC_REDIS_PREFIX", prefix.clone()),
+        ("SPLASHTOP_API_URL", sim.base_url()),
+        ("SPLASHTOP_API_TOKEN", sim.token().into()),
+        ("SPLASHTOP_TEAM_ID", sim.team_id().into()),
+        ("SPLASHTOP_RATE_LIMIT_PER_MINUTE", "600".into()),
+        ("SPLASHSYNC_MAX_RETRY_AFTER_SECS", "600".into()),
+        ("SPLASHSYNC_RETRY_BUDGET_SECS", "1200".into()),
+    ]);
+    let a = account_job(
+        "u-wait-a",
+        &email_in_partition(&topology, 0, "wait-a"),
+        1,
+        UserSpec::active("A"),
+    );
+    let b = account_job(
+        "u-wait-b",
+        &email_in_partition(&topology, 1, "wait-b"),
+        1,
+        UserSpec::active("B"),
+    );
+
+    let within = Duration::from_secs(30);
+    let listening = eventually(within, || async { worker.url().is_some() }).await;
+    let url = worker.url().unwrap_or_default();
+    publish(&channel, &topology, &a).await;
+    // A's first call was throttled and A waits to retry: the limiter is paused now.
+    let a_waits = listening
+        && eventually(within, || async {
+            sample(
+                &url,
+                "splashsync_worker_job_retries_total",
+                &[("kind", "user")],
+            )
+            .await
+            .is_ok_and(|n| n >= 1.0)
+        })
+        .await;
+    publish(&channel, &topology, &b).await;
+    // B was taken and its first call waits for a slot, ten minutes away.
+    let b_waits = a_waits
+        && eventually(within, || async {
+            sample(&url, "splashsync_worker_rate_limiter_waiting", &[])
+                .await
+                .is_ok_and(|n| n >= 1.0)
+        })
+        .await;
+    let calls_before = requests(&sim);
+    let term = b_waits && worker.term();
+    // Well before the ten minutes are up: a worker that waited them out fails here.
+    let (exit, output) = worker.exit_within(within).await;
+
+    let queues = [topology.partition_queue(0), topology.partition_queue(1)];
+    let consumers_gone = eventually(within, || async {
+        for queue in &queues {
+            if counts(&channel, queue).await.is_none_or(|(_, c)| c > 0) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let mut left = Vec::new();
+    for queue in &queues {
+        left.push(counts(&channel, queue).await.map(|(ready, _)| ready));
+    }
+    let dead = counts(&channel, &topology.dead_letter_queue())
+        .await
+        .map(|(ready, _)| ready);
+    let calls_after = requests(&sim);
+    let _ = channel.close(200, "done".into()).await;
+    let _ = conn.close(200, "done".into()).await;
+
+    assert!(a_waits, "job A waited to retry: {output}");
+    assert!(b_waits, "job B waited for a rate-limiter slot: {output}");
+    assert!(term, "SIGTERM was sent");
+    let exit = exit.expect("the worker exits within 30 s of SIGTERM, not after the waits");
+    assert!(exit.success(), "a clean exit: {exit:?}\n{output}");
+    assert_eq!(calls_before, 1, "only A's first call reached Splashtop");
+    assert_eq!(calls_after, 1, "B's call was never made");
+    assert!(consumers_gone, "the broker dropped the worker's consumers");
+    assert_eq!(
+        left,
+        vec![Some(1), Some(1)],
+        "both jobs went back to their queues"
+    );
+    assert_eq!(dead, Some(0), "nothing was dead-lettered");
+    assert!(
+        !output.contains("ERROR"),
+        "no error on a clean stop: {output}"
     );
 }

@@ -153,3 +153,58 @@ async fn a_stop_ends_the_wait_but_never_an_attempt_in_flight() {
     );
     drop(stopper.await);
 }
+
+#[test]
+fn a_retry_after_of_any_size_ends_the_retries_instead_of_overflowing() {
+    let policy = RetryPolicy::default();
+    let forever = Some(Duration::MAX);
+    assert!(policy
+        .delay(Duration::from_secs(1), forever, Duration::from_secs(1))
+        .is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_inside_an_attempt_ends_on_the_stop_and_the_job_is_not_retried() {
+    let (tx, stop) = watch::channel(false);
+    let started = Instant::now();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = tx.send(true);
+        tx
+    });
+    let steps = Arc::new(Mutex::new(0u32));
+    let (result, attempts) = retry(
+        &RetryPolicy::default(),
+        started,
+        &stop,
+        |_| async {
+            // As the rate limiter waits for its slot: ten minutes, unless stopped.
+            match unless_stopped(tokio::time::sleep(Duration::from_secs(600))).await {
+                Some(()) => Ok(()),
+                None => Err(transient(None)),
+            }
+        },
+        |_, _, _| {
+            let steps = steps.clone();
+            Box::pin(async move { *steps.lock().unwrap() += 1 })
+        },
+    )
+    .await;
+    assert!(matches!(result, Err(GaveUp::Stopped)), "{result:?}");
+    assert_eq!(attempts, 1);
+    assert_eq!(
+        *steps.lock().unwrap(),
+        0,
+        "no retrying step for a stopped job"
+    );
+    assert!(started.elapsed() < Duration::from_secs(600));
+    drop(stopper.await);
+}
+
+#[tokio::test(start_paused = true)]
+async fn outside_an_attempt_a_wait_runs_to_its_end() {
+    let started = Instant::now();
+    let done = unless_stopped(tokio::time::sleep(Duration::from_secs(5))).await;
+    assert_eq!(done, Some(()));
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}

@@ -1,11 +1,20 @@
 //! [`HttpTeamApi`]: the Splashtop team API over HTTP with reqwest, each call reported to
 //! the [`CallObserver`]s attached to it.
+//!
+//! Two limits guard the worker against an upstream that misbehaves (or is not Splashtop):
+//! - an answer's body is read a chunk at a time and given up past [`MAX_BODY_BYTES`] (or
+//!   the limit set with [`HttpTeamApi::with_max_body_bytes`]): a hostile or broken server
+//!   cannot make the worker buffer hundreds of megabytes;
+//! - redirects are never followed: a 3xx is an error with its status. reqwest drops the
+//!   token on a cross-host redirect, but following one would still send the job's
+//!   `X-Splashsync-*` headers and a `Referer` with the user's email in its query to
+//!   whatever host the `Location` names.
 
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use reqwest::{Client, Method, RequestBuilder};
+use reqwest::{Client, Method, RequestBuilder, Response};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{classify, ApiError, CallContext, CallObserver, TeamApi, UserProfile};
@@ -14,11 +23,17 @@ use crate::wire::{
     UsersBody, API_PREFIX, JOB_ID_HEADER, KEY_HEADER, VERSION_HEADER,
 };
 
+/// The default limit of an answer's body: 1 MiB. The contract's largest answers (a page of
+/// users, a team's groups: at most 2000 of about a hundred bytes each) are a few hundred
+/// KiB at most; anything past this is not an answer the client can use.
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// [`TeamApi`] over HTTP with reqwest; clones share the connection pool, the cached
 /// default group and the observers.
 #[derive(Debug, Clone)]
 pub struct HttpTeamApi {
     client: Client,
+    max_body_bytes: usize,
     base: String,
     root: String,
     /// Debug shows it as `[REDACTED]`; only `request_url` exposes it, into the header.
@@ -43,16 +58,26 @@ impl HttpTeamApi {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(64)
             .user_agent(concat!("splashsync/", env!("CARGO_PKG_VERSION")))
+            // A 3xx comes back as an answer (an error with its status), never followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()?;
         let root = format!("{}{API_PREFIX}", api_url.trim_end_matches('/'));
         Ok(Self {
             client,
+            max_body_bytes: MAX_BODY_BYTES,
             base: format!("{root}/teams/{team_id}"),
             root,
             token,
             default_group: Arc::default(),
             observers: Arc::default(),
         })
+    }
+
+    /// Overrides the limit of an answer's body (at least 1 KiB).
+    pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit.max(1024);
+        self
     }
 
     fn request(&self, cx: &CallContext, method: Method, path: &str) -> RequestBuilder {
@@ -94,13 +119,25 @@ impl HttpTeamApi {
                 .map_err(transport_error)?;
             let status = response.status();
             let retry_after = retry_after(response.headers());
-            let body = response.bytes().await.map_err(transport_error)?;
-            Ok::<_, ApiError>((status, retry_after, body))
+            let location = location(response.headers());
+            let body = read_capped(response, self.max_body_bytes)
+                .await
+                .map_err(transport_error)?;
+            Ok::<_, ApiError>((status, retry_after, location, body))
         }
         .await;
-        let status = answer.as_ref().ok().map(|(status, _, _)| status.as_u16());
+        let status = answer.as_ref().ok().map(|(status, ..)| status.as_u16());
         self.observe(method.as_str(), status, start.elapsed());
-        let (status, retry_after, body) = answer?;
+        let (status, retry_after, location, body) = answer?;
+        let body = match body {
+            Capped::Whole(body) => body,
+            // An error answer is classified by its status; its body is only a hint.
+            Capped::Truncated(prefix) if !status.is_success() => prefix,
+            Capped::Truncated(_) => return Err(too_large(status.as_u16(), self.max_body_bytes)),
+        };
+        if status.is_redirection() {
+            return Err(redirected(status.as_u16(), location));
+        }
         if status.is_success() {
             let bytes: &[u8] = if body.is_empty() { b"null" } else { &body };
             return serde_json::from_slice(bytes).map_err(|e| ApiError::Transient {
@@ -120,6 +157,73 @@ impl HttpTeamApi {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A body read up to a limit.
+enum Capped {
+    /// All of it.
+    Whole(Vec<u8>),
+    /// The first `limit` bytes of a longer body; the rest was never read.
+    Truncated(Vec<u8>),
+}
+
+/// Reads `response`'s body a chunk at a time, stopping at `limit` bytes: a larger body is
+/// never buffered (a declared length over the limit is refused before any of it is read).
+async fn read_capped(mut response: Response, limit: usize) -> Result<Capped, reqwest::Error> {
+    let declared = response
+        .content_length()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(Capped::Truncated(Vec::new()));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(Capped::Truncated(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Capped::Whole(body))
+}
+
+/// A success answer too large to use. Permanent: the same request gets the same answer,
+/// and retrying would download it again for the whole retry budget.
+fn too_large(status: u16, limit: usize) -> ApiError {
+    let size = if limit == MAX_BODY_BYTES {
+        "1 MiB".to_owned()
+    } else {
+        format!("{limit} bytes")
+    };
+    let message = format!("Splashtop answered more than {size}; the answer was not read");
+    ApiError::Permanent {
+        status,
+        code: crate::error::ErrorCode::Other("response_too_large".into()),
+        body: message.clone(),
+        message,
+    }
+}
+
+/// A 3xx. Permanent: the configured API URL is wrong (or something stands in front of
+/// Splashtop), which only an operator can fix.
+fn redirected(status: u16, location: Option<String>) -> ApiError {
+    let to = location.map_or_else(String::new, |l| format!(" to {l}"));
+    let message = format!(
+        "Splashtop answered a redirect ({status}){to}; redirects are not followed: check the API URL"
+    );
+    ApiError::Permanent {
+        status,
+        code: crate::error::ErrorCode::Other(format!("http_{status}")),
+        body: message.clone(),
+        message,
+    }
+}
+
+/// The `Location` of a redirect, shortened for an error message.
+fn location(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let value = headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
+    Some(value.chars().take(200).collect())
 }
 
 fn transport_error(e: reqwest::Error) -> ApiError {
@@ -308,53 +412,4 @@ impl TeamApi for HttpTeamApi {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use super::*;
-
-    #[derive(Debug, Default)]
-    struct Calls(Mutex<Vec<(String, Option<u16>)>>);
-
-    impl CallObserver for Calls {
-        fn observe(&self, method: &str, status: Option<u16>, _elapsed: Duration) {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((method.to_owned(), status));
-        }
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_token() {
-        let api = HttpTeamApi::new(
-            "http://127.0.0.1:1",
-            "team-1",
-            SecretString::from("super-secret-api-token"),
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let debug = format!("{api:?}");
-        assert!(!debug.contains("super-secret-api-token"), "{debug}");
-    }
-
-    #[tokio::test]
-    async fn a_transport_failure_is_transient_and_observed_without_a_status() {
-        let api = HttpTeamApi::new(
-            "http://127.0.0.1:1",
-            "team-1",
-            SecretString::from("token"),
-            Duration::from_secs(2),
-        )
-        .unwrap();
-        let calls = Arc::new(Calls::default());
-        api.observe_calls(calls.clone());
-        let error = api
-            .find_user(&CallContext::default(), "a@example.com")
-            .await
-            .unwrap_err();
-        assert!(matches!(error, ApiError::Transient { status: None, .. }));
-        let seen = calls.0.lock().unwrap().clone();
-        assert_eq!(seen, vec![("GET".to_owned(), None)]);
-    }
-}
+mod tests;
