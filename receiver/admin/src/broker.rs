@@ -63,6 +63,13 @@ impl BrokerProbe {
             .create_channel()
             .await
             .map_err(|e| format!("cannot open a channel: {e}"))?;
+        // Declared (idempotently) before the first passive declare: a probe that runs before
+        // the relay has declared the topology must not draw a NOT_FOUND channel error, which
+        // lapin logs at ERROR on a healthy start.
+        self.topology
+            .declare(&ch)
+            .await
+            .map_err(|e| format!("cannot declare the topology: {e}"))?;
         *link = Some((conn, ch.clone()));
         Ok(ch)
     }
@@ -141,7 +148,8 @@ impl BrokerProbe {
 
     /// Closes the connection, if open.
     pub async fn close(&self) {
-        if let Some((conn, _)) = self.link.lock().await.take() {
+        if let Some((conn, ch)) = self.link.lock().await.take() {
+            let _ = ch.close(200, "receiver shutting down".into()).await;
             let _ = conn.close(200, "receiver shutting down".into()).await;
         }
     }

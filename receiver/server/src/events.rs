@@ -140,8 +140,9 @@ impl Intake {
         let Some(conn) = conn else {
             return Ok(());
         };
+        let mut channels = Vec::new();
         let result = tokio::select! {
-            r = self.consume(&conn) => r,
+            r = self.consume(&conn, &mut channels) => r,
             () = stop.cancelled() => Ok(()),
         };
         let reason = if stop.is_cancelled() {
@@ -149,18 +150,38 @@ impl Intake {
         } else {
             "intake restarting"
         };
+        // The channels first: one still open while its connection closes is closed in the
+        // background and lapin logs that at ERROR on every clean stop.
+        for channel in channels {
+            let _ = channel.close(200, reason.into()).await;
+        }
         let _ = conn.close(200, reason.into()).await;
         result
     }
 
-    async fn consume(&self, conn: &lapin::Connection) -> anyhow::Result<()> {
+    /// Consumes until a stream ends; every channel it opens goes into `channels` so the
+    /// caller can close them, whether this returns or is cancelled.
+    async fn consume(
+        &self,
+        conn: &lapin::Connection,
+        channels: &mut Vec<lapin::Channel>,
+    ) -> anyhow::Result<()> {
         let setup = conn.create_channel().await?;
+        channels.push(setup.clone());
         self.topology.declare(&setup).await?;
+        let events_channel = conn.create_channel().await?;
+        channels.push(events_channel.clone());
         let events = self
-            .consumer(conn, &self.topology.events_queue(), "events")
+            .consumer(&events_channel, &self.topology.events_queue(), "events")
             .await?;
+        let dead_channel = conn.create_channel().await?;
+        channels.push(dead_channel.clone());
         let dead = self
-            .consumer(conn, &self.topology.dead_letter_queue(), "dead-letters")
+            .consumer(
+                &dead_channel,
+                &self.topology.dead_letter_queue(),
+                "dead-letters",
+            )
             .await?;
         tracing::info!("intake consuming outcome events and dead letters");
         let events = events.for_each_concurrent(PREFETCH as usize, |d| async move {
@@ -183,11 +204,10 @@ impl Intake {
 
     async fn consumer(
         &self,
-        conn: &lapin::Connection,
+        channel: &lapin::Channel,
         queue: &str,
         tag: &str,
     ) -> lapin::Result<lapin::Consumer> {
-        let channel = conn.create_channel().await?;
         channel
             .basic_qos(PREFETCH, BasicQosOptions::default())
             .await?;

@@ -72,8 +72,15 @@ impl Relay {
         let Some(conn) = conn else {
             return Ok(());
         };
+        let channel = match conn.create_channel().await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = conn.close(200, "relay restarting".into()).await;
+                return Err(e.into());
+            }
+        };
         let result = tokio::select! {
-            r = self.publish_loop(&conn) => r.map_err(anyhow::Error::from),
+            r = self.publish_loop(&channel) => r.map_err(anyhow::Error::from),
             () = stop.cancelled() => Ok(()),
         };
         let reason = if stop.is_cancelled() {
@@ -81,13 +88,15 @@ impl Relay {
         } else {
             "relay restarting"
         };
+        // The channel first: one still open while its connection closes is closed in the
+        // background and lapin logs that at ERROR on every clean stop.
+        let _ = channel.close(200, reason.into()).await;
         let _ = conn.close(200, reason.into()).await;
         result
     }
 
-    async fn publish_loop(&self, conn: &lapin::Connection) -> Result<(), RelayError> {
-        let channel = conn.create_channel().await?;
-        self.topology.declare(&channel).await?;
+    async fn publish_loop(&self, channel: &lapin::Channel) -> Result<(), RelayError> {
+        self.topology.declare(channel).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
@@ -107,7 +116,7 @@ impl Relay {
             }
             drop(changed);
             let full = jobs.len() as u32 == BATCH;
-            let confirmed = self.publish_batch(&channel, &jobs).await?;
+            let confirmed = self.publish_batch(channel, &jobs).await?;
             let failed = jobs.len() - confirmed.len();
             self.directory.mark_sent(confirmed).await?;
             if failed > 0 {
