@@ -10,22 +10,17 @@
 //! component then stops for good ([`Fatal`]) and `/readyz` says why, while SCIM keeps
 //! answering from the outbox.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, BasicRejectOptions};
 use lapin::Connection;
 use splashsync_protocol::topology::{TenantClaimError, Topology};
 use splashsync_protocol::Tenant;
 use splashsync_runtime::supervisor::{Fatal, Health};
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// Longest one connection attempt may take (a black-holed host never answers).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often a claim reads the prefix's holder back before it gives up for this time.
-const READ_BACK_ATTEMPTS: u32 = 20;
 
 /// Where the relay and the intake connect, and the tenant they claim the prefix for.
 #[derive(Debug, Clone)]
@@ -33,9 +28,6 @@ pub struct Link {
     url: String,
     topology: Topology,
     tenant: Tenant,
-    /// One claim at a time in this process: two concurrent claims of one prefix can each
-    /// find its message out with the other, and read that as a free prefix.
-    claiming: Arc<Mutex<()>>,
 }
 
 /// Why a claim did not succeed.
@@ -54,7 +46,6 @@ impl Link {
             url,
             topology,
             tenant,
-            claiming: Arc::default(),
         }
     }
 
@@ -118,57 +109,14 @@ impl Link {
         }
     }
 
-    /// Claims the prefix, then reads its holder back until it is seen: `claim_tenant`
-    /// takes a prefix whose message it found out with another claimant for a free one.
+    /// Claims the prefix for this receiver's tenant (atomic on the broker: see
+    /// `splashsync_protocol::topology::Topology::claim_tenant`).
     async fn claim(&self, conn: &Connection) -> Result<(), Unclaimed> {
-        let _one_at_a_time = self.claiming.lock().await;
-        let wanted = self.tenant.as_str();
-        match self.topology.claim_tenant(conn, wanted).await {
-            Ok(()) => {}
-            Err(e @ TenantClaimError::Mismatch { .. }) => return Err(Unclaimed::Mismatch(e)),
-            Err(TenantClaimError::Broker(e)) => return Err(Unclaimed::Broker(e.into())),
+        match self.topology.claim_tenant(conn, self.tenant.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(e @ TenantClaimError::Mismatch { .. }) => Err(Unclaimed::Mismatch(e)),
+            Err(TenantClaimError::Broker(e)) => Err(Unclaimed::Broker(e.into())),
         }
-        for attempt in 1..=READ_BACK_ATTEMPTS {
-            match self.holder(conn).await {
-                Ok(Some(held)) if held == wanted => return Ok(()),
-                Ok(Some(held_by)) => {
-                    return Err(Unclaimed::Mismatch(TenantClaimError::Mismatch {
-                        prefix: self.topology.prefix().to_string(),
-                        held_by,
-                        wanted: wanted.to_string(),
-                    }))
-                }
-                Ok(None) => tokio::time::sleep(Duration::from_millis(50) * attempt).await,
-                Err(e) => return Err(Unclaimed::Broker(e.into())),
-            }
-        }
-        Err(Unclaimed::Broker(anyhow::anyhow!(
-            "the tenant holding the prefix could not be read back"
-        )))
-    }
-
-    /// The tenant named by the prefix's tenant queue, read and put back; `None` while the
-    /// message is out with another reader (or the queue is empty).
-    async fn holder(&self, conn: &Connection) -> lapin::Result<Option<String>> {
-        let channel = conn.create_channel().await?;
-        let queue = self.topology.tenant_queue();
-        let got = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
-            .await?;
-        let held = match got {
-            Some(message) => {
-                let held = String::from_utf8_lossy(&message.delivery.data).into_owned();
-                message
-                    .delivery
-                    .acker
-                    .reject(BasicRejectOptions { requeue: true })
-                    .await?;
-                Some(held)
-            }
-            None => None,
-        };
-        let _ = channel.close(200, "read back".into()).await;
-        Ok(held)
     }
 }
 

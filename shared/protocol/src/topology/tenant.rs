@@ -2,18 +2,18 @@
 //! sharing queues (they would consume each other's outcome events and apply each other's
 //! jobs to the wrong Splashtop team).
 //!
-//! The prefix's `<prefix>.tenant` queue holds at most one message, the tenant's name
-//! (`x-max-length` 1 with `reject-publish`). A process claims the prefix by publishing its
-//! tenant with confirms: the first claim is acked; any later one is nacked (the queue is
-//! full), and the process reads the message back (requeueing it) to compare. A different
-//! tenant is a configuration error, reported at start-up.
+//! The prefix's `<prefix>.tenant` queue is declared with the tenant's name as its
+//! `x-dead-letter-routing-key` argument. RabbitMQ compares that argument on every later
+//! declaration and refuses a different value with `PRECONDITION_FAILED`, atomically, so the
+//! first tenant to declare the queue holds the prefix, a restart of the same tenant passes,
+//! and any other tenant is refused with the holder's name (read from the broker's answer).
+//! No message is involved: nothing can be out with another reader mid-claim. The queue
+//! never holds a message; its dead-letter exchange is named only because RabbitMQ requires
+//! one beside a dead-letter routing key.
 
-use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, BasicRejectOptions, ConfirmSelectOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection};
+use lapin::Connection;
 
 use super::Topology;
 
@@ -27,7 +27,7 @@ pub enum TenantClaimError {
     Mismatch {
         /// The prefix.
         prefix: String,
-        /// The tenant that holds it.
+        /// The tenant that holds it (as RabbitMQ reported it).
         held_by: String,
         /// The tenant this process serves.
         wanted: String,
@@ -38,7 +38,7 @@ pub enum TenantClaimError {
 }
 
 impl Topology {
-    /// The queue that names the prefix's tenant.
+    /// The queue whose arguments name the prefix's tenant.
     pub fn tenant_queue(&self) -> String {
         format!("{}.tenant", self.prefix)
     }
@@ -51,72 +51,68 @@ impl Topology {
     ) -> Result<(), TenantClaimError> {
         let channel = conn.create_channel().await?;
         let mut args = FieldTable::default();
-        // One message: the first claim fills the queue, every later publish is refused.
-        args.insert("x-max-length".into(), AMQPValue::LongLongInt(1));
         args.insert(
-            "x-overflow".into(),
-            AMQPValue::LongString("reject-publish".into()),
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.dead_exchange().as_str().into()),
         );
-        let queue = self.tenant_queue();
-        channel
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(tenant.into()),
+        );
+        let declared = channel
             .queue_declare(
-                queue.as_str().into(),
+                self.tenant_queue().as_str().into(),
                 QueueDeclareOptions {
                     durable: true,
                     ..QueueDeclareOptions::default()
                 },
                 args,
             )
-            .await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        let confirm = channel
-            .basic_publish(
-                "".into(),
-                queue.as_str().into(),
-                BasicPublishOptions::default(),
-                tenant.as_bytes(),
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await?
-            .await?;
-        let result = if confirm.is_ack() {
-            Ok(())
-        } else {
-            self.compare_claim(&channel, &queue, tenant).await
-        };
-        let _ = channel.close(200, "claimed".into()).await;
-        result
-    }
-
-    async fn compare_claim(
-        &self,
-        channel: &lapin::Channel,
-        queue: &str,
-        tenant: &str,
-    ) -> Result<(), TenantClaimError> {
-        let Some(message) = channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: false })
-            .await?
-        else {
-            // Emptied between our publish and this read (an operator purged it): free.
-            return Ok(());
-        };
-        let held_by = String::from_utf8_lossy(&message.delivery.data).into_owned();
-        message
-            .delivery
-            .acker
-            .reject(BasicRejectOptions { requeue: true })
-            .await?;
-        if held_by == tenant {
-            Ok(())
-        } else {
-            Err(TenantClaimError::Mismatch {
-                prefix: self.prefix.clone(),
-                held_by,
-                wanted: tenant.to_string(),
-            })
+            .await;
+        match declared {
+            Ok(_) => {
+                let _ = channel.close(200, "claimed".into()).await;
+                Ok(())
+            }
+            // The broker closed the channel with its answer; nothing to close here.
+            Err(e) => match holder_in(&e.to_string()) {
+                Some(held_by) if held_by != tenant => Err(TenantClaimError::Mismatch {
+                    prefix: self.prefix.clone(),
+                    held_by,
+                    wanted: tenant.to_string(),
+                }),
+                _ => Err(e.into()),
+            },
         }
+    }
+}
+
+/// The holder's name in RabbitMQ's refusal: `… inequivalent arg
+/// 'x-dead-letter-routing-key' … received 'apac' but current is 'emea'` (3.x), or
+/// `… received the value 'apac' of type 'longstr' but current is the value 'emea' …`.
+fn holder_in(refusal: &str) -> Option<String> {
+    if !refusal.contains("x-dead-letter-routing-key") {
+        return None;
+    }
+    let rest = &refusal[refusal.find("but current is ")? + 15..];
+    let rest = rest.strip_prefix("the value ").unwrap_or(rest);
+    let rest = rest.strip_prefix('\'')?;
+    Some(rest[..rest.find('\'')?].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_in;
+
+    #[test]
+    fn the_holder_is_read_from_the_refusal() {
+        let refusal = "PRECONDITION_FAILED - inequivalent arg 'x-dead-letter-routing-key' for queue 'p.tenant' in vhost '/': received the value 'apac' of type 'longstr' but current is the value 'emea' of type 'longstr'";
+        assert_eq!(holder_in(refusal).as_deref(), Some("emea"));
+        let v310 = "PRECONDITION_FAILED - inequivalent arg 'x-dead-letter-routing-key' for queue 't.tenant' in vhost '/': received 'apac' but current is 'emea'";
+        assert_eq!(holder_in(v310).as_deref(), Some("emea"));
+        assert_eq!(
+            holder_in("PRECONDITION_FAILED - inequivalent arg 'x-queue-type'"),
+            None
+        );
     }
 }
