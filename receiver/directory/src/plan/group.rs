@@ -13,6 +13,12 @@ use crate::model::{GroupChange, GroupRecord, WriteCtx};
 /// Most former names a group remembers (enough for any rename still in flight).
 pub const MAX_FORMER_NAMES: usize = 10;
 
+/// The warning a group shows (status and timeline) for a member id that is no user of
+/// this directory.
+pub fn unresolved_warning(member_id: &str) -> String {
+    format!("member {member_id} is not a user of this directory; kept, not provisioned")
+}
+
 /// The job carrying a group's desired state at `version`.
 pub fn group_job(cx: &WriteCtx, state: GroupState, version: i64) -> Job {
     Job::GroupV1(GroupJob {
@@ -136,6 +142,7 @@ mod tests {
                 .map(|m| Member {
                     user_id: (*m).into(),
                     display: (*m).into(),
+                    resolved: true,
                 })
                 .collect(),
             provisioning: None,

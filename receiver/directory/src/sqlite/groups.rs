@@ -76,8 +76,8 @@ pub(crate) async fn create(
         deleted: false,
     };
     insert_job(conn, &plan::group_job(cx, state, record.version)).await?;
-    memberships::add(conn, cx, &record.id, &members).await?;
-    touch(conn, cx, &plan::unique(members)).await?;
+    let users = memberships::add(conn, cx, &record.id, &members).await?;
+    touch(conn, cx, &plan::unique(users)).await?;
     record.members = load_group(conn, &record.id, true)
         .await?
         .map(|g| g.members)
@@ -135,6 +135,7 @@ pub(crate) async fn update(
     }
     memberships::remove(conn, id, &update.removed).await?;
     memberships::add(conn, cx, id, &update.added).await?;
+    // Unresolved ids among the touched match no user: they get no version and no job.
     touch(conn, cx, &update.touched(counted)).await?;
     load_group(conn, id, true)
         .await?
@@ -164,6 +165,7 @@ pub(crate) async fn delete(
         deleted: true,
     };
     insert_job(conn, &plan::group_job(cx, state, current.version + 1)).await?;
-    let members = current.members.into_iter().map(|m| m.user_id);
-    touch(conn, cx, &plan::unique(members)).await
+    // Unresolved members go with the group (ON DELETE CASCADE) and had no job to undo.
+    let members = current.members.into_iter().filter(|m| m.resolved);
+    touch(conn, cx, &plan::unique(members.map(|m| m.user_id))).await
 }

@@ -1,6 +1,6 @@
 //! The memberships table: loading each user's groups in joining order for the
-//! one-group policy ([`crate::policy`] decides), adding and removing members, and the
-//! group-conflict audit table.
+//! one-group policy ([`crate::policy`] decides), adding and removing members (users, and
+//! the unresolved ids kept as written), and the group-conflict audit table.
 
 use std::collections::{HashMap, HashSet};
 
@@ -59,74 +59,137 @@ pub(crate) async fn effective_groups(
         .collect())
 }
 
-/// Adds users to `group_id` under the tenant's policy, in a few statements: every user
-/// must exist, and a refused conflict aborts the write.
+/// The ids among `ids` that are users of this directory.
+async fn users_among(
+    conn: &mut SqliteConnection,
+    ids: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut known = HashSet::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let sql = format!("SELECT id FROM users WHERE id IN ({})", marks(chunk.len()));
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        known.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(known)
+}
+
+/// The next membership seq: one counter for memberships and unresolved members, so a
+/// group lists both in the order they were written.
+async fn next_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    let last: i64 = sqlx::query_scalar(
+        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM memberships), 0), \
+         COALESCE((SELECT MAX(seq) FROM unresolved_members), 0))",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(last + 1)
+}
+
+/// Adds `ids` to `group_id` in their order, a few statements per thousand: the ids of
+/// users join under the tenant's policy (a refused conflict aborts the write); the others
+/// are kept as unresolved members, never provisioned (the caller writes no job for them).
+/// Returns the ids that are users.
 pub(crate) async fn add(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     group_id: &str,
-    users: &[String],
-) -> Result<(), StoreError> {
-    if users.is_empty() {
-        return Ok(());
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut known = HashSet::new();
-    for chunk in users.chunks(IN_CHUNK) {
-        let sql = format!("SELECT id FROM users WHERE id IN ({})", marks(chunk.len()));
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
-        for u in chunk {
-            q = q.bind(u);
-        }
-        known.extend(q.fetch_all(&mut *conn).await?);
-    }
-    if let Some(missing) = users.iter().find(|u| !known.contains(*u)) {
-        return Err(StoreError::UnknownMember(missing.clone()));
-    }
-    let joined = joined(conn, users).await?;
-    for user in users {
+    let known = users_among(conn, ids).await?;
+    let users: Vec<String> = ids.iter().filter(|i| known.contains(*i)).cloned().collect();
+    let joined = joined(conn, &users).await?;
+    let mut resolved = Vec::new();
+    for user in &users {
         let groups = joined.get(user).map(Vec::as_slice).unwrap_or_default();
         match policy::admit(cx.policy, user, group_id, groups) {
             Admission::Free => {}
-            Admission::Resolved(conflict) => record_conflict(conn, &conflict).await?,
+            Admission::Resolved(conflict) => resolved.push(conflict),
             Admission::Refused(conflict, detail) => {
                 return Err(StoreError::GroupConflict(Box::new(conflict), detail))
             }
         }
     }
-    let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM memberships")
-        .fetch_one(&mut *conn)
-        .await?;
-    for (c, chunk) in users.chunks(ROWS).enumerate() {
+    record_conflicts(conn, &resolved).await?;
+    let first = next_seq(conn).await?;
+    let (members, unresolved): (Vec<_>, Vec<_>) = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id, first + i as i64))
+        .partition(|(id, _)| known.contains(*id));
+    for chunk in members.chunks(ROWS) {
         let sql = format!(
             "INSERT OR IGNORE INTO memberships (group_id, user_id, seq) VALUES {}",
             vec!["(?, ?, ?)"; chunk.len()].join(", ")
         );
         let mut q = sqlx::query(&sql);
-        for (i, u) in chunk.iter().enumerate() {
-            q = q
-                .bind(group_id)
-                .bind(u)
-                .bind(base + 1 + (c * ROWS + i) as i64);
+        for (user, seq) in chunk {
+            q = q.bind(group_id).bind(*user).bind(*seq);
         }
         q.execute(&mut *conn).await?;
+    }
+    let now = now_rfc3339();
+    for chunk in unresolved.chunks(ROWS) {
+        let sql = format!(
+            "INSERT OR IGNORE INTO unresolved_members (group_id, member_id, seq, added) VALUES {}",
+            vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, seq) in chunk {
+            q = q.bind(group_id).bind(*id).bind(*seq).bind(&now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(users)
+}
+
+/// Removes members (users or unresolved ids) from a group.
+pub(crate) async fn remove(
+    conn: &mut SqliteConnection,
+    group_id: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    for table in [
+        "memberships WHERE group_id = ? AND user_id",
+        "unresolved_members WHERE group_id = ? AND member_id",
+    ] {
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!("DELETE FROM {table} IN ({})", marks(chunk.len()));
+            let mut q = sqlx::query(&sql).bind(group_id);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(&mut *conn).await?;
+        }
     }
     Ok(())
 }
 
-/// Removes users from a group.
-pub(crate) async fn remove(
+/// Appends conflicts to the audit table, many rows per statement.
+async fn record_conflicts(
     conn: &mut SqliteConnection,
-    group_id: &str,
-    users: &[String],
+    conflicts: &[GroupConflict],
 ) -> Result<(), StoreError> {
-    for chunk in users.chunks(IN_CHUNK) {
+    let at = now_rfc3339();
+    for chunk in conflicts.chunks(ROWS / 2) {
         let sql = format!(
-            "DELETE FROM memberships WHERE group_id = ? AND user_id IN ({})",
-            marks(chunk.len())
+            "INSERT INTO group_conflicts (at, user_id, group_id, other_group_id, policy, outcome) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(group_id);
-        for u in chunk {
-            q = q.bind(u);
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q
+                .bind(&at)
+                .bind(&c.user_id)
+                .bind(&c.group_id)
+                .bind(&c.other_group_id)
+                .bind(c.policy.as_str())
+                .bind(&c.outcome);
         }
         q.execute(&mut *conn).await?;
     }
@@ -138,16 +201,5 @@ pub(crate) async fn record_conflict(
     conn: &mut SqliteConnection,
     c: &GroupConflict,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO group_conflicts (at, user_id, group_id, other_group_id, policy, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now_rfc3339())
-    .bind(&c.user_id)
-    .bind(&c.group_id)
-    .bind(&c.other_group_id)
-    .bind(c.policy.as_str())
-    .bind(&c.outcome)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    record_conflicts(conn, std::slice::from_ref(c)).await
 }
