@@ -7,7 +7,8 @@
 //! - [`status`]: provisioning states, one statement per page of keys.
 //! - [`memberships`]: memberships in joining order for the one-group policy, and changes.
 //! - [`outbox`]: the jobs, written in the transaction of the change; read by the relay.
-//! - [`writer`]: the single writer that batches concurrent writes into group commits.
+//! - [`writer`]: the single writer that batches concurrent writes into group commits,
+//!   light writes ahead of the heavy group writes queued before them.
 //! - [`migrations`]: schema migrations run at start-up.
 
 pub(crate) mod groups;
@@ -173,7 +174,7 @@ impl Directory for SqliteDirectory {
         record: GroupRecord,
         members: Vec<String>,
     ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        Box::pin(self.writer.write_heavy(Box::new(move |conn| {
             Box::pin(async move { groups::create(conn, &cx, record, members).await })
         })))
     }
@@ -185,7 +186,7 @@ impl Directory for SqliteDirectory {
         if_match: Option<i64>,
         edit: GroupEdit,
     ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        Box::pin(self.writer.write_heavy(Box::new(move |conn| {
             Box::pin(async move {
                 let mut group = groups::update(conn, &cx, &id, if_match, edit).await?;
                 let groups = std::slice::from_mut(&mut group);
@@ -201,7 +202,7 @@ impl Directory for SqliteDirectory {
         id: String,
         if_match: Option<i64>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        Box::pin(self.writer.write_heavy(Box::new(move |conn| {
             Box::pin(async move { groups::delete(conn, &cx, &id, if_match).await })
         })))
     }
