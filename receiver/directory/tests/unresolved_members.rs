@@ -213,3 +213,46 @@ async fn the_migration_can_run_again_after_a_crash_before_it_was_recorded() {
     let g = reopened.get_group("g1", None).await.unwrap().unwrap();
     assert_eq!(listed(&g), [("ghost", false), ("u1", true)]);
 }
+
+#[tokio::test]
+async fn what_a_group_write_returns_is_what_a_read_returns() {
+    let s = store().await;
+    s.users(&["u1", "u2", "u3"]).await;
+    let mut named = common::user("u4", "u4@x.com");
+    named.resource["displayName"] = json!("Dana Four");
+    s.directory
+        .create_user(cx(GroupPolicy::Reject), named)
+        .await
+        .unwrap();
+    let policy = cx(GroupPolicy::First);
+    let created = s
+        .directory
+        .create_group(
+            policy.clone(),
+            group("g1", "Sales"),
+            ids(&["u1", "ghost", "u4"]),
+        )
+        .await
+        .unwrap();
+    let read = s.directory.get_group("g1", None).await.unwrap().unwrap();
+    assert_eq!(created.members, read.members);
+    assert_eq!(read.members[2].display, "Dana Four");
+    for (name, members) in [
+        ("Revenue", &["u4", "u2", "phantom", "u1"][..]),
+        ("Revenue", &["u2", "u3"][..]),
+        ("Income", &["u3", "ghost", "u2"][..]),
+    ] {
+        let mut written = s
+            .directory
+            .update_group(policy.clone(), "g1".into(), None, set(name, members))
+            .await
+            .unwrap();
+        assert!(
+            written.provisioning.is_some(),
+            "a write reads its state back"
+        );
+        written.provisioning = None;
+        let read = s.directory.get_group("g1", None).await.unwrap().unwrap();
+        assert_eq!(written, read, "after {name} {members:?}");
+    }
+}

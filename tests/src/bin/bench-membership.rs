@@ -190,7 +190,8 @@ async fn main() -> anyhow::Result<()> {
     .await;
 
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let total: usize = sizes.iter().sum();
+    // One spare user for the one-member PATCH to the biggest group.
+    let total: usize = sizes.iter().sum::<usize>() + 1;
     let t = Instant::now();
     let users = create_users(&client, &base, total, connections, &run).await?;
     println!(
@@ -217,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
         let members = members.to_vec();
         let patch = {
             let client = client.clone();
+            let url = url.clone();
             tokio::spawn(async move {
                 let result = patch_add(&client, &url, &members).await;
                 let _ = done_tx.send(true);
@@ -234,6 +236,12 @@ async fn main() -> anyhow::Result<()> {
         let (status, took) = patch.await??;
         let probes = probes.await?;
         println!("  {n:>6} members: {status} in {:>9.1} ms", ms(took));
+        // Okta's everyday form against that group: one more member.
+        let (status, one) = patch_add(&client, &url, &users[offset..offset + 1]).await?;
+        println!(
+            "  1 member more to the {n}-member group: {status} in {:.1} ms",
+            ms(one)
+        );
         let during: Vec<Duration> = probes
             .iter()
             .filter(|(_, before)| *before)

@@ -45,6 +45,16 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// The rows one `json_group_array` query aggregated, decoded. Thousands of rows (a big
+/// group's members) cross the driver as one value: each row fetched on its own costs a
+/// round trip to the connection's thread.
+fn decode_rows<T: serde::de::DeserializeOwned>(
+    aggregated: Option<String>,
+) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(aggregated.as_deref().unwrap_or("[]"))
+        .map_err(|e| StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e)))))
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -79,6 +89,12 @@ impl SqliteDirectory {
             .disable_statement_logging();
         let mut conn: SqliteConnection = options.connect().await?;
         migrations::run(&mut conn).await?;
+        // The writer's page cache holds a big group write (64 MiB at most, used only when
+        // needed): with SQLite's 2 MiB a 20,000-member write spills pages to the WAL
+        // before its commit and writes some of them twice.
+        sqlx::query("PRAGMA cache_size = -65536")
+            .execute(&mut conn)
+            .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))

@@ -12,6 +12,7 @@ use sqlx::{Row, SqliteConnection};
 use crate::error::StoreError;
 use splashsync_protocol::Tenant;
 
+use super::decode_rows;
 use super::status::{attach_groups, attach_users};
 use crate::model::{GroupLink, GroupRecord, Indexed, Member, Query, UserRecord};
 
@@ -49,6 +50,14 @@ fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError> {
         members: Vec::new(),
         provisioning: None,
     })
+}
+
+/// How a group lists a user: its displayName, or its userName (the `display_name`
+/// column, or `user_name`, as [`load_members`] reads them).
+pub(crate) fn display_of(user: &UserRecord) -> String {
+    user_columns_of(&user.resource)
+        .1
+        .unwrap_or_else(|| user.user_name.clone())
 }
 
 /// The indexed columns of a user body: (externalId, displayName).
@@ -99,25 +108,24 @@ async fn load_members(
     for chunk in groups.chunks_mut(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let sql = format!(
-            "SELECT m.group_id AS group_id, u.id AS id, COALESCE(u.display_name, u.user_name) AS display, \
+            "SELECT json_group_array(json_array(group_id, id, display) ORDER BY seq) FROM ( \
+             SELECT m.group_id AS group_id, u.id AS id, COALESCE(u.display_name, u.user_name) AS display, \
              m.seq AS seq FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({marks}) \
              UNION ALL SELECT r.group_id, r.member_id, NULL, r.seq FROM unresolved_members r \
-             WHERE r.group_id IN ({marks}) ORDER BY seq"
+             WHERE r.group_id IN ({marks}))"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
         for _ in 0..2 {
             for g in chunk.iter() {
                 q = q.bind(&g.id);
             }
         }
-        let rows = q.fetch_all(&mut *conn).await?;
+        let rows = decode_rows::<(String, String, Option<String>)>(q.fetch_one(&mut *conn).await?)?;
         let at = positions(chunk.iter().map(|g| &g.id));
-        for row in rows {
-            let group_id: String = row.try_get("group_id")?;
-            let display: Option<String> = row.try_get("display")?;
+        for (group_id, user_id, display) in rows {
             if let Some(&i) = at.get(&group_id) {
                 chunk[i].members.push(Member {
-                    user_id: row.try_get("id")?,
+                    user_id,
                     resolved: display.is_some(),
                     display: display.unwrap_or_default(),
                 });

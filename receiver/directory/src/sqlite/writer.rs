@@ -64,6 +64,9 @@ struct Outcome {
 /// Largest number of writes in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// A batch this long is logged (debug): the other writes waited for it.
+const SLOW_BATCH: Duration = Duration::from_millis(100);
+
 /// How long a batch of heavy writes may grow: small group writes share an fsync, a big
 /// one commits alone.
 const HEAVY_BUDGET: Duration = Duration::from_millis(20);
@@ -233,6 +236,15 @@ async fn run_batch(
         sqlx::query("RELEASE w").execute(&mut *conn).await?;
     }
     sqlx::query("COMMIT").execute(&mut *conn).await?;
+    if started.elapsed() >= SLOW_BATCH {
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(
+            ms,
+            writes = finishers.len(),
+            heavy = budget.is_some(),
+            "a write batch held the writer"
+        );
+    }
     Ok(())
 }
 
