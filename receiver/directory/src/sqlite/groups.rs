@@ -161,14 +161,18 @@ pub(crate) async fn update(
     let mut counted = Vec::new();
     if let Some(job) = update.rename_job(cx, id) {
         insert_job(conn, &job).await?;
-        counted.extend(update.staying.iter().filter(|m| {
-            joined
-                .get(*m)
-                .and_then(|groups| policy::effective_group(cx.policy, groups))
-                .is_some_and(|g| g.group_id == id)
-        }));
+        counted = update
+            .staying
+            .iter()
+            .filter(|m| {
+                joined
+                    .get(*m)
+                    .and_then(|groups| policy::effective_group(cx.policy, groups))
+                    .is_some_and(|g| g.group_id == id)
+            })
+            .cloned()
+            .collect();
     }
-    let counted: Vec<String> = counted.into_iter().cloned().collect();
     memberships::remove(conn, id, &update.removed).await?;
     memberships::add(conn, cx, id, &update.added, &joined).await?;
     let groups = plan::groups_after(cx.policy, &this, joined, &update.removed, &update.added);
