@@ -179,6 +179,7 @@ fn count(value: Option<&Value>) -> usize {
     }
 }
 
+/// Whether an attribute name is `members`, with or without the Group schema's URN.
 fn is_members(name: &str) -> bool {
     let name = name.rsplit(':').next().unwrap_or(name);
     name.eq_ignore_ascii_case("members")
