@@ -36,7 +36,8 @@ pub enum StoreError {
     /// The caller's edit refused the change; its error is passed back untouched.
     #[error("{0}")]
     Rejected(ScimError),
-    /// A group member names no user of the directory.
+    /// A group member names no user of the directory. No group write returns it any
+    /// more (such a member is kept, unresolved); the server still maps it.
     #[error("member {0:?} is not a user of this directory")]
     UnknownMember(String),
     /// A user would join a second group under the `reject` policy (the text says which).

@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`model`]: the records and the parameters of reads and writes.
 //! - [`error`]: what can go wrong, in the directory's terms.
+//! - [`limits`]: how much one request may ask of the single writer.
 //! - [`policy`]: the one-group-per-user rule, as pure functions.
 //! - [`plan`]: what a write means for Splashtop (desired states, jobs), as pure functions.
 //! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
@@ -18,6 +19,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod limits;
 pub mod model;
 pub mod plan;
 pub mod policy;
@@ -26,5 +28,6 @@ pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
+pub use limits::{MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS};
 pub use model::{GroupPolicy, WriteCtx};
 pub use store::Directory;

@@ -46,6 +46,16 @@ pub struct GroupRecord {
     pub provisioning: Option<ProvisioningStatus>,
 }
 
+impl GroupRecord {
+    /// The ids of members that are no user of this directory, in joining order.
+    pub fn unresolved(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|m| !m.resolved)
+            .map(|m| m.user_id.as_str())
+    }
+}
+
 /// A group membership seen from the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupLink {
@@ -58,10 +68,14 @@ pub struct GroupLink {
 /// A group membership seen from the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    /// The user's id.
+    /// The user's id; for an unresolved member, the id exactly as the IdP wrote it.
     pub user_id: String,
-    /// The user's display name, or userName.
+    /// The user's display name, or userName (empty when unresolved).
     pub display: String,
+    /// Whether a user of this directory has this id. An unresolved member is kept as
+    /// written and never provisioned; ids are server-assigned, so it never resolves by a
+    /// later create: only a write that removes it from the group ends it.
+    pub resolved: bool,
 }
 
 /// What to do when a user would join a second group (Splashtop allows one).

@@ -355,11 +355,22 @@ async fn entra_group_patch_add_with_null_ref_and_remove_by_value_array() {
 
 #[tokio::test]
 async fn a_group_patch_is_atomic() {
+    // An unknown member no longer fails a write (it is kept, unresolved), so the failing
+    // operation is a second group for a user under `reject`: it fails inside the store's
+    // write, after the rename and the first member were written there.
     let api = api().await;
     let (_, _, u) = api.post("/scim/v2/Users", &okta_user("a@x.com", "A")).await;
+    let (_, _, taken) = api.post("/scim/v2/Users", &okta_user("b@x.com", "B")).await;
     let (_, _, g) = api
         .post("/scim/v2/Groups", &json!({"displayName": "G"}))
         .await;
+    let (s, _, _) = api
+        .post(
+            "/scim/v2/Groups",
+            &json!({"displayName": "Other", "members": [{"value": taken["id"]}]}),
+        )
+        .await;
+    assert_eq!(s, 201);
     let gid = g["id"].as_str().unwrap();
     let n = api.jobs().await.len();
     let (s, _, b) = api
@@ -367,14 +378,17 @@ async fn a_group_patch_is_atomic() {
             "PATCH",
             &format!("/scim/v2/Groups/{gid}"),
             &patch(json!([
+                {"op": "replace", "path": "displayName", "value": "Renamed"},
                 {"op": "add", "path": "members", "value": [{"value": u["id"]}]},
-                {"op": "add", "path": "members", "value": [{"value": "no-such-user"}]}
+                {"op": "add", "path": "members", "value": [{"value": taken["id"]}]}
             ])),
         )
         .await;
-    assert_eq!(s, 400, "{b}");
+    assert_eq!(s, 409, "{b}");
     let (_, _, after) = api.get(&format!("/scim/v2/Groups/{gid}")).await;
+    assert_eq!(after["displayName"], "G");
     assert_eq!(after["members"], json!([]));
+    assert_eq!(after["meta"]["version"], "W/\"1\"");
     assert_eq!(api.jobs().await.len(), n);
 }
 

@@ -148,9 +148,10 @@ pub struct Attempt {
 pub struct TimelineEntry {
     /// When.
     pub at: String,
-    /// `asked`, `attempt`, `dead-lettered`, `replayed` or `discarded`.
+    /// `asked`, `attempt`, `dead-lettered`, `replayed`, `discarded`, or `warning` (a
+    /// group member kept but not provisioned).
     pub what: String,
-    /// The job concerned.
+    /// The job concerned (empty for a warning).
     pub job_id: String,
     /// What was asked (the SCIM call), what Splashtop answered, or the operator's note.
     pub detail: String,

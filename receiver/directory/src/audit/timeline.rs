@@ -1,5 +1,6 @@
 //! A key's timeline: what was asked (the outbox: which SCIM call, when), what Splashtop
-//! answered attempt by attempt (the outcome events), and what became of dead letters.
+//! answered attempt by attempt (the outcome events), what became of dead letters, and for
+//! a group the members kept but not provisioned (warnings, while they last).
 
 use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
@@ -8,6 +9,8 @@ use time::OffsetDateTime;
 
 use super::TimelineEntry;
 use crate::error::StoreError;
+use crate::plan::unresolved_warning;
+use splashsync_protocol::{JobKey, KeyKind};
 
 /// Most entries of each source a timeline shows (the latest ones).
 const MAX_ENTRIES: i64 = 500;
@@ -108,8 +111,37 @@ pub(crate) async fn timeline(
             });
         }
     }
+    entries.extend(warnings(readers, key).await?);
     // Times come from three writers in slightly different RFC 3339 spellings: sort by
     // the instant, not the text.
     entries.sort_by_cached_key(|e| OffsetDateTime::parse(&e.at, &Rfc3339).ok());
     Ok(entries)
+}
+
+/// A group's members that are no user of this directory, one warning each, since they were
+/// written (none for other keys). They go when a write removes them from the group.
+async fn warnings(readers: &SqlitePool, key: &str) -> Result<Vec<TimelineEntry>, StoreError> {
+    let Some(key) = JobKey::parse(key).filter(|k| k.kind() == KeyKind::Group) else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query(
+        "SELECT member_id, added FROM unresolved_members WHERE group_id = ? ORDER BY seq LIMIT ?",
+    )
+    .bind(key.id())
+    .bind(MAX_ENTRIES)
+    .fetch_all(readers)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let member: String = r.try_get("member_id")?;
+            Ok(TimelineEntry {
+                at: r.try_get("added")?,
+                what: "warning".into(),
+                job_id: String::new(),
+                detail: unresolved_warning(&member),
+                status: None,
+                http_status: None,
+            })
+        })
+        .collect()
 }

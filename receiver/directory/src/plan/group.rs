@@ -1,17 +1,24 @@
 //! Group writes: the group job a create, rename or delete writes, and what an update
 //! changes (members added and removed, the new name and the names it had before).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
-use splashsync_protocol::job::{GroupJob, GroupState, Job};
+use splashsync_protocol::job::{GroupJob, GroupRef, GroupState, Job};
 use splashsync_protocol::JobKey;
 
 use super::{meta, unique};
-use crate::model::{GroupChange, GroupRecord, WriteCtx};
+use crate::model::{GroupChange, GroupPolicy, GroupRecord, WriteCtx};
+use crate::policy;
 
 /// Most former names a group remembers (enough for any rename still in flight).
 pub const MAX_FORMER_NAMES: usize = 10;
+
+/// The warning a group shows (status and timeline) for a member id that is no user of
+/// this directory.
+pub fn unresolved_warning(member_id: &str) -> String {
+    format!("member {member_id} is not a user of this directory; kept, not provisioned")
+}
 
 /// The job carrying a group's desired state at `version`.
 pub fn group_job(cx: &WriteCtx, state: GroupState, version: i64) -> Job {
@@ -116,6 +123,39 @@ impl GroupUpdate {
     }
 }
 
+/// Each user's Splashtop group after a write to `group` (its name after the write), from
+/// the memberships of every user it touches before it (`joined`, joining order): the
+/// membership in `group` is dropped for the `removed` (all members, when it is deleted),
+/// appended as the newest for the `added`, and carries the new name for the others. Users
+/// left in no group are absent. The write computes this instead of reading it back.
+pub fn groups_after(
+    policy: GroupPolicy,
+    group: &GroupRef,
+    mut joined: HashMap<String, Vec<GroupRef>>,
+    removed: &[String],
+    added: &[String],
+) -> HashMap<String, GroupRef> {
+    for user in removed {
+        if let Some(groups) = joined.get_mut(user) {
+            groups.retain(|g| g.group_id != group.group_id);
+        }
+    }
+    for user in added {
+        joined.entry(user.clone()).or_default().push(group.clone());
+    }
+    joined
+        .into_iter()
+        .filter_map(|(user, mut groups)| {
+            for g in groups.iter_mut().filter(|g| g.group_id == group.group_id) {
+                g.display_name.clone_from(&group.display_name);
+            }
+            policy::effective_group(policy, &groups)
+                .cloned()
+                .map(|g| (user, g))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +176,7 @@ mod tests {
                 .map(|m| Member {
                     user_id: (*m).into(),
                     display: (*m).into(),
+                    resolved: true,
                 })
                 .collect(),
             provisioning: None,
@@ -198,6 +239,52 @@ mod tests {
             group_update(&current, Vec::new(), &change("Sales", &["u2", "u1"])),
             None
         );
+    }
+
+    fn gref(id: &str, name: &str) -> GroupRef {
+        GroupRef {
+            group_id: id.into(),
+            display_name: name.into(),
+        }
+    }
+
+    #[test]
+    fn groups_after_a_write_follow_the_policy_without_reading_back() {
+        let sales = gref("g1", "Sales");
+        let renamed = gref("g1", "Revenue");
+        let rnd = gref("g2", "R&D");
+        let joined = |pairs: &[(&str, &[&GroupRef])]| -> HashMap<String, Vec<GroupRef>> {
+            pairs
+                .iter()
+                .map(|(u, gs)| (u.to_string(), gs.iter().map(|g| (*g).clone()).collect()))
+                .collect()
+        };
+        let before = joined(&[
+            ("stay", &[&sales]),
+            ("gone", &[&rnd, &sales]),
+            ("new", &[&rnd]),
+        ]);
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let first = groups_after(
+            GroupPolicy::First,
+            &renamed,
+            before.clone(),
+            &ids(&["gone"]),
+            &ids(&["new", "fresh"]),
+        );
+        assert_eq!(first["stay"], renamed, "a staying member sees the new name");
+        assert_eq!(first["gone"], rnd);
+        assert_eq!(first["new"], rnd, "first: the earlier group still counts");
+        assert_eq!(first["fresh"], renamed);
+        let moved = groups_after(
+            GroupPolicy::Move,
+            &renamed,
+            before,
+            &ids(&["stay"]),
+            &ids(&["new"]),
+        );
+        assert_eq!(moved["new"], renamed, "move: the newest membership counts");
+        assert!(!moved.contains_key("stay"), "in no group any more");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use splashsync_scim::now_rfc3339;
 
 use crate::model::WriteCtx;
 
-pub use group::{group_job, group_update, GroupUpdate};
+pub use group::{group_job, group_update, groups_after, unresolved_warning, GroupUpdate};
 pub use user::{desired_state, user_job, user_jobs};
 
 /// The fields every job of a write carries: a fresh, time-ordered job id, the write's

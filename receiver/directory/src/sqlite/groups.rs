@@ -2,19 +2,22 @@
 //! transaction. What a write changes is planned by [`crate::plan`], who counts under the
 //! one-group rule by [`crate::policy`]; this module loads and persists.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
-use splashsync_protocol::job::GroupState;
+use splashsync_protocol::job::{GroupRef, GroupState};
 use splashsync_scim::now_rfc3339;
 use sqlx::{Row, SqliteConnection};
 
-use super::memberships::{self, effective_groups};
+use super::memberships;
 use super::outbox::insert_job;
-use super::read::load_group;
+use super::read::{display_of, load_group};
 use super::users::touch;
 use super::{check_version, is_unique_violation};
 use crate::error::StoreError;
-use crate::model::{GroupRecord, WriteCtx};
+use crate::model::{GroupRecord, Member, UserRecord, WriteCtx};
 use crate::plan::{self, group_update};
+use crate::policy;
 use crate::store::GroupEdit;
 
 fn name_taken(name: &str) -> StoreError {
@@ -42,6 +45,25 @@ pub(crate) async fn former_names(
         .fetch_one(&mut *conn)
         .await?;
     Ok(serde_json::from_str(&row.try_get::<String, _>("former_names")?).unwrap_or_default())
+}
+
+/// The members a write leaves in the group, in joining order: those of `kept`, then the
+/// `added` ids, each with the display of its user as `touched` returned it, or unresolved.
+fn members_after(kept: Vec<Member>, added: &[String], touched: &[UserRecord]) -> Vec<Member> {
+    let users: HashMap<&str, &UserRecord> = touched.iter().map(|u| (u.id.as_str(), u)).collect();
+    let added = added.iter().map(|id| match users.get(id.as_str()) {
+        Some(user) => Member {
+            user_id: id.clone(),
+            display: display_of(user),
+            resolved: true,
+        },
+        None => Member {
+            user_id: id.clone(),
+            display: String::new(),
+            resolved: false,
+        },
+    });
+    kept.into_iter().chain(added).collect()
 }
 
 /// Inserts a group, its group job and its members' user jobs.
@@ -76,16 +98,22 @@ pub(crate) async fn create(
         deleted: false,
     };
     insert_job(conn, &plan::group_job(cx, state, record.version)).await?;
-    memberships::add(conn, cx, &record.id, &members).await?;
-    touch(conn, cx, &plan::unique(members)).await?;
-    record.members = load_group(conn, &record.id, true)
-        .await?
-        .map(|g| g.members)
-        .unwrap_or_default();
+    let members = plan::unique(members);
+    let joined = memberships::joined(conn, &members).await?;
+    memberships::add(conn, cx, &record.id, &members, &joined).await?;
+    let this = GroupRef {
+        group_id: record.id.clone(),
+        display_name: record.display_name.clone(),
+    };
+    let groups = plan::groups_after(cx.policy, &this, joined, &[], &members);
+    let touched = touch(conn, cx, &members, groups).await?;
+    record.members = members_after(Vec::new(), &members, &touched);
     Ok(record)
 }
 
-/// Applies `edit` to a group: body, name and members.
+/// Applies `edit` to a group: body, name and members. What the write leaves (each user's
+/// group, the members) is computed from what it read, not read back: a write of 20,000
+/// members reads each of them once.
 pub(crate) async fn update(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
@@ -102,6 +130,7 @@ pub(crate) async fn update(
     let Some(update) = group_update(&current, former, &change) else {
         return Ok(current);
     };
+    let last_modified = now_rfc3339();
     let updated = sqlx::query(
         "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, resource = ?, former_names = ?, \
          version = ?, last_modified = ? WHERE id = ?",
@@ -112,7 +141,7 @@ pub(crate) async fn update(
     .bind(change.resource.to_string())
     .bind(serde_json::to_string(&update.former_names).unwrap_or_else(|_| "[]".into()))
     .bind(update.version)
-    .bind(now_rfc3339())
+    .bind(&last_modified)
     .bind(id)
     .execute(&mut *conn)
     .await;
@@ -120,25 +149,51 @@ pub(crate) async fn update(
         Err(e) if is_unique_violation(&e) => return Err(name_taken(&update.display_name)),
         other => other?,
     };
+    let this = GroupRef {
+        group_id: id.to_string(),
+        display_name: update.display_name.clone(),
+    };
+    // Staying members matter only on a rename: those whose Splashtop group is this one
+    // want it under the new name.
+    let staying: &[String] = if update.renamed { &update.staying } else { &[] };
+    let read: Vec<String> = [staying, &update.removed, &update.added].concat();
+    let joined = memberships::joined(conn, &read).await?;
     let mut counted = Vec::new();
     if let Some(job) = update.rename_job(cx, id) {
         insert_job(conn, &job).await?;
-        // Staying members whose Splashtop group is this one want it under the new name.
-        let groups = effective_groups(conn, &update.staying, cx.policy).await?;
-        counted.extend(
-            update
-                .staying
-                .iter()
-                .filter(|m| groups.get(*m).is_some_and(|g| g.group_id == id))
-                .cloned(),
-        );
+        counted = update
+            .staying
+            .iter()
+            .filter(|m| {
+                joined
+                    .get(*m)
+                    .and_then(|groups| policy::effective_group(cx.policy, groups))
+                    .is_some_and(|g| g.group_id == id)
+            })
+            .cloned()
+            .collect();
     }
     memberships::remove(conn, id, &update.removed).await?;
-    memberships::add(conn, cx, id, &update.added).await?;
-    touch(conn, cx, &update.touched(counted)).await?;
-    load_group(conn, id, true)
-        .await?
-        .ok_or_else(|| not_found(id))
+    memberships::add(conn, cx, id, &update.added, &joined).await?;
+    let groups = plan::groups_after(cx.policy, &this, joined, &update.removed, &update.added);
+    // Unresolved ids among the touched match no user: they get no version and no job.
+    let touched = touch(conn, cx, &update.touched(counted), groups).await?;
+    let removed: HashSet<&str> = update.removed.iter().map(String::as_str).collect();
+    let kept = current
+        .members
+        .into_iter()
+        .filter(|m| !removed.contains(m.user_id.as_str()))
+        .collect();
+    Ok(GroupRecord {
+        id: current.id,
+        display_name: update.display_name.clone(),
+        resource: change.resource,
+        version: update.version,
+        created: current.created,
+        last_modified,
+        members: members_after(kept, &update.added, &touched),
+        provisioning: None,
+    })
 }
 
 /// Deletes a group, writes its `deleted` job and its former members' jobs.
@@ -153,6 +208,14 @@ pub(crate) async fn delete(
         .ok_or_else(|| not_found(id))?;
     check_version(if_match, current.version)?;
     let former = former_names(conn, id).await?;
+    // Unresolved members go with the group (ON DELETE CASCADE) and had no job to undo.
+    let members: Vec<String> = current
+        .members
+        .into_iter()
+        .filter(|m| m.resolved)
+        .map(|m| m.user_id)
+        .collect();
+    let joined = memberships::joined(conn, &members).await?;
     sqlx::query("DELETE FROM groups WHERE id = ?")
         .bind(id)
         .execute(&mut *conn)
@@ -164,6 +227,10 @@ pub(crate) async fn delete(
         deleted: true,
     };
     insert_job(conn, &plan::group_job(cx, state, current.version + 1)).await?;
-    let members = current.members.into_iter().map(|m| m.user_id);
-    touch(conn, cx, &plan::unique(members)).await
+    let this = GroupRef {
+        group_id: id.to_string(),
+        display_name: current.display_name,
+    };
+    let groups = plan::groups_after(cx.policy, &this, joined, &members, &[]);
+    touch(conn, cx, &members, groups).await.map(drop)
 }

@@ -1,20 +1,29 @@
 //! The memberships table: loading each user's groups in joining order for the
-//! one-group policy ([`crate::policy`] decides), adding and removing members, and the
-//! group-conflict audit table.
+//! one-group policy ([`crate::policy`] decides), adding and removing members (users, and
+//! the unresolved ids kept as written), and the group-conflict audit table.
+//!
+//! A list of ids goes to SQLite as one JSON array read by `json_each`: adding 20,000
+//! members is a few set-based statements, not a statement (or a row crossing the driver)
+//! per member.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use splashsync_protocol::job::GroupRef;
 use splashsync_scim::now_rfc3339;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use super::{marks, IN_CHUNK};
+use super::decode_rows;
 use crate::error::StoreError;
 use crate::model::{GroupConflict, GroupPolicy, WriteCtx};
 use crate::policy::{self, Admission};
 
-/// Rows per multi-row membership INSERT.
-const ROWS: usize = 300;
+/// Rows per multi-row conflict INSERT (6 parameters each).
+const CONFLICT_ROWS: usize = 150;
+
+/// `ids` as one JSON array, the argument of `json_each`.
+pub(crate) fn json_ids(ids: &[String]) -> String {
+    serde_json::Value::from(ids).to_string()
+}
 
 /// Each user's groups, in joining order (users in no group are absent).
 pub(crate) async fn joined(
@@ -22,24 +31,22 @@ pub(crate) async fn joined(
     user_ids: &[String],
 ) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
     let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
-    for chunk in user_ids.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT m.user_id, g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
-             WHERE m.user_id IN ({}) ORDER BY m.seq",
-            marks(chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            out.entry(row.try_get("user_id")?)
-                .or_default()
-                .push(GroupRef {
-                    group_id: row.try_get("id")?,
-                    display_name: row.try_get("display_name")?,
-                });
-        }
+    if user_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Option<String> = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(m.user_id, g.id, g.display_name) ORDER BY m.seq) \
+         FROM memberships m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_ids(user_ids))
+    .fetch_one(&mut *conn)
+    .await?;
+    for (user, group_id, display_name) in decode_rows::<(String, String, String)>(rows)? {
+        out.entry(user).or_default().push(GroupRef {
+            group_id,
+            display_name,
+        });
     }
     Ok(out)
 }
@@ -59,74 +66,105 @@ pub(crate) async fn effective_groups(
         .collect())
 }
 
-/// Adds users to `group_id` under the tenant's policy, in a few statements: every user
-/// must exist, and a refused conflict aborts the write.
+/// Adds `ids` to `group_id` in their order: the ids of users join under the tenant's
+/// policy, judged on `joined` (their groups before this write; a refused conflict aborts
+/// the write); the other ids are kept as unresolved members, never provisioned (they get
+/// no job: no user has their id).
 pub(crate) async fn add(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     group_id: &str,
-    users: &[String],
+    ids: &[String],
+    joined: &HashMap<String, Vec<GroupRef>>,
 ) -> Result<(), StoreError> {
-    if users.is_empty() {
+    if ids.is_empty() {
         return Ok(());
     }
-    let mut known = HashSet::new();
-    for chunk in users.chunks(IN_CHUNK) {
-        let sql = format!("SELECT id FROM users WHERE id IN ({})", marks(chunk.len()));
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
-        for u in chunk {
-            q = q.bind(u);
-        }
-        known.extend(q.fetch_all(&mut *conn).await?);
-    }
-    if let Some(missing) = users.iter().find(|u| !known.contains(*u)) {
-        return Err(StoreError::UnknownMember(missing.clone()));
-    }
-    let joined = joined(conn, users).await?;
-    for user in users {
-        let groups = joined.get(user).map(Vec::as_slice).unwrap_or_default();
+    let mut resolved = Vec::new();
+    // Ids in no group (new users, or no user at all) join freely.
+    for (user, groups) in ids.iter().filter_map(|id| Some((id, joined.get(id)?))) {
         match policy::admit(cx.policy, user, group_id, groups) {
             Admission::Free => {}
-            Admission::Resolved(conflict) => record_conflict(conn, &conflict).await?,
+            Admission::Resolved(conflict) => resolved.push(conflict),
             Admission::Refused(conflict, detail) => {
                 return Err(StoreError::GroupConflict(Box::new(conflict), detail))
             }
         }
     }
-    let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM memberships")
-        .fetch_one(&mut *conn)
-        .await?;
-    for (c, chunk) in users.chunks(ROWS).enumerate() {
-        let sql = format!(
-            "INSERT OR IGNORE INTO memberships (group_id, user_id, seq) VALUES {}",
-            vec!["(?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for (i, u) in chunk.iter().enumerate() {
-            q = q
-                .bind(group_id)
-                .bind(u)
-                .bind(base + 1 + (c * ROWS + i) as i64);
-        }
-        q.execute(&mut *conn).await?;
+    record_conflicts(conn, &resolved).await?;
+    // One counter for both tables, so that a group lists them in the order written.
+    let first: i64 = sqlx::query_scalar(
+        "SELECT 1 + MAX(COALESCE((SELECT MAX(seq) FROM memberships), 0), \
+         COALESCE((SELECT MAX(seq) FROM unresolved_members), 0))",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let list = json_ids(ids);
+    sqlx::query(
+        "INSERT OR IGNORE INTO memberships (group_id, user_id, seq) \
+         SELECT ?1, j.value, ?2 + j.key FROM json_each(?3) j WHERE j.value IN (SELECT id FROM users)",
+    )
+    .bind(group_id)
+    .bind(first)
+    .bind(&list)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO unresolved_members (group_id, member_id, seq, added) \
+         SELECT ?1, j.value, ?2 + j.key, ?4 FROM json_each(?3) j WHERE j.value NOT IN (SELECT id FROM users)",
+    )
+    .bind(group_id)
+    .bind(first)
+    .bind(&list)
+    .bind(now_rfc3339())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes members (users or unresolved ids) from a group.
+pub(crate) async fn remove(
+    conn: &mut SqliteConnection,
+    group_id: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = json_ids(ids);
+    for sql in [
+        "DELETE FROM memberships WHERE group_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+        "DELETE FROM unresolved_members WHERE group_id = ? AND member_id IN (SELECT value FROM json_each(?))",
+    ] {
+        sqlx::query(sql)
+            .bind(group_id)
+            .bind(&list)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
 
-/// Removes users from a group.
-pub(crate) async fn remove(
+/// Appends conflicts to the audit table, many rows per statement.
+async fn record_conflicts(
     conn: &mut SqliteConnection,
-    group_id: &str,
-    users: &[String],
+    conflicts: &[GroupConflict],
 ) -> Result<(), StoreError> {
-    for chunk in users.chunks(IN_CHUNK) {
+    let at = now_rfc3339();
+    for chunk in conflicts.chunks(CONFLICT_ROWS) {
         let sql = format!(
-            "DELETE FROM memberships WHERE group_id = ? AND user_id IN ({})",
-            marks(chunk.len())
+            "INSERT INTO group_conflicts (at, user_id, group_id, other_group_id, policy, outcome) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(group_id);
-        for u in chunk {
-            q = q.bind(u);
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q
+                .bind(&at)
+                .bind(&c.user_id)
+                .bind(&c.group_id)
+                .bind(&c.other_group_id)
+                .bind(c.policy.as_str())
+                .bind(&c.outcome);
         }
         q.execute(&mut *conn).await?;
     }
@@ -138,16 +176,5 @@ pub(crate) async fn record_conflict(
     conn: &mut SqliteConnection,
     c: &GroupConflict,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO group_conflicts (at, user_id, group_id, other_group_id, policy, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now_rfc3339())
-    .bind(&c.user_id)
-    .bind(&c.group_id)
-    .bind(&c.other_group_id)
-    .bind(c.policy.as_str())
-    .bind(&c.outcome)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    record_conflicts(conn, std::slice::from_ref(c)).await
 }

@@ -133,6 +133,25 @@ CREATE TABLE provisioning_status (
 ALTER TABLE outbox ADD COLUMN route TEXT NOT NULL DEFAULT '';
 "#,
     ),
+    (
+        4,
+        r#"
+-- Group members the identity provider named that are no user of this directory: kept as
+-- written and shown as warnings, never provisioned. Their seq comes from the same counter
+-- as the memberships', so a group lists both in the order they were written. Ids are
+-- server-assigned, so no later create gives such an id a user.
+CREATE TABLE IF NOT EXISTS unresolved_members (
+    group_id   TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    member_id  TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    added      TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+);
+CREATE INDEX IF NOT EXISTS unresolved_members_seq ON unresolved_members(seq);
+-- Every membership write reads the counter (MAX(seq)): one index step instead of a scan.
+CREATE INDEX IF NOT EXISTS memberships_seq ON memberships(seq);
+"#,
+    ),
 ];
 
 /// Applies every migration newer than the database's version.

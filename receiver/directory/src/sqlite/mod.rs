@@ -7,7 +7,8 @@
 //! - [`status`]: provisioning states, one statement per page of keys.
 //! - [`memberships`]: memberships in joining order for the one-group policy, and changes.
 //! - [`outbox`]: the jobs, written in the transaction of the change; read by the relay.
-//! - [`writer`]: the single writer that batches concurrent writes into group commits.
+//! - [`writer`]: the single writer that batches concurrent writes into group commits,
+//!   light writes ahead of the heavy group writes queued before them.
 //! - [`migrations`]: schema migrations run at start-up.
 
 pub(crate) mod groups;
@@ -44,6 +45,16 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// The rows one `json_group_array` query aggregated, decoded. Thousands of rows (a big
+/// group's members) cross the driver as one value: each row fetched on its own costs a
+/// round trip to the connection's thread.
+fn decode_rows<T: serde::de::DeserializeOwned>(
+    aggregated: Option<String>,
+) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(aggregated.as_deref().unwrap_or("[]"))
+        .map_err(|e| StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e)))))
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -78,6 +89,12 @@ impl SqliteDirectory {
             .disable_statement_logging();
         let mut conn: SqliteConnection = options.connect().await?;
         migrations::run(&mut conn).await?;
+        // The writer's page cache holds a big group write (64 MiB at most, used only when
+        // needed): with SQLite's 2 MiB a 20,000-member write spills pages to the WAL
+        // before its commit and writes some of them twice.
+        sqlx::query("PRAGMA cache_size = -65536")
+            .execute(&mut conn)
+            .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -173,7 +190,7 @@ impl Directory for SqliteDirectory {
         record: GroupRecord,
         members: Vec<String>,
     ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        Box::pin(self.writer.write_heavy(Box::new(move |conn| {
             Box::pin(async move { groups::create(conn, &cx, record, members).await })
         })))
     }
@@ -185,7 +202,7 @@ impl Directory for SqliteDirectory {
         if_match: Option<i64>,
         edit: GroupEdit,
     ) -> BoxFuture<'_, Result<GroupRecord, StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        Box::pin(self.writer.write_heavy(Box::new(move |conn| {
             Box::pin(async move {
                 let mut group = groups::update(conn, &cx, &id, if_match, edit).await?;
                 let groups = std::slice::from_mut(&mut group);
@@ -201,7 +218,7 @@ impl Directory for SqliteDirectory {
         id: String,
         if_match: Option<i64>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.writer.write(Box::new(move |conn| {
+        Box::pin(self.writer.write_heavy(Box::new(move |conn| {
             Box::pin(async move { groups::delete(conn, &cx, &id, if_match).await })
         })))
     }

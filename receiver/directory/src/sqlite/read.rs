@@ -2,6 +2,7 @@
 //! memberships and (when asked) provisioning states loaded in a few batched statements
 //! on the same connection.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -11,6 +12,7 @@ use sqlx::{Row, SqliteConnection};
 use crate::error::StoreError;
 use splashsync_protocol::Tenant;
 
+use super::decode_rows;
 use super::status::{attach_groups, attach_users};
 use crate::model::{GroupLink, GroupRecord, Indexed, Member, Query, UserRecord};
 
@@ -50,10 +52,23 @@ fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError> {
     })
 }
 
+/// How a group lists a user: its displayName, or its userName (the `display_name`
+/// column, or `user_name`, as [`load_members`] reads them).
+pub(crate) fn display_of(user: &UserRecord) -> String {
+    user_columns_of(&user.resource)
+        .1
+        .unwrap_or_else(|| user.user_name.clone())
+}
+
 /// The indexed columns of a user body: (externalId, displayName).
 pub(crate) fn user_columns_of(resource: &Value) -> (Option<String>, Option<String>) {
     let s = |k: &str| resource.get(k).and_then(Value::as_str).map(str::to_string);
     (s("externalId"), s("displayName"))
+}
+
+/// Where each record of a chunk is, by id (a page's rows find their record in O(1)).
+fn positions<'a>(ids: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
+    ids.enumerate().map(|(i, id)| (id.clone(), i)).collect()
 }
 
 async fn load_links(
@@ -70,10 +85,12 @@ async fn load_links(
         for u in chunk.iter() {
             q = q.bind(&u.id);
         }
-        for row in q.fetch_all(&mut *conn).await? {
+        let rows = q.fetch_all(&mut *conn).await?;
+        let at = positions(chunk.iter().map(|u| &u.id));
+        for row in rows {
             let user_id: String = row.try_get("user_id")?;
-            if let Some(u) = chunk.iter_mut().find(|u| u.id == user_id) {
-                u.groups.push(GroupLink {
+            if let Some(&i) = at.get(&user_id) {
+                chunk[i].groups.push(GroupLink {
                     group_id: row.try_get("id")?,
                     display_name: row.try_get("display_name")?,
                 });
@@ -83,6 +100,7 @@ async fn load_links(
     Ok(())
 }
 
+/// Fills each group's members, users and unresolved ids together in joining order.
 async fn load_members(
     conn: &mut SqliteConnection,
     groups: &mut [GroupRecord],
@@ -90,19 +108,26 @@ async fn load_members(
     for chunk in groups.chunks_mut(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let sql = format!(
-            "SELECT m.group_id, u.id, COALESCE(u.display_name, u.user_name) AS display FROM memberships m \
-             JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({marks}) ORDER BY m.seq"
+            "SELECT json_group_array(json_array(group_id, id, display) ORDER BY seq) FROM ( \
+             SELECT m.group_id AS group_id, u.id AS id, COALESCE(u.display_name, u.user_name) AS display, \
+             m.seq AS seq FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({marks}) \
+             UNION ALL SELECT r.group_id, r.member_id, NULL, r.seq FROM unresolved_members r \
+             WHERE r.group_id IN ({marks}))"
         );
-        let mut q = sqlx::query(&sql);
-        for g in chunk.iter() {
-            q = q.bind(&g.id);
+        let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
+        for _ in 0..2 {
+            for g in chunk.iter() {
+                q = q.bind(&g.id);
+            }
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            let group_id: String = row.try_get("group_id")?;
-            if let Some(g) = chunk.iter_mut().find(|g| g.id == group_id) {
-                g.members.push(Member {
-                    user_id: row.try_get("id")?,
-                    display: row.try_get("display")?,
+        let rows = decode_rows::<(String, String, Option<String>)>(q.fetch_one(&mut *conn).await?)?;
+        let at = positions(chunk.iter().map(|g| &g.id));
+        for (group_id, user_id, display) in rows {
+            if let Some(&i) = at.get(&group_id) {
+                chunk[i].members.push(Member {
+                    user_id,
+                    resolved: display.is_some(),
+                    display: display.unwrap_or_default(),
                 });
             }
         }

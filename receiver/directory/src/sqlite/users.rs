@@ -1,13 +1,16 @@
 //! User writes of the SQLite directory; each runs inside the writer's batch transaction.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
+use splashsync_protocol::job::GroupRef;
 use splashsync_scim::now_rfc3339;
 use sqlx::SqliteConnection;
 
-use super::memberships::effective_groups;
+use super::memberships::{effective_groups, json_ids};
 use super::outbox::{insert_job, insert_jobs};
-use super::read::{load_user, user_columns_of, user_from_row};
-use super::{check_version, is_unique_violation, marks, IN_CHUNK};
+use super::read::{load_user, user_columns_of};
+use super::{check_version, decode_rows, is_unique_violation};
 use crate::error::StoreError;
 use crate::model::{UserRecord, WriteCtx};
 use crate::plan;
@@ -45,35 +48,53 @@ pub(crate) async fn current_job(
     write_job(conn, cx, record, false).await
 }
 
-/// Bumps the versions of users whose desired state changed through a group and writes
-/// their jobs: a handful of statements whatever the number of users.
+/// Bumps the versions of users whose desired state changed through a group write and
+/// writes their jobs, each in its Splashtop group from `groups` (none when absent), in a
+/// few statements whatever their number; ids that are no user are skipped. Returns the
+/// users as they are now.
 pub(crate) async fn touch(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     user_ids: &[String],
-) -> Result<(), StoreError> {
+    groups: HashMap<String, GroupRef>,
+) -> Result<Vec<UserRecord>, StoreError> {
     if user_ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let now = now_rfc3339();
-    let mut records = Vec::with_capacity(user_ids.len());
-    for chunk in user_ids.chunks(IN_CHUNK) {
-        let sql = format!(
-            "UPDATE users SET version = version + 1, last_modified = ? WHERE id IN ({}) \
-             RETURNING id, user_name, resource, version, created, last_modified",
-            marks(chunk.len())
-        );
-        let mut q = sqlx::query(&sql).bind(&now);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            records.push(user_from_row(&row)?);
-        }
-    }
-    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    let groups = effective_groups(conn, &ids, cx.policy).await?;
-    insert_jobs(conn, &plan::user_jobs(cx, &records, groups)).await
+    let list = json_ids(user_ids);
+    sqlx::query(
+        "UPDATE users SET version = version + 1, last_modified = ? WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(now_rfc3339())
+    .bind(&list)
+    .execute(&mut *conn)
+    .await?;
+    // One row holding them all: rows cross the driver one by one, at a cost per row.
+    let all: Option<String> = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(id, user_name, json(resource), version, created, last_modified)) \
+         FROM users WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(&list)
+    .fetch_one(&mut *conn)
+    .await?;
+    let records: Vec<UserRecord> =
+        decode_rows::<(String, String, Value, i64, String, String)>(all)?
+            .into_iter()
+            .map(
+                |(id, user_name, resource, version, created, last_modified)| UserRecord {
+                    id,
+                    user_name,
+                    resource,
+                    version,
+                    created,
+                    last_modified,
+                    groups: Vec::new(),
+                    provisioning: None,
+                },
+            )
+            .collect();
+    insert_jobs(conn, &plan::user_jobs(cx, &records, groups)).await?;
+    Ok(records)
 }
 
 /// Inserts a new user and its first job.

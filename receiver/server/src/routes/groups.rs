@@ -11,7 +11,7 @@ use splashsync_scim::patch::{self, DefaultRules};
 use splashsync_scim::{now_rfc3339, ListResponse, ScimError};
 
 use super::query::{ListParams, ListRequest};
-use super::response::{created, if_match, new_id, resource, scim_json, store_error};
+use super::response::{if_match, new_id, resource, scim_json, store_error};
 use super::users::patch_error;
 use super::AppState;
 use crate::extract::ScimJson;
@@ -35,6 +35,7 @@ pub async fn create(
     State(state): State<AppState>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
+    group::limit_members(group::members_in_body(&body))?;
     let valid = group::validate(body)?;
     let now = now_rfc3339();
     let record = GroupRecord {
@@ -53,7 +54,13 @@ pub async fn create(
         .create_group(cx, record, valid.members)
         .await
     {
-        Ok(g) => Ok(created(group::render(&g, &state.base_url, true), g.version)),
+        Ok(g) => {
+            let mut body = group::render(&g, &state.base_url, true);
+            // What `created` does, with the warnings in the extension it adds.
+            provisioning::mark_pending(&mut body);
+            group::warn(&mut body, &g);
+            Ok(resource(StatusCode::CREATED, &body, g.version))
+        }
         Err(e) => Err(refused(&state, e).await),
     }
 }
@@ -79,6 +86,7 @@ pub async fn get_one(
         projection.wants("members"),
     ));
     annotate(&mut body, record.provisioning.as_ref());
+    group::warn(&mut body, &record);
     Ok(resource(StatusCode::OK, &body, record.version))
 }
 
@@ -114,6 +122,15 @@ pub async fn list(
         .filter_map(|r| Some((r.id.as_str(), r.provisioning.as_ref()?)))
         .collect();
     annotate_page(&mut page, &statuses);
+    if with_members {
+        let by_id: HashMap<&str, &GroupRecord> =
+            records.iter().map(|r| (r.id.as_str(), r)).collect();
+        for body in &mut page {
+            if let Some(record) = body["id"].as_str().and_then(|id| by_id.get(id)) {
+                group::warn(body, record);
+            }
+        }
+    }
     let body = ListResponse::new(page, total, request.paging.start_index);
     Ok(scim_json(
         StatusCode::OK,
@@ -131,6 +148,7 @@ pub async fn replace(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
+    group::limit_members(group::members_in_body(&body))?;
     let valid = group::validate(body)?;
     let cx = state.write_ctx(format!("PUT /Groups/{id}"));
     let edit = Box::new(move |_: &GroupRecord| {
@@ -144,6 +162,7 @@ pub async fn replace(
             let mut body = group::render(&g, &state.base_url, true);
             if provisioning::wanted(raw.as_deref()) {
                 annotate(&mut body, g.provisioning.as_ref());
+                group::warn(&mut body, &g);
             }
             Ok(resource(StatusCode::OK, &body, g.version))
         }
@@ -162,7 +181,9 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let version = if_match(&headers)?;
+    group::limit_operations(&body)?;
     let request = patch::parse_patch(&body).map_err(patch_error)?;
+    group::limit_members(group::members_in_patch(&request))?;
     let projection = params.projection()?;
     let cx = state.write_ctx(format!("PATCH /Groups/{id}"));
     let edit = Box::new(move |current: &GroupRecord| {
@@ -172,7 +193,10 @@ pub async fn patch(
             let members = current
                 .members
                 .iter()
-                .map(|m| serde_json::json!({"value": m.user_id, "display": m.display}))
+                .map(|m| match m.resolved {
+                    true => serde_json::json!({"value": m.user_id, "display": m.display}),
+                    false => serde_json::json!({"value": m.user_id}),
+                })
                 .collect();
             obj.insert("members".into(), Value::Array(members));
         }
@@ -192,6 +216,7 @@ pub async fn patch(
             ));
             if provisioning::wanted(raw.as_deref()) {
                 annotate(&mut body, g.provisioning.as_ref());
+                group::warn(&mut body, &g);
             }
             Ok(resource(StatusCode::OK, &body, g.version))
         }

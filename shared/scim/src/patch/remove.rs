@@ -1,11 +1,13 @@
 //! `remove` (RFC 7644 §3.5.2.2), including Entra's removal of listed values.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::target::{
     check, check_known, container_mut, guard, is_read_only, read_only_error, unlist_schema, Schema,
 };
-use super::values::{clean, find_key, is_reference_list, references, selects, top};
+use super::values::{clean, find_key, is_reference_list, references, selects, top, value_str};
 use super::{PatchError, PatchPath, PatchRules};
 
 pub(super) fn remove(
@@ -87,7 +89,16 @@ fn remove_values(container: &mut Map<String, Value>, key: &str, value: Option<&V
                 Value::Array(list) => list.iter().cloned().map(clean).collect(),
                 other => vec![clean(other.clone())],
             };
-            items.retain(|e| !targets.iter().any(|t| selects(t, e, by_value)));
+            // A target with a `value` selects exactly the elements with that value
+            // (`selects`): those go through a set, so removing n of m members is O(n + m).
+            let (by_id, others): (Vec<&Value>, Vec<&Value>) = targets
+                .iter()
+                .partition(|t| by_value && value_str(t).is_some());
+            let ids: HashSet<&str> = by_id.into_iter().filter_map(value_str).collect();
+            items.retain(|e| {
+                let listed = value_str(e).is_some_and(|v| ids.contains(v));
+                !listed && !others.iter().any(|t| selects(t, e, by_value))
+            });
             if items.is_empty() {
                 container.remove(key);
             }

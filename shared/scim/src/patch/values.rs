@@ -1,6 +1,8 @@
 //! Value helpers for PATCH: key lookup, boolean coercion, null stripping,
 //! multi-valued equality and merging.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::PatchRules;
@@ -110,7 +112,7 @@ pub(super) fn references(value: Value, multi: bool) -> Value {
     }
 }
 
-fn value_str(v: &Value) -> Option<&str> {
+pub(super) fn value_str(v: &Value) -> Option<&str> {
     get_ci(v, "value").and_then(Value::as_str)
 }
 
@@ -139,11 +141,22 @@ pub(super) fn clear_other_primaries(items: &mut [Value], keep: usize) {
     }
 }
 
-/// Appends the items not already present.
+/// Appends the items not already present. References are matched through a set of
+/// their values: a group PATCH adding 20,000 members must not compare each one with
+/// every member before it.
 pub(super) fn append_unique(existing: &mut Vec<Value>, items: Vec<Value>, by_value: bool) {
     let mut new_primary = None;
+    let mut values: HashSet<String> = HashSet::new();
+    if by_value {
+        values.extend(existing.iter().filter_map(value_str).map(str::to_string));
+    }
     for item in items.into_iter().filter(|v| !v.is_null()).map(clean) {
-        if existing.iter().any(|e| same_element(e, &item, by_value)) {
+        // An element with a `value` equals another by that value alone (`same_element`).
+        let present = match value_str(&item).filter(|_| by_value) {
+            Some(v) => !values.insert(v.to_string()),
+            None => existing.iter().any(|e| same_element(e, &item, by_value)),
+        };
+        if present {
             continue;
         }
         if is_primary(&item) {
