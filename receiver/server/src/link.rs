@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 /// Longest one connection attempt may take (a black-holed host never answers).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-
 /// Where the relay and the intake connect, and the tenant they claim the prefix for.
 #[derive(Debug, Clone)]
 pub struct Link {

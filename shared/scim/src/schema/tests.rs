@@ -141,7 +141,14 @@ fn the_splashsync_extensions() {
     let names: Vec<&str> = p.attributes.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(
         names,
-        ["state", "lastError", "splashtopId", "version", "updated"]
+        [
+            "state",
+            "lastError",
+            "splashtopId",
+            "version",
+            "updated",
+            "warnings"
+        ]
     );
     for a in &p.attributes {
         assert_eq!(
@@ -150,7 +157,8 @@ fn the_splashsync_extensions() {
             "{}",
             a.name
         );
-        assert!(!a.multi_valued && !a.required, "{}", a.name);
+        assert!(!a.required, "{}", a.name);
+        assert_eq!(a.multi_valued, a.name == "warnings", "{}", a.name);
     }
     assert_eq!(
         p.attribute("state").unwrap().canonical_values,
