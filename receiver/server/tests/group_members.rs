@@ -11,6 +11,10 @@ use splashsync_directory::{MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS};
 
 const PROVISIONING: &str = "urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning";
 
+/// The extension is `returned: "request"`: these reads ask for it.
+const ASKED: &str =
+    "attributes=urn:ietf:params:scim:schemas:extension:splashsync:2.0:Provisioning,members,displayName";
+
 fn patch(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
@@ -42,7 +46,7 @@ async fn a_push_naming_a_stale_id_applies_the_others_and_keeps_it_with_a_warning
     // Okta's objects and Entra's bare ids alike.
     let (s, _, g) = api
         .post(
-            "/scim/v2/Groups",
+            &format!("/scim/v2/Groups?{ASKED}"),
             &json!({"displayName": "Sales", "members": [{"value": ada}, "stale-id", bob]}),
         )
         .await;
@@ -66,7 +70,7 @@ async fn a_push_naming_a_stale_id_applies_the_others_and_keeps_it_with_a_warning
         [ada.clone(), bob.clone()]
     );
     let gid = g["id"].as_str().unwrap();
-    let (_, _, read) = api.get(&format!("/scim/v2/Groups/{gid}")).await;
+    let (_, _, read) = api.get(&format!("/scim/v2/Groups/{gid}?{ASKED}")).await;
     assert_eq!(
         read["members"], g["members"],
         "a read returns what was written"
@@ -77,7 +81,7 @@ async fn a_push_naming_a_stale_id_applies_the_others_and_keeps_it_with_a_warning
     let (s, _, after) = api
         .send(
             "PATCH",
-            &format!("/scim/v2/Groups/{gid}"),
+            &format!("/scim/v2/Groups/{gid}?{ASKED}"),
             &patch(json!([{"op": "remove", "path": "members[value eq \"stale-id\"]"}])),
         )
         .await;
@@ -100,7 +104,7 @@ async fn a_patch_adding_a_stale_id_among_others_applies_the_others() {
     let (s, _, b) = api
         .send(
             "PATCH",
-            &format!("/scim/v2/Groups/{gid}"),
+            &format!("/scim/v2/Groups/{gid}?{ASKED}"),
             &patch(json!([{"op": "add", "path": "members",
                            "value": [{"value": "gone-1"}, {"value": ada}, "gone-2"]}])),
         )

@@ -33,6 +33,7 @@ async fn refused(state: &AppState, err: StoreError) -> ScimError {
 /// `POST /Groups`.
 pub async fn create(
     State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     group::limit_members(group::members_in_body(&body))?;
@@ -56,9 +57,12 @@ pub async fn create(
     {
         Ok(g) => {
             let mut body = group::render(&g, &state.base_url, true);
-            // What `created` does, with the warnings in the extension it adds.
-            provisioning::mark_pending(&mut body);
-            group::warn(&mut body, &g);
+            // The extension is returned on request only (its attributes are
+            // `returned: "request"`); nothing applied the group yet: no store read needed.
+            if provisioning::wanted(raw.as_deref()) {
+                provisioning::mark_pending(&mut body);
+                group::warn(&mut body, &g);
+            }
             Ok(resource(StatusCode::CREATED, &body, g.version))
         }
         Err(e) => Err(refused(&state, e).await),
