@@ -8,6 +8,7 @@
 //! name attributes, never values (they are personal data).
 
 use serde_json::{Map, Value};
+use splashsync_directory::plan::{account_email, AccountSource};
 use splashsync_scim::{schema, ScimError, ScimType};
 
 /// Longest string Splashtop accepts in a field, in characters.
@@ -16,42 +17,8 @@ pub const MAX_CHARS: usize = 256;
 /// Longest email Splashtop accepts, in bytes.
 pub const MAX_EMAIL: usize = 254;
 
-/// Where a user's Splashtop account email comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountSource {
-    /// The userName (an email, or no email to fall back on).
-    UserName,
-    /// The primary email (the first one when none is primary): userName is no email.
-    Email,
-}
-
 fn invalid(path: &str, what: &str) -> ScimError {
     ScimError::bad_request(ScimType::InvalidValue, format!("'{path}' {what}"))
-}
-
-/// The Splashtop account email of a user body, and where it comes from: the userName
-/// when it contains `@`, else the value of the email marked `"primary": true` (or of the
-/// first email), else the userName. The same choice as the directory's plan
-/// (`splashsync_directory::plan::desired_state`); a test keeps the two in step.
-pub fn account_email<'a>(
-    user_name: &'a str,
-    obj: &'a Map<String, Value>,
-) -> (&'a str, AccountSource) {
-    if user_name.contains('@') {
-        return (user_name, AccountSource::UserName);
-    }
-    let emails = get_ci(obj, "emails").and_then(Value::as_array);
-    let chosen = emails.and_then(|list| {
-        list.iter()
-            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-            .or_else(|| list.first())
-            .and_then(|e| e.get("value"))
-            .and_then(Value::as_str)
-    });
-    match chosen {
-        Some(email) => (email, AccountSource::Email),
-        None => (user_name, AccountSource::UserName),
-    }
 }
 
 /// Whether Splashtop takes `s` as an email: `local@domain`, one `@`, neither part empty,

@@ -18,7 +18,7 @@ use splashsync_scim::now_rfc3339;
 use crate::model::WriteCtx;
 
 pub use group::{group_job, group_update, groups_after, unresolved_warning, GroupUpdate};
-pub use user::{desired_state, user_job, user_jobs};
+pub use user::{account_email, desired_state, user_job, user_jobs, AccountSource};
 
 /// The fields every job of a write carries: a fresh, time-ordered job id, the write's
 /// tenant and origin, and the key's version.

@@ -29,20 +29,38 @@ fn str_at<'a>(obj: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
     get_ci(cur, last)?.as_str()
 }
 
-/// The Splashtop account email: the userName when it is one, else the primary email.
-fn account_email(user_name: &str, obj: &Map<String, Value>) -> String {
+/// Where a user's Splashtop account email comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSource {
+    /// The userName (an email, or no email to fall back on).
+    UserName,
+    /// The primary email (the first one when none is primary): userName is no email.
+    Email,
+}
+
+/// The Splashtop account email of a user body, and where it comes from: the userName
+/// when it contains `@`, else the value of the email marked `"primary": true` (or of the
+/// first email), else the userName. The plan provisions it; the receiver checks it at the
+/// door with the same function.
+pub fn account_email<'a>(
+    user_name: &'a str,
+    obj: &'a Map<String, Value>,
+) -> (&'a str, AccountSource) {
     if user_name.contains('@') {
-        return user_name.to_string();
+        return (user_name, AccountSource::UserName);
     }
     let emails = get_ci(obj, "emails").and_then(Value::as_array);
-    let pick = emails.and_then(|list| {
+    let chosen = emails.and_then(|list| {
         list.iter()
             .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
             .or_else(|| list.first())
             .and_then(|e| e.get("value"))
             .and_then(Value::as_str)
     });
-    pick.unwrap_or(user_name).to_string()
+    match chosen {
+        Some(email) => (email, AccountSource::Email),
+        None => (user_name, AccountSource::UserName),
+    }
 }
 
 /// The desired Splashtop state of a user record whose Splashtop group is `group`.
@@ -62,7 +80,7 @@ pub fn desired_state(record: &UserRecord, group: Option<GroupRef>) -> UserState 
     UserState {
         user_id: record.id.clone(),
         user_name: record.user_name.clone(),
-        email: account_email(&record.user_name, obj),
+        email: account_email(&record.user_name, obj).0.to_string(),
         first_name,
         last_name,
         display_name,
