@@ -75,6 +75,7 @@ pub(crate) fn user_state(
         }),
         sso_name: None,
         deleted: false,
+        incarnation: None,
     }
 }
 

@@ -121,6 +121,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
             group: None,
             sso_name: None,
             deleted: false,
+            incarnation: None,
         },
     });
     let partition = topology.partition_of(&job.route());

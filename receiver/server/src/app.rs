@@ -83,6 +83,7 @@ impl Application {
             page_size: settings.page_size,
             max_page_size: settings.max_page_size,
             group_policy: settings.group_policy,
+            rename_policy: settings.rename_policy,
             caller: crate::routes::token_fingerprint(settings.scim_token.expose_secret()).into(),
         };
         let topology = Topology::new(settings.amqp_prefix.clone(), settings.partitions);

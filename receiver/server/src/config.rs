@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use secrecy::SecretString;
+use splashsync_directory::model::RenamePolicy;
 use splashsync_directory::GroupPolicy;
 use splashsync_runtime::telemetry::LogFormat;
 
@@ -73,6 +74,16 @@ pub struct Settings {
         value_parser = group_policy_parser()
     )]
     pub group_policy: GroupPolicy,
+
+    /// What a userName change that changes the Splashtop account does: reject (400
+    /// mutability) or reinvite (invite the new account, retire the old one).
+    #[arg(
+        long,
+        env = "SPLASHSYNC_RENAME_POLICY",
+        default_value = "reject",
+        value_parser = rename_policy_parser()
+    )]
+    pub rename_policy: RenamePolicy,
 
     /// Token of the admin API and console (`/admin`, `/console`); both are off when unset.
     #[arg(long, env = "SPLASHSYNC_ADMIN_TOKEN", hide_env_values = true)]
@@ -166,6 +177,13 @@ fn group_policy_parser() -> impl clap::builder::TypedValueParser<Value = GroupPo
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(GroupPolicy::ALL.map(GroupPolicy::as_str))
         .map(|name| name.parse::<GroupPolicy>().unwrap_or_default())
+}
+
+/// The rename policies by name, listed in `--help` like an enum's values.
+fn rename_policy_parser() -> impl clap::builder::TypedValueParser<Value = RenamePolicy> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(RenamePolicy::ALL.map(RenamePolicy::as_str))
+        .map(|name| name.parse::<RenamePolicy>().unwrap_or_default())
 }
 
 impl Settings {
@@ -288,6 +306,15 @@ mod tests {
             GroupPolicy::Reject
         );
         assert!(parse(&["--scim-token", "0123456789abcdef", "--group-policy", "last"]).is_err());
+    }
+
+    #[test]
+    fn the_rename_policy_is_reject_unless_reinvite_is_asked_for() {
+        let token = ["--scim-token", "0123456789abcdef"];
+        assert_eq!(parse(&token).unwrap().rename_policy, RenamePolicy::Reject);
+        let s = parse(&[token[0], token[1], "--rename-policy", "reinvite"]).unwrap();
+        assert_eq!(s.rename_policy, RenamePolicy::Reinvite);
+        assert!(parse(&[token[0], token[1], "--rename-policy", "rename"]).is_err());
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Options {
     pub worker: bool,
     /// Simulator configuration.
     pub sim: SimConfig,
+    /// The receiver's `SPLASHSYNC_RENAME_POLICY`.
+    pub rename_policy: splashsync_receiver::directory::model::RenamePolicy,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             receiver_amqp_url: amqp_url(),
             worker: true,
             sim: SimConfig::default(),
+            rename_policy,
         }
     }
 }
@@ -102,7 +105,8 @@ impl TestApp {
             worker: None,
             _dir: dir,
         };
-        app.start_receiver(&options.receiver_amqp_url).await;
+        app.start_receiver(&options.receiver_amqp_url, options.rename_policy)
+            .await;
         if options.worker {
             let main = WorkerOptions {
                 retry_budget: Duration::from_secs(20),
@@ -115,7 +119,11 @@ impl TestApp {
     }
 
     /// Starts the receiver on this app's database with `amqp_url` for its relay and intake.
-    async fn start_receiver(&mut self, amqp_url: &str) {
+    async fn start_receiver(
+        &mut self,
+        amqp_url: &str,
+        rename_policy: splashsync_receiver::directory::model::RenamePolicy,
+    ) {
         let settings = splashsync_receiver::config::Settings {
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url: self.database_url(),
@@ -128,6 +136,7 @@ impl TestApp {
             page_size: 100,
             max_page_size: 1000,
             group_policy: Default::default(),
+            rename_policy: Default::default(),
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),
             sample_interval_secs: 1,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,

@@ -49,7 +49,11 @@ pub(crate) async fn replay(
     };
     let stale: Option<Job> = serde_json::from_str(&payload).ok();
     let object_id = parsed.id();
-    if parsed.kind() == KeyKind::User {
+    if parsed.retired_account().is_some() {
+        // The retirement of an account its user left: still its desired state (should the
+        // user hold the account again, its newer incarnation supersedes this one).
+        gone(conn, &cx, &parsed, id, stale).await?;
+    } else if parsed.kind() == KeyKind::User {
         match load_user(conn, object_id).await? {
             Some(record) => current_job(conn, &cx, &record).await?,
             None => gone(conn, &cx, &parsed, id, stale).await?,
@@ -135,7 +139,8 @@ async fn gone(
     let job = match stale {
         Some(Job::UserV1(mut j)) => {
             j.meta = meta(&j.meta);
-            j.state.deleted = true;
+            // A retirement stays a retirement (removed or deleted per the worker's mode).
+            j.state.deleted = key.retired_account().is_none();
             j.state.active = false;
             j.state.group = None;
             Job::UserV1(j)

@@ -152,6 +152,16 @@ CREATE INDEX IF NOT EXISTS unresolved_members_seq ON unresolved_members(seq);
 CREATE INDEX IF NOT EXISTS memberships_seq ON memberships(seq);
 "#,
     ),
+    (
+        5,
+        r#"
+-- The incarnation under which a user holds its Splashtop account: a UUIDv7 minted when a
+-- userName change moved it to a new account (rename policy `reinvite`); NULL while it holds
+-- the account it was created with (its id stands for it). Workers compare incarnations so
+-- that a job of an earlier holder of an account never acts on it after a later one's.
+ALTER TABLE users ADD COLUMN incarnation TEXT;
+"#,
+    ),
 ];
 
 /// Applies every migration newer than the database's version.

@@ -99,14 +99,3 @@ pub fn store_error(err: StoreError) -> ScimError {
         }
     }
 }
-
-/// 400 `mutability` for a userName change, saying why.
-pub fn user_name_immutable(from: &str, to: &str) -> ScimError {
-    ScimError::bad_request(
-        ScimType::Mutability,
-        format!(
-            "userName cannot change (from {from:?} to {to:?}): it is the user's Splashtop account, which Splashtop \
-             cannot rename. Deprovision the user and provision the new userName instead"
-        ),
-    )
-}
