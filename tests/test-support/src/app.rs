@@ -74,7 +74,7 @@ impl Default for Options {
             receiver_amqp_url: amqp_url(),
             worker: true,
             sim: SimConfig::default(),
-            rename_policy,
+            rename_policy: Default::default(),
         }
     }
 }
@@ -136,7 +136,7 @@ impl TestApp {
             page_size: 100,
             max_page_size: 1000,
             group_policy: Default::default(),
-            rename_policy: Default::default(),
+            rename_policy,
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),
             sample_interval_secs: 1,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,

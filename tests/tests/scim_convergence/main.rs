@@ -19,9 +19,11 @@
 //! # Layout
 //! - `model`: the directory as the receiver answered it, and the team it implies.
 //! - `run`: the generator of SCIM operations, recording each in the trace and the model.
+//! - `renames`: the rename cases the generator meets by chance, each spelled out once.
 //! - this file: one case, its wait for a quiet system, and the checks.
 
 mod model;
+mod renames;
 mod run;
 
 use std::collections::HashMap;
