@@ -5,7 +5,8 @@
 //! - `session` (`consumer/session.rs`): a RabbitMQ connection (reconnecting when the
 //!   broker goes away), the prefix claimed for this worker's tenant, the topology
 //!   declared, and the partitions the heartbeat assigns, each consumed a job at a time,
-//!   in order, acked only after Splashtop answered (`partitions`);
+//!   in order, acked only after Splashtop answered, or unapplied when a newer job of its
+//!   key is already delivered behind it (`partitions`);
 //! - `heartbeat`: this worker's place in the live set, and its share of the partitions.
 //!
 //! SIGTERM stops each partition between jobs: the in-flight job finishes and is acked (or,
@@ -45,6 +46,9 @@ use splashtop_api::{HttpTeamApi, TeamApi};
 
 /// Default interval between heartbeats (and rebalances).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Default prefetch of each partition consumer: how many jobs of a partition a worker
+/// holds at once, the window coalescing looks into (docs/DESIGN.md, "Coalescing").
+pub const DEFAULT_PREFETCH: u16 = 32;
 /// The Redis every worker shares unless configured otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// How long leaving the live set may take at shutdown before it is left to expire.
@@ -64,6 +68,8 @@ pub struct Worker {
     redis_url: String,
     redis_prefix: String,
     heartbeat: Duration,
+    prefetch: u16,
+    coalesce: bool,
     listen: Option<SocketAddr>,
     ops_limits: Limits,
     restarts: RestartPolicy,
@@ -106,7 +112,9 @@ impl Worker {
         .with_tenant(tenant)
         .with_retry_budget(Duration::from_secs(settings.retry_budget_secs))
         .with_max_retry_after(Duration::from_secs(settings.max_retry_after_secs))
-        .with_rate_limit(settings.rate_limit_per_minute);
+        .with_rate_limit(settings.rate_limit_per_minute)
+        .with_prefetch(settings.prefetch)
+        .with_coalesce(settings.coalesce);
         let prefix = settings
             .redis_prefix
             .clone()
@@ -137,6 +145,8 @@ impl Worker {
             rate_limit_per_minute: 200,
             redis_url: DEFAULT_REDIS_URL.to_string(),
             heartbeat: DEFAULT_HEARTBEAT,
+            prefetch: DEFAULT_PREFETCH,
+            coalesce: true,
             listen: None,
             ops_limits: crate::ops::LIMITS,
             restarts: RestartPolicy::default(),
@@ -179,6 +189,20 @@ impl Worker {
     /// Overrides the heartbeat interval.
     pub fn with_heartbeat(mut self, every: Duration) -> Self {
         self.heartbeat = every;
+        self
+    }
+
+    /// Overrides each partition consumer's prefetch (at least 1), the window in which a
+    /// job may be superseded by a newer one of its key.
+    pub fn with_prefetch(mut self, prefetch: u16) -> Self {
+        self.prefetch = prefetch.max(1);
+        self
+    }
+
+    /// Turns coalescing on or off: with it off, every job is applied, even one whose key
+    /// has a newer job already delivered behind it.
+    pub fn with_coalesce(mut self, coalesce: bool) -> Self {
+        self.coalesce = coalesce;
         self
     }
 
@@ -262,6 +286,8 @@ impl BoundWorker {
             mode: w.mode,
             retry: w.retry,
             worker: w.id.clone(),
+            prefetch: w.prefetch,
+            coalesce: w.coalesce,
         });
         let ops = Ops {
             metrics,

@@ -31,6 +31,10 @@ pub struct WorkerOptions {
     pub amqp_url: Option<String>,
     /// How often it heartbeats (`None`: the worker's default).
     pub heartbeat: Option<Duration>,
+    /// Coalescing (`SPLASHSYNC_COALESCE`): on unless a test compares without it.
+    pub coalesce: bool,
+    /// Each partition consumer's prefetch (`None`: the worker's default).
+    pub prefetch: Option<u16>,
 }
 
 impl Default for WorkerOptions {
@@ -43,6 +47,8 @@ impl Default for WorkerOptions {
             amqp_url: None,
             // Fast, so that workers joining and leaving rebalance within a test's patience.
             heartbeat: Some(Duration::from_millis(500)),
+            coalesce: true,
+            prefetch: None,
         }
     }
 }
@@ -79,7 +85,11 @@ impl RunningWorker {
         )
         .with_redis(&redis_url(), topology.prefix())
         .with_retry_budget(options.retry_budget)
-        .with_rate_limit(options.rate_limit_per_minute);
+        .with_rate_limit(options.rate_limit_per_minute)
+        .with_coalesce(options.coalesce);
+        if let Some(prefetch) = options.prefetch {
+            worker = worker.with_prefetch(prefetch);
+        }
         if let Some(every) = options.heartbeat {
             worker = worker.with_heartbeat(every);
         }

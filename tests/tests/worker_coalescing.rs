@@ -1,0 +1,400 @@
+//! Coalescing (docs/DESIGN.md, "Coalescing"): when newer jobs of a key are already
+//! delivered to the worker behind an older one, only the newest is applied and the older
+//! ones are acked as `superseded`; with `SPLASHSYNC_COALESCE=false` every job is applied.
+//! Driven through the real RabbitMQ and the simulator, jobs published straight to the
+//! partition queues as the relay would.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
+use splashsync_protocol::job::Job;
+use splashsync_test_support::{
+    account_job, delete_job, eventually, has_user, metric, sim_reaches, versions_never_decrease,
+    Cluster, Publisher, UserSpec, WorkerOptions,
+};
+use splashtop_sim::{Faults, LogEntry, SimConfig};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn options(coalesce: bool) -> WorkerOptions {
+    WorkerOptions {
+        coalesce,
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        ..WorkerOptions::default()
+    }
+}
+
+/// Takes every outcome event published so far out of the events queue.
+async fn take_events(broker: &Publisher) -> Vec<OutcomeEvent> {
+    let topology = broker.topology();
+    let channel = broker.channel().await;
+    let mut events = Vec::new();
+    while let Some(msg) = channel
+        .basic_get(
+            topology.events_queue().as_str().into(),
+            BasicGetOptions::default(),
+        )
+        .await
+        .expect("basic_get")
+    {
+        msg.ack(BasicAckOptions::default()).await.expect("ack");
+        events.push(serde_json::from_slice(&msg.data).expect("an outcome event"));
+    }
+    let _ = channel.close(200, "done".into()).await;
+    events
+}
+
+/// The versions of `key` the simulator's journal shows written, in order.
+fn written(log: &[LogEntry], key: &str) -> Vec<i64> {
+    log.iter()
+        .filter(|e| e.key.as_deref() == Some(key))
+        .filter_map(|e| e.version)
+        .collect()
+}
+
+/// Four versions of one user queued behind a slow job of another account, all on one
+/// partition, before the worker starts: they are all delivered while the slow job is
+/// applied. Returns the journal, the outcome events, the worker's metrics, and the jobs.
+async fn queued_versions(coalesce: bool) -> (Vec<LogEntry>, Vec<OutcomeEvent>, String, Vec<Job>) {
+    // Every request takes 300 ms: the slow job's read and write keep the window filling.
+    let sim = SimConfig {
+        faults: Faults {
+            latency_ms: 300,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    };
+    let mut cluster = Cluster::new(sim, 1).await;
+    let slow = account_job("slow", "slow@example.com", 1, UserSpec::active("Slow"));
+    cluster.publish(&slow).await;
+    let versions: Vec<Job> = (1..=4)
+        .map(|v| {
+            account_job(
+                "ada",
+                "ada@example.com",
+                v,
+                UserSpec::active(&format!("Ada{v}")),
+            )
+        })
+        .collect();
+    for job in &versions {
+        cluster.publish(job).await;
+    }
+    let w = cluster.start_worker(options(coalesce)).await;
+    let base = cluster.worker_url(w).expect("the worker listens");
+    sim_reaches(&cluster.sim, WAIT, "the newest version applied", |s| {
+        s["users"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|u| u["first_name"] == "Ada4")
+    })
+    .await;
+    // The newest job's own `applied` event is published before its ack, after every
+    // event of the jobs before it: once it is in, they all are.
+    let newest = &versions[3].meta().job_id;
+    let broker = Publisher::connect(&cluster.topology, "splashsync-test-events").await;
+    let events = Mutex::new(Vec::new());
+    eventually(WAIT, "the newest job's applied event", || async {
+        let taken = take_events(&broker).await;
+        let mut events = events.lock().expect("events");
+        events.extend(taken);
+        events
+            .iter()
+            .any(|e| &e.job_id == newest && e.status == OutcomeStatus::Applied)
+    })
+    .await;
+    broker.close().await;
+    let events = events.into_inner().expect("events");
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    let log = cluster.sim.log();
+    cluster.shutdown().await;
+    (log, events, metrics, versions)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_newest_of_a_users_queued_versions_is_applied_the_rest_superseded() {
+    let (log, events, metrics, versions) = queued_versions(true).await;
+    let key = versions[0].meta().key.to_string();
+    assert_eq!(
+        written(&log, &key),
+        vec![4],
+        "one Splashtop write, the newest state's: {log:?}"
+    );
+    let newest = versions[3].meta();
+    let superseded: BTreeMap<i64, &OutcomeEvent> = events
+        .iter()
+        .filter(|e| e.status == OutcomeStatus::Superseded)
+        .map(|e| (e.version, e))
+        .collect();
+    assert_eq!(
+        superseded.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3],
+        "{events:#?}"
+    );
+    for (v, e) in &superseded {
+        assert_eq!(e.key.to_string(), key);
+        assert_eq!(e.job_id, versions[*v as usize - 1].meta().job_id);
+        assert_eq!(
+            e.detail,
+            format!("superseded by job {} (version 4)", newest.job_id),
+            "the event names the job applied in its place"
+        );
+    }
+    assert_eq!(
+        metric(
+            &metrics,
+            "splashsync_worker_jobs_coalesced_total",
+            &[("kind", "user")]
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "splashsync_worker_jobs_total",
+            &[("kind", "user"), ("outcome", "superseded")]
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_coalescing_every_queued_version_is_applied() {
+    let (log, events, metrics, versions) = queued_versions(false).await;
+    let key = versions[0].meta().key.to_string();
+    assert_eq!(written(&log, &key), vec![1, 2, 3, 4], "{log:?}");
+    // Checked after the newest job's applied event: nothing was superseded before it.
+    assert!(
+        !events.iter().any(|e| e.status == OutcomeStatus::Superseded),
+        "{events:#?}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "splashsync_worker_jobs_total",
+            &[("kind", "user"), ("outcome", "applied")]
+        ),
+        Some(5.0),
+        "{metrics}"
+    );
+}
+
+/// The directory the property test models: accounts deleted and created again with the
+/// same userName (a new SCIM id, so a new key on the same account route).
+#[derive(Debug, Default)]
+struct Accounts {
+    /// slot → (SCIM id, version, state), while the slot's user exists.
+    live: BTreeMap<usize, (String, i64, UserSpec)>,
+}
+
+const SLOTS: usize = 5;
+
+fn email(slot: usize) -> String {
+    format!("acct{slot}@example.com")
+}
+
+impl Accounts {
+    fn step(&mut self, rng: &mut StdRng, op: usize) -> Job {
+        let slot = rng.random_range(0..SLOTS);
+        let Some((id, version, _)) = self.live.get(&slot).cloned() else {
+            // UUIDv7: a later incarnation sorts after its predecessor.
+            let id = uuid::Uuid::now_v7().to_string();
+            let spec = UserSpec::active(&format!("F{op}"));
+            self.live.insert(slot, (id.clone(), 1, spec.clone()));
+            return account_job(&id, &email(slot), 1, spec);
+        };
+        if rng.random_bool(0.2) {
+            self.live.remove(&slot);
+            return delete_job(&id, &email(slot), version + 1);
+        }
+        let spec = UserSpec {
+            first_name: format!("F{op}"),
+            active: rng.random_bool(0.8),
+            ..UserSpec::default()
+        };
+        self.live
+            .insert(slot, (id.clone(), version + 1, spec.clone()));
+        account_job(&id, &email(slot), version + 1, spec)
+    }
+
+    /// email → first name of every active user.
+    fn expected(&self) -> BTreeMap<String, String> {
+        self.live
+            .iter()
+            .filter(|(_, (_, _, spec))| spec.active)
+            .map(|(slot, (_, _, spec))| (email(*slot), spec.first_name.clone()))
+            .collect()
+    }
+}
+
+/// Per account, the SCIM ids acting on it (from the journal's key header) never go back
+/// to an older incarnation.
+fn incarnations_never_go_back(log: &[LogEntry]) -> Result<(), String> {
+    let mut newest: BTreeMap<String, String> = BTreeMap::new();
+    for e in log {
+        let (Some(email), Some(key)) = (&e.email, &e.key) else {
+            continue;
+        };
+        let id = key.rsplit('/').next().unwrap_or_default().to_string();
+        let seen = newest.entry(email.to_lowercase()).or_insert(id.clone());
+        if id < *seen {
+            return Err(format!(
+                "{email}: incarnation {id} acted after {seen} (seq {})",
+                e.seq
+            ));
+        }
+        *seen = id;
+    }
+    Ok(())
+}
+
+/// What one run of a sequence cost.
+#[derive(Debug)]
+struct Cost {
+    /// State changes written (the simulator's journal, markers excluded).
+    writes: usize,
+    /// Every API request the simulator answered, faults and reads included.
+    requests: u64,
+    superseded: usize,
+}
+
+/// Publishes `jobs` before any worker runs, starts two workers, kills one (`kill -9`)
+/// mid-drain and starts another; checks that the team equals the directory, that no
+/// key's version and no account's incarnation went back, and that nothing was
+/// dead-lettered.
+async fn run_sequence(
+    seed: u64,
+    jobs: &[Job],
+    expected: &BTreeMap<String, String>,
+    coalesce: bool,
+) -> Cost {
+    let sim = SimConfig {
+        faults: Faults {
+            error_rate: 0.05,
+            error_after_apply_rate: 0.05,
+            throttle_rate: 0.03,
+            reset_rate: 0.02,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    };
+    let mut cluster = Cluster::new(sim, 2).await;
+    for job in jobs {
+        cluster.publish(job).await;
+    }
+    let opts = WorkerOptions {
+        coalesce,
+        ..WorkerOptions::default()
+    };
+    let first = cluster.start_worker(opts.clone()).await;
+    cluster.start_worker(opts.clone()).await;
+    let what = format!("seed {seed}: a few changes applied before the kill");
+    eventually(WAIT, &what, || async { cluster.sim.log().len() >= 3 }).await;
+    cluster.kill_worker(first).await;
+    cluster.start_worker(opts).await;
+    let markers = cluster.publish_markers("marker").await;
+    let state = sim_reaches(
+        &cluster.sim,
+        Duration::from_secs(120),
+        &format!("seed {seed} (coalesce {coalesce}): every partition's marker applied"),
+        |s| markers.iter().all(|m| has_user(s, m)),
+    )
+    .await;
+    let observed: BTreeMap<String, String> = state["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| {
+            Some((
+                u["email"].as_str()?.to_string(),
+                u["first_name"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|(email, _)| !markers.contains(email))
+        .collect();
+    assert_eq!(&observed, expected, "seed {seed} (coalesce {coalesce})");
+    let log = cluster.sim.log();
+    versions_never_decrease(&log).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    incarnations_never_go_back(&log).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    assert!(cluster.dead_letters().await.is_empty(), "seed {seed}");
+    // The markers' events come after every event of the jobs before them.
+    let broker = Publisher::connect(&cluster.topology, "splashsync-test-events").await;
+    let events = take_events(&broker).await;
+    broker.close().await;
+    let cost = Cost {
+        writes: log
+            .iter()
+            .filter(|e| !e.email.as_ref().is_some_and(|m| markers.contains(m)))
+            .count(),
+        requests: cluster.sim.stats()["requests"].as_u64().unwrap_or_default(),
+        superseded: events
+            .iter()
+            .filter(|e| e.status == OutcomeStatus::Superseded)
+            .count(),
+    };
+    cluster.shutdown().await;
+    cost
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalescing_converges_through_faults_and_kill_9_and_never_costs_more_writes() {
+    let base: u64 = std::env::var("SPLASHSYNC_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    for case in 0..2 {
+        let seed = base.wrapping_add(case);
+        eprintln!("coalescing property seed {seed} (rerun with SPLASHSYNC_PROP_SEED={seed})");
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut model = Accounts::default();
+        let mut jobs: Vec<Job> = Vec::new();
+        for op in 0..60 {
+            let job = model.step(&mut rng, op);
+            if rng.random_bool(0.1) && !jobs.is_empty() {
+                // A relay re-publish of an older job, possibly stale by now.
+                jobs.push(jobs[rng.random_range(0..jobs.len())].clone());
+            }
+            jobs.push(job);
+        }
+        let changes = jobs.len();
+        let expected = model.expected();
+        let off = run_sequence(seed, &jobs, &expected, false).await;
+        let on = run_sequence(seed, &jobs, &expected, true).await;
+        eprintln!(
+            "seed {seed}: {changes} jobs; without coalescing {} writes, {} requests ({:.2}/job); \
+             with it {} writes, {} requests ({:.2}/job), {} superseded",
+            off.writes,
+            off.requests,
+            off.requests as f64 / changes as f64,
+            on.writes,
+            on.requests,
+            on.requests as f64 / changes as f64,
+            on.superseded
+        );
+        assert_eq!(
+            off.superseded, 0,
+            "seed {seed}: nothing superseded when off"
+        );
+        assert!(
+            on.superseded > 0,
+            "seed {seed}: jobs queued before the workers start are coalesced"
+        );
+        assert!(
+            on.writes <= off.writes,
+            "seed {seed}: coalescing never writes more ({on:?} vs {off:?})"
+        );
+    }
+}
