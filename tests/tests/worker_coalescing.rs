@@ -11,11 +11,14 @@ use std::time::Duration;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{json, Value};
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use splashsync_protocol::job::Job;
 use splashsync_test_support::{
-    account_job, delete_job, eventually, has_user, metric, sim_reaches, versions_never_decrease,
-    Cluster, Publisher, UserSpec, WorkerOptions,
+    account_job, delete_job, email_in_partition, eventually, get_json, has_user, metric,
+    outbox_pending, patch_op, sim_reaches, versions_never_decrease, Cluster, Options, Publisher,
+    ScimUser, TestApp, UserSpec, WorkerOptions,
 };
 use splashtop_sim::{Faults, LogEntry, SimConfig};
 
@@ -397,4 +400,99 @@ async fn coalescing_converges_through_faults_and_kill_9_and_never_costs_more_wri
             "seed {seed}: coalescing never writes more ({on:?} vs {off:?})"
         );
     }
+}
+
+/// Through the receiver: a user created and renamed three times while no worker runs (all
+/// four jobs queued behind a slow job on the same partition) is written to Splashtop by
+/// its newest job only, and the timeline shows the other three as superseded by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_shows_which_job_superseded_each_version() {
+    let app = TestApp::spawn_with(Options {
+        worker: false,
+        sim: SimConfig {
+            faults: Faults {
+                latency_ms: 300,
+                ..Faults::default()
+            },
+            ..SimConfig::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let slow = email_in_partition(&app.topology, 0, "slow");
+    let ada = email_in_partition(&app.topology, 0, "ada");
+    let mut id = String::new();
+    for (user_name, given) in [(&slow, "Slow"), (&ada, "Ada1")] {
+        let body = ScimUser::new(user_name).name(given, "Test").active(true);
+        let r = app.create_user(&body.json()).await;
+        assert_eq!(r.status(), 201);
+        let created: Value = r.json().await.expect("the created user");
+        id = created["id"].as_str().expect("an id").to_string();
+    }
+    for v in 2..=4 {
+        let rename = patch_op(json!([
+            {"op": "replace", "path": "name.givenName", "value": format!("Ada{v}")}
+        ]));
+        let r = app
+            .scim(Method::PATCH, &format!("/Users/{id}"))
+            .json(&rename)
+            .send()
+            .await
+            .expect("PATCH");
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    }
+    eventually(WAIT, "every job published", || async {
+        outbox_pending(&app).await == 0
+    })
+    .await;
+    let worker = app.start_extra_worker(0).await;
+    let timeline = eventually(WAIT, "ada applied, three versions superseded", || async {
+        let (_, body) = get_json(&app, &format!("/users/{ada}/status")).await;
+        let timeline = body["timeline"].as_array().cloned().unwrap_or_default();
+        let superseded = timeline
+            .iter()
+            .filter(|e| e["status"] == "superseded")
+            .count();
+        (body["status"]["state"] == "applied" && superseded == 3)
+            .then_some(timeline)
+            .ok_or(body)
+    })
+    .await;
+    let applied: Vec<&Value> = timeline
+        .iter()
+        .filter(|e| e["status"] == "applied")
+        .collect();
+    assert_eq!(applied.len(), 1, "{timeline:#?}");
+    let newest = applied[0]["job_id"].as_str().expect("job id");
+    let asked_newest = timeline
+        .iter()
+        .find(|e| e["what"] == "asked" && e["job_id"] == newest)
+        .expect("the newest job was asked");
+    assert!(
+        asked_newest["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("version 4")),
+        "{asked_newest}"
+    );
+    for e in timeline.iter().filter(|e| e["status"] == "superseded") {
+        assert_ne!(e["job_id"], newest);
+        assert_eq!(
+            e["detail"],
+            format!("attempt 1: superseded by job {newest} (version 4)"),
+            "{timeline:#?}"
+        );
+    }
+    let writes: Vec<LogEntry> = app
+        .sim
+        .log()
+        .into_iter()
+        .filter(|e| e.email.as_deref() == Some(ada.as_str()))
+        .collect();
+    assert!(!writes.is_empty());
+    assert!(
+        writes.iter().all(|e| e.job_id.as_deref() == Some(newest)),
+        "only the newest job wrote to Splashtop: {writes:?}"
+    );
+    worker.stop().await;
+    app.shutdown().await;
 }
