@@ -70,6 +70,7 @@ pub struct Worker {
     heartbeat: Duration,
     prefetch: u16,
     coalesce: bool,
+    window_hold: Option<Duration>,
     listen: Option<SocketAddr>,
     ops_limits: Limits,
     restarts: RestartPolicy,
@@ -147,6 +148,7 @@ impl Worker {
             heartbeat: DEFAULT_HEARTBEAT,
             prefetch: DEFAULT_PREFETCH,
             coalesce: true,
+            window_hold: None,
             listen: None,
             ops_limits: crate::ops::LIMITS,
             restarts: RestartPolicy::default(),
@@ -203,6 +205,14 @@ impl Worker {
     /// has a newer job already delivered behind it.
     pub fn with_coalesce(mut self, coalesce: bool) -> Self {
         self.coalesce = coalesce;
+        self
+    }
+
+    /// Overrides how long a partition's window may hold a job before it is handed back to
+    /// its queue (by default: RabbitMQ's 30-minute consumer timeout less the retry budget
+    /// and one last attempt). Tests shorten it to see a window handed back.
+    pub fn with_window_hold(mut self, hold: Duration) -> Self {
+        self.window_hold = Some(hold);
         self
     }
 
@@ -288,6 +298,7 @@ impl BoundWorker {
             worker: w.id.clone(),
             prefetch: w.prefetch,
             coalesce: w.coalesce,
+            window_hold: w.window_hold,
         });
         let ops = Ops {
             metrics,

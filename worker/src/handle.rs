@@ -53,6 +53,9 @@ pub(crate) struct Runtime {
     pub(crate) prefetch: u16,
     /// Whether a job superseded by a newer one of its key in the window is acked unapplied.
     pub(crate) coalesce: bool,
+    /// How long a window may hold a job before it is handed back (`None`: derived from
+    /// the retry budget and RabbitMQ's consumer timeout).
+    pub(crate) window_hold: Option<Duration>,
 }
 
 impl Runtime {

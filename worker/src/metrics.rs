@@ -177,6 +177,7 @@ pub struct Metrics {
     limiter_waiting: Gauge,
     retry_after_capped: Counter,
     coalesced: Family<KindLabels, Counter>,
+    handed_back: Counter,
 }
 
 impl Default for Metrics {
@@ -205,6 +206,7 @@ impl Metrics {
         let limiter_waiting = Gauge::default();
         let retry_after_capped = Counter::default();
         let coalesced = Family::<KindLabels, Counter>::default();
+        let handed_back = Counter::default();
         registry.register(
             "splashsync_worker_jobs",
             "Jobs finished, by kind and outcome (applied, skipped_stale, superseded, dead_lettered)",
@@ -250,6 +252,11 @@ impl Metrics {
             "Jobs not applied because a newer job of the same key was already delivered behind them (superseded)",
             coalesced.clone(),
         );
+        registry.register(
+            "splashsync_worker_windows_handed_back",
+            "Partition windows handed back to their queue before RabbitMQ's consumer timeout",
+            handed_back.clone(),
+        );
         api.register(&mut registry);
         registry.register_collector(Box::new(RuntimeCollector { health }));
         Self {
@@ -264,6 +271,7 @@ impl Metrics {
             limiter_waiting,
             retry_after_capped,
             coalesced,
+            handed_back,
         }
     }
 
@@ -296,6 +304,11 @@ impl Metrics {
     pub(crate) fn coalesced(&self, kind: &'static str) {
         self.coalesced.get_or_create(&KindLabels { kind }).inc();
         self.job(kind, "superseded");
+    }
+
+    /// Counts a partition window handed back to its queue.
+    pub(crate) fn window_handed_back(&self) {
+        self.handed_back.inc();
     }
 
     /// Counts one retry of a job.

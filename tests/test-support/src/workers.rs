@@ -35,6 +35,8 @@ pub struct WorkerOptions {
     pub coalesce: bool,
     /// Each partition consumer's prefetch (`None`: the worker's default).
     pub prefetch: Option<u16>,
+    /// How long a partition's window may hold a job (`None`: the worker's default).
+    pub window_hold: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -49,6 +51,7 @@ impl Default for WorkerOptions {
             heartbeat: Some(Duration::from_millis(500)),
             coalesce: true,
             prefetch: None,
+            window_hold: None,
         }
     }
 }
@@ -87,6 +90,9 @@ impl RunningWorker {
         .with_retry_budget(options.retry_budget)
         .with_rate_limit(options.rate_limit_per_minute)
         .with_coalesce(options.coalesce);
+        if let Some(hold) = options.window_hold {
+            worker = worker.with_window_hold(hold);
+        }
         if let Some(prefetch) = options.prefetch {
             worker = worker.with_prefetch(prefetch);
         }

@@ -35,6 +35,7 @@ fn runtime(api: Arc<dyn TeamApi>, retry: RetryPolicy) -> Runtime {
         worker: "unit-worker".into(),
         prefetch: 1,
         coalesce: false,
+        window_hold: None,
     }
 }
 

@@ -29,7 +29,9 @@ pub(super) async fn consume(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Ended> {
     let mut window = Window::new(rt.coalesce);
-    let hold = window::hold_limit(rt.retry.budget);
+    let hold = rt
+        .window_hold
+        .unwrap_or_else(|| window::hold_limit(rt.retry.budget));
     loop {
         if window.is_empty() {
             let delivery = tokio::select! {
@@ -62,6 +64,7 @@ pub(super) async fn consume(
                 jobs = window.len(),
                 "window held too long; handing it back to the queue"
             );
+            rt.metrics.window_handed_back();
             let _ = channel.close(200, "window handed back".into()).await;
             return Ok(Ended::HandedBack);
         }
