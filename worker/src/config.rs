@@ -7,6 +7,10 @@ use secrecy::SecretString;
 use splashsync_protocol::amqp::redact_url;
 use splashsync_runtime::telemetry::LogFormat;
 
+/// Default prefetch of each partition consumer: how many jobs of a partition a worker
+/// holds at once, the window coalescing looks into (docs/DESIGN.md, "Coalescing").
+pub const DEFAULT_PREFETCH: u16 = 32;
+
 /// What deactivating a user does on Splashtop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeactivateMode {
@@ -92,7 +96,7 @@ pub struct Settings {
 
     /// Jobs each partition consumer holds at once (RabbitMQ prefetch): the window in
     /// which a job superseded by a newer one of its key is acked unapplied.
-    #[arg(long, env = "SPLASHSYNC_PREFETCH", default_value_t = crate::consumer::DEFAULT_PREFETCH,
+    #[arg(long, env = "SPLASHSYNC_PREFETCH", default_value_t = DEFAULT_PREFETCH,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub prefetch: u16,
 

@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::config::DEFAULT_PREFETCH;
 use crate::config::{DeactivateMode, Settings};
 use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter, DEFAULT_MAX_RETRY_AFTER};
@@ -46,9 +47,6 @@ use splashtop_api::{HttpTeamApi, TeamApi};
 
 /// Default interval between heartbeats (and rebalances).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
-/// Default prefetch of each partition consumer: how many jobs of a partition a worker
-/// holds at once, the window coalescing looks into (docs/DESIGN.md, "Coalescing").
-pub const DEFAULT_PREFETCH: u16 = 32;
 /// The Redis every worker shares unless configured otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// How long leaving the live set may take at shutdown before it is left to expire.
