@@ -71,7 +71,7 @@ async fn stale_and_duplicate_jobs_never_move_splashtop_back() {
     let mut cluster = Cluster::new(SimConfig::default(), 2).await;
     // Without coalescing, so that every job meets the version check: with it, how many
     // of these are superseded first depends on how many are delivered together
-    // (worker_coalescing.rs tests that).
+    // (tests/worker_coalescing tests that).
     cluster
         .start_worker(WorkerOptions {
             coalesce: false,

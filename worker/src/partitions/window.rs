@@ -173,6 +173,7 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{user_job, user_state};
 
     fn key(s: &str) -> JobKey {
         JobKey::parse(s).unwrap()
@@ -213,6 +214,68 @@ mod tests {
                 "{budget:?}"
             );
         }
+    }
+
+    /// A delivery carrying `job` (or bytes that are no job).
+    fn delivery(tag: u64, body: Vec<u8>) -> Delivery {
+        Delivery::mock(tag, "".into(), "".into(), false, body)
+    }
+
+    fn ada(version: i64) -> Job {
+        let state = user_state("ada", "ada@example.com", &format!("Ada{version}"), None);
+        user_job(state, version)
+    }
+
+    fn fill(window: &mut Window, jobs: &[Option<Job>]) {
+        for (tag, job) in jobs.iter().enumerate() {
+            let body = match job {
+                Some(job) => serde_json::to_vec(job).unwrap(),
+                None => b"not a job".to_vec(),
+            };
+            window.push(delivery(tag as u64 + 1, body));
+        }
+    }
+
+    /// What the window does with each job in turn: `Ok(tag)` handled, `Err((tag, by
+    /// version))` superseded.
+    fn drain(window: &mut Window) -> Vec<Result<u64, (u64, i64)>> {
+        std::iter::from_fn(|| window.next())
+            .map(|next| match next {
+                Next::Handle { delivery, .. } => Ok(delivery.delivery_tag),
+                Next::Superseded { delivery, by, .. } => Err((delivery.delivery_tag, by.version)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_window_supersedes_older_versions_in_order_and_hands_the_rest_over() {
+        let bob = user_job(user_state("bob", "bob@example.com", "Bob", None), 1);
+        let jobs = [Some(ada(1)), Some(bob), None, Some(ada(2)), Some(ada(3))];
+        let mut window = Window::new(true);
+        fill(&mut window, &jobs);
+        assert_eq!(
+            drain(&mut window),
+            vec![Err((1, 3)), Ok(2), Ok(3), Err((4, 3)), Ok(5)],
+            "ada 1 and 2 superseded by 3; bob and the undecodable job handled in place"
+        );
+        assert!(window.is_empty());
+    }
+
+    #[test]
+    fn without_coalescing_every_job_is_handled_in_order() {
+        let mut window = Window::new(false);
+        fill(&mut window, &[Some(ada(1)), Some(ada(2)), Some(ada(3))]);
+        assert_eq!(drain(&mut window), vec![Ok(1), Ok(2), Ok(3)]);
+    }
+
+    #[test]
+    fn a_re_created_account_keeps_its_predecessors_jobs_in_place() {
+        // ada deleted (v2) and created again as ada2 with the same userName.
+        let old = |v: i64| user_job(user_state("ada", "ada@example.com", "Old", None), v);
+        let new = user_job(user_state("ada2", "ada@example.com", "New", None), 1);
+        let mut window = Window::new(true);
+        fill(&mut window, &[Some(old(1)), Some(new), Some(old(3))]);
+        assert_eq!(drain(&mut window), vec![Ok(1), Ok(2), Ok(3)]);
     }
 
     const A: &str = "t/user/a";
