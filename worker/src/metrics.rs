@@ -176,6 +176,8 @@ pub struct Metrics {
     limiter_wait: Histogram,
     limiter_waiting: Gauge,
     retry_after_capped: Counter,
+    coalesced: Family<KindLabels, Counter>,
+    handed_back: Counter,
 }
 
 impl Default for Metrics {
@@ -203,9 +205,11 @@ impl Metrics {
         let live_workers = Gauge::default();
         let limiter_waiting = Gauge::default();
         let retry_after_capped = Counter::default();
+        let coalesced = Family::<KindLabels, Counter>::default();
+        let handed_back = Counter::default();
         registry.register(
             "splashsync_worker_jobs",
-            "Jobs finished, by kind and outcome (applied, skipped_stale, dead_lettered)",
+            "Jobs finished, by kind and outcome (applied, skipped_stale, superseded, dead_lettered)",
             jobs.clone(),
         );
         registry.register(
@@ -243,6 +247,16 @@ impl Metrics {
             "Live workers in the shared heartbeat set, as this worker last saw it",
             live_workers.clone(),
         );
+        registry.register(
+            "splashsync_worker_jobs_coalesced",
+            "Jobs not applied because a newer job of the same key was already delivered behind them (superseded)",
+            coalesced.clone(),
+        );
+        registry.register(
+            "splashsync_worker_windows_handed_back",
+            "Partition windows handed back to their queue before RabbitMQ's consumer timeout",
+            handed_back.clone(),
+        );
         api.register(&mut registry);
         registry.register_collector(Box::new(RuntimeCollector { health }));
         Self {
@@ -256,6 +270,8 @@ impl Metrics {
             limiter_wait,
             limiter_waiting,
             retry_after_capped,
+            coalesced,
+            handed_back,
         }
     }
 
@@ -282,6 +298,17 @@ impl Metrics {
     /// Counts a finished job: `applied`, `skipped_stale` or `dead_lettered`.
     pub(crate) fn job(&self, kind: &'static str, outcome: &'static str) {
         self.jobs.get_or_create(&JobLabels { kind, outcome }).inc();
+    }
+
+    /// Counts a job superseded by a newer one of its key (also a finished job).
+    pub(crate) fn coalesced(&self, kind: &'static str) {
+        self.coalesced.get_or_create(&KindLabels { kind }).inc();
+        self.job(kind, "superseded");
+    }
+
+    /// Counts a partition window handed back to its queue.
+    pub(crate) fn window_handed_back(&self) {
+        self.handed_back.inc();
     }
 
     /// Counts one retry of a job.

@@ -33,6 +33,9 @@ fn runtime(api: Arc<dyn TeamApi>, retry: RetryPolicy) -> Runtime {
         mode: DeactivateMode::Remove,
         retry,
         worker: "unit-worker".into(),
+        prefetch: 1,
+        coalesce: false,
+        window_hold: None,
     }
 }
 

@@ -90,8 +90,8 @@ pub(crate) async fn insert_outcome(
         OutcomeStatus::Applied => (state::APPLIED, None),
         OutcomeStatus::Retrying => (state::RETRYING, error()),
         OutcomeStatus::DeadLettered => (state::DEAD_LETTERED, error()),
-        OutcomeStatus::SkippedStale => {
-            // A newer version was applied already; the state is that version's.
+        OutcomeStatus::SkippedStale | OutcomeStatus::Superseded => {
+            // A newer version was applied already (or is, right behind it); the state is that version's.
             if let Some(id) = &e.splashtop_id {
                 sqlx::query("UPDATE provisioning_status SET splashtop_id = ? WHERE key = ?")
                     .bind(id)
