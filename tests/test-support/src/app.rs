@@ -151,6 +151,11 @@ impl TestApp {
         ExtraWorker(RunningWorker::start(&self.sim, &self.topology, options).await)
     }
 
+    /// Starts one more worker configured by `options`.
+    pub async fn start_worker_with(&self, options: WorkerOptions) -> ExtraWorker {
+        ExtraWorker(RunningWorker::start(&self.sim, &self.topology, options).await)
+    }
+
     /// A link to this app's broker topology that publishes jobs past the receiver.
     pub async fn publisher(&self) -> Publisher {
         Publisher::connect(&self.topology, "splashsync-test-publisher").await

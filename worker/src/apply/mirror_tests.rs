@@ -55,6 +55,12 @@ async fn with_a_filled_mirror_each_change_is_one_call_and_no_change_is_none() {
     ));
     assert_eq!(requests(&sim), 4, "{:?}", sim.log());
     assert!(store.mirror_complete(&tenant()).await.unwrap());
+    // The invite carried the final state: Ada was invited into Sales, not moved after.
+    let log = sim.log();
+    assert_eq!(
+        (log[1].op.as_str(), log[1].group.as_deref()),
+        ("invite_user", Some("Sales"))
+    );
     let steps = [
         user_state("u-1", "ada@example.com", "Augusta", Some(("g-1", "Sales"))),
         user_state("u-1", "ada@example.com", "Augusta", None),

@@ -19,9 +19,10 @@ use splashtop_api::{ApiError, TeamGroup, TeamUser, UserProfile, MAX_PAGE_LIMIT};
 use super::Env;
 use crate::state::{MirrorGroup, Mirrored};
 
-/// How long a fill may take before another job may start one (a killed filler's lease
-/// expires; a failed fill keeps it, so the next attempt waits rather than hammers).
-const FILL_LEASE: Duration = Duration::from_secs(60);
+/// How long a fill may take before another job may start one: long enough for a large
+/// team's pages at Splashtop's 200 calls a minute (a killed filler's lease expires; a
+/// failed fill keeps it, so jobs read meanwhile rather than hammer the listing).
+const FILL_LEASE: Duration = Duration::from_secs(300);
 
 /// Splashtop as one job sees it.
 #[derive(Clone, Copy)]
@@ -285,7 +286,10 @@ impl<'a> View<'a> {
             .await?)
     }
 
-    /// Moves every member of group `from` into group `into`, recording each answer.
+    /// Moves every member of group `from` into group `into`. The members' own jobs run
+    /// on other partitions and may write them at the same moment, so whose answer came
+    /// last says nothing of which write Splashtop applied last: their entries are left
+    /// unknown, and each member's next job reads it first.
     pub(crate) async fn move_members(&self, from: &str, into: &str) -> Result<(), ApiError> {
         self.env.metrics.read();
         for member in self.env.api.group_members(self.env.cx, from).await? {
@@ -296,7 +300,12 @@ impl<'a> View<'a> {
                 sso_name: member.sso_name,
                 group_id: Some(into.to_owned()),
             };
-            self.update(&member.email, &member.id, &profile).await?;
+            self.before_write(&member.email).await?;
+            self.env
+                .api
+                .update_user(self.env.cx, &member.id, &profile)
+                .await?;
+            self.before_write(&member.email).await?;
         }
         Ok(())
     }
