@@ -5,7 +5,7 @@
 //! receiver, RabbitMQ, Redis, **2 in-process workers** (each its own `Worker`, sharing the
 //! team's limit through Redis as separate processes do) and the simulator enforcing a
 //! rate limit of `DRAIN_RATE` calls per minute (default 6,000, so a run is short; the
-//! workers are configured with the same limit).
+//! workers are configured with the same limit), `DRAIN_PARTITIONS` partitions (32).
 //! 1. The onboarding mix: 100 creates, a group of 50 of them, 30 name changes, 20
 //!    deactivations (201 changes).
 //! 2. With `DRAIN_10K=1`: a 10,000-user onboarding: 10,000 creates, 200 groups of 50
@@ -276,6 +276,8 @@ async fn main() {
     let app = TestApp::spawn_with(Options {
         worker: false,
         sim,
+        // Enough partitions for the workers to keep the limit busy.
+        partitions: env_or("DRAIN_PARTITIONS", 32) as u16,
         ..Options::default()
     })
     .await;

@@ -45,7 +45,7 @@ pub struct TestApp {
     pub scim_url: String,
     /// The simulator.
     pub sim: SimHandle,
-    /// This test's topology (unique prefix, 2 partitions).
+    /// This test's topology (unique prefix, `Options::partitions` partitions).
     pub topology: Topology,
     /// An HTTP client.
     pub http: reqwest::Client,
@@ -64,6 +64,8 @@ pub struct Options {
     pub worker: bool,
     /// Simulator configuration.
     pub sim: SimConfig,
+    /// Partitions of the topology (2 unless a test needs more concurrency).
+    pub partitions: u16,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             receiver_amqp_url: amqp_url(),
             worker: true,
             sim: SimConfig::default(),
+            partitions: 2,
         }
     }
 }
@@ -88,7 +91,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("directory.db");
         let prefix = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let topology = Topology::new(prefix, 2);
+        let topology = Topology::new(prefix, options.partitions);
         let sim = splashtop_sim::spawn(options.sim.clone())
             .await
             .expect("simulator starts");

@@ -3,8 +3,9 @@
 //!
 //! The rules (docs/DESIGN.md, "The team mirror"):
 //! - a job trusts the mirror only when it is complete. The first job that finds it
-//!   incomplete fills it from the listing under a lease; meanwhile, and when a fill
-//!   fails halfway, jobs read Splashtop as they did before the mirror;
+//!   incomplete fills it from the listing under a lease; the others wait for it a few
+//!   seconds, then (and whenever a fill failed halfway) read Splashtop as they did
+//!   before the mirror;
 //! - a user entry is set [`Mirrored::Unknown`] before each write and to the answer after
 //!   it, so a lost or unreadable answer (or a worker killed in between) makes the next
 //!   job read that user first;
@@ -24,6 +25,11 @@ use crate::state::{MirrorGroup, Mirrored};
 /// failed fill keeps it, so jobs read meanwhile rather than hammer the listing).
 const FILL_LEASE: Duration = Duration::from_secs(300);
 
+/// How long a job waits for another job's fill before it reads Splashtop instead.
+const FILL_WAIT: Duration = Duration::from_secs(5);
+/// How often it looks meanwhile.
+const FILL_POLL: Duration = Duration::from_millis(50);
+
 /// Splashtop as one job sees it.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
@@ -36,13 +42,17 @@ impl<'a> View<'a> {
     /// the first to find it incomplete), reads otherwise.
     pub(crate) async fn open(env: Env<'a>) -> Result<Self, ApiError> {
         let tenant = env.tenant.as_str();
-        let trusted = if env.store.mirror_complete(tenant).await? {
+        let store = env.store;
+        let trusted = if store.mirror_complete(tenant).await? {
             true
-        } else if env
-            .store
+        } else if store
             .mirror_lease(tenant, &env.cx.job_id, FILL_LEASE)
             .await?
         {
+            // Another job may have completed a fill (and let its lease go) since we looked.
+            if store.mirror_complete(tenant).await? {
+                return Ok(Self { env, trusted: true });
+            }
             match fill(env).await {
                 Ok(complete) => complete,
                 Err(error) => {
@@ -52,7 +62,18 @@ impl<'a> View<'a> {
                 }
             }
         } else {
-            false
+            // Another job is filling it: a short wait usually spares this job its reads.
+            let mut waited = Duration::ZERO;
+            loop {
+                if store.mirror_complete(tenant).await? {
+                    break true;
+                }
+                if waited >= FILL_WAIT {
+                    break false;
+                }
+                tokio::time::sleep(FILL_POLL).await;
+                waited += FILL_POLL;
+            }
         };
         Ok(Self { env, trusted })
     }
