@@ -220,6 +220,18 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
     println!(
         "mirror misses {misses:.0}; jobs finished {jobs:.0}, coalesced (superseded) {coalesced:.0}; 429s {throttled}"
     );
+    let statuses: Vec<String> = after["by_status"]
+        .as_object()
+        .map(|by| {
+            by.iter()
+                .map(|(status, n)| {
+                    let was = before["by_status"][status].as_u64().unwrap_or(0);
+                    format!("{status}: {}", n.as_u64().unwrap_or(0) - was)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    println!("answers by status: {}", statuses.join(", "));
     println!(
         "all SCIM requests answered after {:.1} s; drained after {secs:.1} s; {used:.1} % of the {rate}/min limit used over the drain",
         accepted.as_secs_f64()

@@ -220,6 +220,11 @@ async fn ensure_group(
     if let Some(group) = view.group_named(name).await? {
         return Ok((group, false));
     }
+    // Many members of a new group run at once on their partitions: one creates it, the
+    // others wait for it to show in the mirror instead of each drawing a 409.
+    if let Some(group) = view.created_by_another(name).await? {
+        return Ok((group, false));
+    }
     match view.create_group(name, owner).await {
         Ok(group) => Ok((group, true)),
         // Created concurrently (a member's job ensured it first), or the mirror missed it.

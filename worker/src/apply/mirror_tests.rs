@@ -318,3 +318,32 @@ async fn a_group_name_held_by_another_scim_group_is_never_joined_renamed_or_dele
     let archive = api.find_group(&cx, "Archive").await.unwrap().unwrap();
     assert_ne!(sales.id, archive.id);
 }
+
+#[tokio::test]
+async fn members_racing_for_a_new_group_create_it_once() {
+    let (sim, api) = sim(SimConfig::default()).await;
+    let (store, metrics) = (MemoryStore::new(), MirrorMetrics::default());
+    crate::testkit::fill_mirror(&store, api.as_ref()).await;
+    let members: Vec<UserState> = (0..8)
+        .map(|i| {
+            let email = format!("m{i}@example.com");
+            user_state(&format!("u-{i}"), &email, "M", Some(("g-1", "Sales")))
+        })
+        .collect();
+    let contexts: Vec<CallContext> = (0..8)
+        .map(|i| CallContext {
+            job_id: format!("job-{i}"),
+            ..CallContext::default()
+        })
+        .collect();
+    let runs = members.iter().zip(&contexts).map(|(state, cx)| {
+        let env = env(api.as_ref(), &store, cx, &metrics);
+        async move { apply_user(env, state, MODE).await }
+    });
+    for result in futures_util::future::join_all(runs).await {
+        assert!(matches!(result, Ok(Applied::Invited(_))), "{result:?}");
+    }
+    let creates = sim.log().iter().filter(|e| e.op == "create_group").count();
+    assert_eq!((creates, metrics.misses()), (1, 0), "{:?}", sim.log());
+    assert!(users(&sim).iter().all(|(_, group)| group == "Sales"));
+}

@@ -30,6 +30,9 @@ const FILL_WAIT: Duration = Duration::from_secs(5);
 /// How often it looks meanwhile.
 const FILL_POLL: Duration = Duration::from_millis(50);
 
+/// How long a job waits for another job creating the group it needs.
+const CREATE_WAIT: Duration = Duration::from_secs(2);
+
 /// Splashtop as one job sees it.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
@@ -252,6 +255,36 @@ impl<'a> View<'a> {
             }
             (None, None) => Ok(None),
         }
+    }
+
+    /// When another job is creating the group named `name` (it took the name's short
+    /// lease first), waits up to [`CREATE_WAIT`] for it to show in the mirror. `None`:
+    /// this job is to create it (it holds the lease, the mirror is not trusted, or the
+    /// other job did not finish in time).
+    pub(crate) async fn created_by_another(
+        &self,
+        name: &str,
+    ) -> Result<Option<MirrorGroup>, ApiError> {
+        if !self.trusted {
+            return Ok(None);
+        }
+        let store = self.env.store;
+        let lease = format!("{}:group:{}", self.tenant(), name.to_lowercase());
+        if store
+            .mirror_lease(&lease, &self.env.cx.job_id, CREATE_WAIT * 2)
+            .await?
+        {
+            return Ok(None);
+        }
+        let mut waited = Duration::ZERO;
+        while waited < CREATE_WAIT {
+            tokio::time::sleep(FILL_POLL).await;
+            waited += FILL_POLL;
+            if let Some(group) = store.mirror_group_named(self.tenant(), name).await? {
+                return Ok(Some(group));
+            }
+        }
+        Ok(None)
     }
 
     /// Creates a group owned by `owner`.
