@@ -8,6 +8,10 @@
 //! Labels are bounded: job kind, outcome, dead-letter class, task name, HTTP status, and
 //! an HTTP method from a fixed list (anything else is `other`).
 
+mod mirror;
+
+pub use mirror::MirrorMetrics;
+
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -178,6 +182,7 @@ pub struct Metrics {
     retry_after_capped: Counter,
     coalesced: Family<KindLabels, Counter>,
     handed_back: Counter,
+    mirror: MirrorMetrics,
 }
 
 impl Default for Metrics {
@@ -258,6 +263,8 @@ impl Metrics {
             handed_back.clone(),
         );
         api.register(&mut registry);
+        let mirror = MirrorMetrics::default();
+        mirror.register(&mut registry);
         registry.register_collector(Box::new(RuntimeCollector { health }));
         Self {
             registry,
@@ -272,7 +279,13 @@ impl Metrics {
             retry_after_capped,
             coalesced,
             handed_back,
+            mirror,
         }
+    }
+
+    /// The team mirror's counters.
+    pub fn mirror(&self) -> &MirrorMetrics {
+        &self.mirror
     }
 
     /// Where the Splashtop client reports its calls.
@@ -366,6 +379,8 @@ mod tests {
         metrics.dead_letter("group", "permanent");
         metrics.set_partitions_held(2);
         metrics.set_live_workers(3);
+        metrics.mirror().miss();
+        metrics.mirror().fill("complete");
         let text = metrics.encode().unwrap();
         for line in [
             r#"splashsync_worker_jobs_total{kind="user",outcome="applied"} 1"#,
@@ -380,6 +395,9 @@ mod tests {
             r#"splashsync_worker_splashtop_requests_total{method="other",status="error"} 1"#,
             "splashsync_worker_rate_limiter_waiting 2",
             "splashsync_worker_retry_after_capped_total 1",
+            "splashsync_worker_mirror_misses_total 1",
+            "splashsync_worker_mirror_reads_total 0",
+            r#"splashsync_worker_mirror_fills_total{outcome="complete"} 1"#,
             r#"splashsync_worker_task_restarts_total{task="session"} 0"#,
             r#"splashsync_worker_task_ready{task="session"} 1"#,
             r#"splashsync_worker_task_ready{task="heartbeat"} 0"#,

@@ -45,7 +45,7 @@ pub struct TestApp {
     pub scim_url: String,
     /// The simulator.
     pub sim: SimHandle,
-    /// This test's topology (unique prefix, 2 partitions).
+    /// This test's topology (unique prefix, `Options::partitions` partitions).
     pub topology: Topology,
     /// An HTTP client.
     pub http: reqwest::Client,
@@ -66,6 +66,8 @@ pub struct Options {
     pub sim: SimConfig,
     /// The receiver's `SPLASHSYNC_RENAME_POLICY`.
     pub rename_policy: splashsync_receiver::directory::model::RenamePolicy,
+    /// Partitions of the topology (2 unless a test needs more concurrency).
+    pub partitions: u16,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
             worker: true,
             sim: SimConfig::default(),
             rename_policy: Default::default(),
+            partitions: 2,
         }
     }
 }
@@ -91,7 +94,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("directory.db");
         let prefix = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let topology = Topology::new(prefix, 2);
+        let topology = Topology::new(prefix, options.partitions);
         let sim = splashtop_sim::spawn(options.sim.clone())
             .await
             .expect("simulator starts");
@@ -157,6 +160,11 @@ impl TestApp {
             rate_limit_per_minute,
             ..WorkerOptions::default()
         };
+        ExtraWorker(RunningWorker::start(&self.sim, &self.topology, options).await)
+    }
+
+    /// Starts one more worker configured by `options`.
+    pub async fn start_worker_with(&self, options: WorkerOptions) -> ExtraWorker {
         ExtraWorker(RunningWorker::start(&self.sim, &self.topology, options).await)
     }
 

@@ -137,6 +137,11 @@ impl RunningWorker {
 pub struct ExtraWorker(pub(crate) RunningWorker);
 
 impl ExtraWorker {
+    /// `http://<addr>` of its health and metrics listener, if it has one.
+    pub fn url(&self) -> Option<String> {
+        self.0.addr.map(|addr| format!("http://{addr}"))
+    }
+
     /// Graceful stop: in-flight jobs finish and are acked.
     pub async fn stop(self) {
         self.0.stop().await;

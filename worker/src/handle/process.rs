@@ -130,6 +130,7 @@ impl Runtime {
             store,
             cx,
             tenant: meta.key.tenant(),
+            metrics: self.metrics.mirror(),
         };
         let applied = match job {
             Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,
