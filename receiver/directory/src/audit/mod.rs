@@ -116,6 +116,7 @@ pub struct IncidentFilter {
 
 /// The outbox backlog.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OutboxStats {
     /// Jobs not yet confirmed by the broker.
     pub pending: i64,
@@ -127,6 +128,7 @@ pub struct OutboxStats {
 
 /// What a replay did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Replayed {
     /// The dead letter.
     pub id: i64,
