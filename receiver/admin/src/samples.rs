@@ -1,5 +1,5 @@
-//! Backlog and throughput sampled every few seconds and kept for an hour, in memory:
-//! the console's chart and drain rate read them. A restart starts a fresh hour.
+//! Backlog and throughput sampled every few seconds and kept for a day, in memory:
+//! the console's chart and drain rate read them. A restart starts afresh.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -19,11 +19,12 @@ pub trait Finished: Send + Sync {
     fn finished_jobs(&self) -> u64;
 }
 
-/// How long samples are kept.
-pub const WINDOW: Duration = Duration::from_secs(3600);
+/// How long samples are kept: the console's longest chart window (at the default 15 s
+/// interval, 5,760 samples of 24 bytes).
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// One sample.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Unix seconds.
     pub at: i64,
@@ -36,7 +37,7 @@ pub struct Sample {
     finished: u64,
 }
 
-/// The last hour of samples.
+/// The last day of samples.
 #[derive(Debug, Default)]
 pub struct Samples {
     inner: Mutex<VecDeque<Sample>>,

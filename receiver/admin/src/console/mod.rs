@@ -9,7 +9,10 @@
 //! caching, scripts and referrers.
 //!
 //! # Layout
-//! - [`pages`]: the pages (overview, dead letters, one dead letter, user search).
+//! - [`overview`]: the overview: what is wrong first, the chart, the partitions.
+//! - [`incidents`]: incidents (list, one incident, replay, discard, the bulk forms that
+//!   confirm with a count).
+//! - [`pages`]: dead letters, one dead letter, user search.
 //! - [`actions`]: the replay and discard forms' handlers.
 //! - [`session`]: sessions, CSRF tokens, cookies and the `Origin` check.
 //! - [`chart`]: the backlog and throughput chart as inline SVG.
@@ -18,6 +21,8 @@
 pub mod actions;
 pub mod chart;
 pub mod html;
+pub mod incidents;
+pub mod overview;
 pub mod pages;
 pub mod session;
 
@@ -182,7 +187,19 @@ pub fn router(admin: AdminState) -> Router {
         sessions: Arc::new(Sessions::default()),
     };
     let protected = Router::new()
-        .route("/console", get(pages::overview))
+        .route("/console", get(overview::overview))
+        .route("/console/incidents", get(incidents::list))
+        .route("/console/incidents/replay", post(incidents::replay_all))
+        .route("/console/incidents/discard", post(incidents::discard_all))
+        .route("/console/incidents/{id}", get(incidents::show))
+        .route(
+            "/console/incidents/{id}/replay",
+            post(incidents::replay_one),
+        )
+        .route(
+            "/console/incidents/{id}/discard",
+            post(incidents::discard_one),
+        )
         .route("/console/dead-letters", get(pages::dead_letters))
         .route(
             "/console/dead-letters/replay",

@@ -87,7 +87,10 @@ pub(crate) async fn insert_outcome(
         Some(format!("{http}{code}: {}", e.detail))
     };
     let (new_state, last_error) = match e.status {
-        OutcomeStatus::Applied => (state::APPLIED, None),
+        OutcomeStatus::Applied => {
+            super::incidents::on_applied(conn, e).await?;
+            (state::APPLIED, None)
+        }
         OutcomeStatus::Retrying => (state::RETRYING, error()),
         OutcomeStatus::DeadLettered => (state::DEAD_LETTERED, error()),
         OutcomeStatus::SkippedStale => {
@@ -150,6 +153,7 @@ pub(crate) async fn insert_dead_letter(
     if inserted.rows_affected() == 0 {
         return Ok(false);
     }
+    super::incidents::on_dead_letter(conn, d, inserted.last_insert_rowid()).await?;
     if !d.key.is_empty() {
         let code = d
             .error_code

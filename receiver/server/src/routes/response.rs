@@ -78,6 +78,7 @@ pub fn store_error(err: StoreError) -> ScimError {
         StoreError::UserNameTaken(_)
         | StoreError::GroupNameTaken(_)
         | StoreError::AlreadyResolved { .. }
+        | StoreError::IncidentClosed { .. }
         | StoreError::GroupConflict(..) => ScimError::conflict(err.to_string()),
         StoreError::NotFound(_) => ScimError::new(StatusCode::NOT_FOUND, None, err.to_string()),
         StoreError::PreconditionFailed { current } => ScimError::new(
