@@ -5,24 +5,33 @@ use std::process::ExitCode;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use splashsync_protocol::admin::{self, ErrorBody, FilterParams};
+use splashsync_protocol::admin::{self, ErrorBody};
 
 /// One request: method, path under `/admin`, query, body.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Call {
     pub(crate) post: bool,
     pub(crate) path: String,
-    pub(crate) query: Option<FilterParams>,
+    /// The query string's fields (a JSON object of the API's query type).
+    pub(crate) query: Option<Value>,
     pub(crate) body: Option<Value>,
 }
 
 impl Call {
-    pub(crate) fn get(path: String, query: Option<FilterParams>) -> Self {
+    pub(crate) fn get(path: String) -> Self {
         Self {
             post: false,
             path,
-            query,
+            query: None,
             body: None,
+        }
+    }
+
+    /// A GET with `query` (one of the API's query types) as its query string.
+    pub(crate) fn get_with(path: String, query: &impl serde::Serialize) -> Self {
+        Self {
+            query: serde_json::to_value(query).ok(),
+            ..Self::get(path)
         }
     }
 

@@ -10,8 +10,10 @@
 //! - [`output`]: the output format, and printing to a pipe that may close early.
 //! - [`render`]: answers as tables.
 //! - [`replay`]: replay of every matching dead letter, with a progress bar.
+//! - [`incidents`]: the incident commands, and bulk actions behind the API's confirmation.
 
 mod client;
+mod incidents;
 mod output;
 mod render;
 mod replay;
@@ -58,7 +60,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Dead letters: list, show, replay, discard.
+    /// Incidents (one per person or group): list, show, replay, discard.
+    #[command(subcommand)]
+    Incidents(incidents::Incidents),
+    /// Dead letters (each failed attempt): list, show, replay, discard.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetters),
     /// Users: provisioning status and timeline.
@@ -176,11 +181,28 @@ enum Action {
     One(Call, View),
     /// Replay every open dead letter matching the filter.
     ReplayAll(FilterParams),
+    /// An incident bulk action: count, confirm, act.
+    Bulk {
+        path: &'static str,
+        request: splashsync_protocol::admin::BulkRequest,
+        yes: bool,
+    },
 }
 
 fn action_of(command: Command) -> Action {
     use Action::One;
     match command {
+        Command::Incidents(command) => {
+            let view = match &command {
+                incidents::Incidents::List { .. } => View::Incidents,
+                incidents::Incidents::Show { .. } => View::Incident,
+                _ => View::IncidentsActed,
+            };
+            match incidents::plan(command) {
+                incidents::Plan::One(call) => One(call, view),
+                incidents::Plan::Bulk { path, request, yes } => Action::Bulk { path, request, yes },
+            }
+        }
         Command::DeadLetters(DeadLetters::List {
             filter,
             state,
@@ -192,14 +214,13 @@ fn action_of(command: Command) -> Action {
                 ..filter.params()
             };
             One(
-                Call::get(admin::route::DEAD_LETTERS.into(), Some(params)),
+                Call::get_with(admin::route::DEAD_LETTERS.into(), &params),
                 View::DeadLetters,
             )
         }
-        Command::DeadLetters(DeadLetters::Show { id }) => One(
-            Call::get(admin::dead_letter_path(id), None),
-            View::DeadLetter,
-        ),
+        Command::DeadLetters(DeadLetters::Show { id }) => {
+            One(Call::get(admin::dead_letter_path(id)), View::DeadLetter)
+        }
         Command::DeadLetters(DeadLetters::Replay { id: Some(id), .. }) => One(
             Call::post(admin::replay_path(id), serde_json::json!({})),
             View::Replayed,
@@ -211,18 +232,15 @@ fn action_of(command: Command) -> Action {
             Call::post(admin::discard_path(id), DiscardBody { note }),
             View::Discarded,
         ),
-        Command::User(User::Status { user_name }) => One(
-            Call::get(admin::user_status_path(&user_name), None),
-            View::Status,
-        ),
-        Command::Group(Group::Status { group }) => One(
-            Call::get(admin::group_status_path(&group), None),
-            View::Status,
-        ),
-        Command::Queue(Queue::Stats { all }) => One(
-            Call::get(admin::route::QUEUES.into(), None),
-            View::Queues { all },
-        ),
+        Command::User(User::Status { user_name }) => {
+            One(Call::get(admin::user_status_path(&user_name)), View::Status)
+        }
+        Command::Group(Group::Status { group }) => {
+            One(Call::get(admin::group_status_path(&group)), View::Status)
+        }
+        Command::Queue(Queue::Stats { all }) => {
+            One(Call::get(admin::route::QUEUES.into()), View::Queues { all })
+        }
     }
 }
 
@@ -235,6 +253,10 @@ async fn main() -> ExitCode {
     let (answer, view) = match action_of(cli.command) {
         Action::One(call, view) => (api.send(&call).await, view),
         Action::ReplayAll(filter) => (replay::replay_matching(&api, filter).await, View::Replayed),
+        Action::Bulk { path, request, yes } => (
+            incidents::bulk(&api, path, request, yes).await,
+            View::IncidentsActed,
+        ),
     };
     let answer = match answer {
         Ok(answer) => answer,
@@ -289,11 +311,7 @@ mod tests {
         assert_eq!(c.path, "/dead-letters");
         assert_eq!(
             c.query,
-            Some(FilterParams {
-                reason: Some("permanent".into()),
-                older_than: Some("1h".into()),
-                ..FilterParams::default()
-            })
+            Some(serde_json::json!({"reason": "permanent", "older_than": "1h"}))
         );
         assert_eq!(
             call(&["dead-letters", "replay", "7"]).path,

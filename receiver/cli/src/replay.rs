@@ -45,7 +45,7 @@ pub(crate) async fn replay_matching(api: &Api, filter: FilterParams) -> Result<V
         ..filter
     };
     let list = api
-        .send(&Call::get(admin::route::DEAD_LETTERS.into(), Some(query)))
+        .send(&Call::get_with(admin::route::DEAD_LETTERS.into(), &query))
         .await?;
     let mut ids: Vec<i64> = list
         .get("dead_letters")

@@ -203,3 +203,118 @@ async fn tables_json_group_status_replay_all_and_a_closed_pipe() {
     assert_eq!(r["replayed"].as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(r["failed"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_list_show_replay_and_discard_with_the_api_s_confirmation() {
+    let app = TestApp::spawn().await;
+    let base = app.base_url();
+    for who in ["nosso-a@example.com", "nosso-b@example.com"] {
+        let created = app
+            .create_user(&json!({"userName": who, "active": true,
+                                 EXT: {"ssoName": "No Such SSO"}}))
+            .await;
+        assert_eq!(created.status(), 201);
+    }
+    let page = eventually(WAIT, "two open incidents", || async {
+        let (_, body) = get_json(&app, "/incidents").await;
+        (body["total"] == 2).then_some(body)
+    })
+    .await;
+    let id_of = |email: &str| {
+        page["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["email"] == email)
+            .map(|i| i["id"].as_i64().unwrap().to_string())
+            .unwrap()
+    };
+    let (a_id, b_id) = (id_of("nosso-a@example.com"), id_of("nosso-b@example.com"));
+
+    let b = base.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        let table = run(&b, &["-o", "table", "incidents", "list"]);
+        let one = run(
+            &b,
+            &["incidents", "list", "--person", "NOSSO-A", "-o", "json"],
+        );
+        let stats = run(&b, &["-o", "table", "queue", "stats"]);
+        let unconfirmed = run(
+            &b,
+            &[
+                "incidents",
+                "replay",
+                "--all",
+                "--cause",
+                "sso_method_not_found",
+            ],
+        );
+        let replayed = run(
+            &b,
+            &[
+                "-o",
+                "json",
+                "incidents",
+                "replay",
+                "--all",
+                "--person",
+                "nosso-a",
+                "--yes",
+            ],
+        );
+        let shown = run(&b, &["-o", "table", "incidents", "show", &b_id]);
+        let discarded = run(
+            &b,
+            &[
+                "-o",
+                "json",
+                "incidents",
+                "discard",
+                &b_id,
+                "--note",
+                "left the company",
+            ],
+        );
+        (table, one, stats, unconfirmed, replayed, shown, discarded)
+    })
+    .await
+    .unwrap();
+    let (table, one, stats, unconfirmed, replayed, shown, discarded) = results;
+    app.shutdown().await;
+
+    assert!(table.0, "{}", table.2);
+    for email in ["nosso-a@example.com", "nosso-b@example.com"] {
+        let row = table.1.lines().find(|l| l.contains(email));
+        assert!(
+            row.is_some_and(|r| r.contains("sso_method_not_found") && r.contains("ssoName")),
+            "one row per person with the cause and what to do: {}",
+            table.1
+        );
+    }
+    assert!(
+        table.1.trim_end().ends_with("2 incidents of 2 shown"),
+        "{}",
+        table.1
+    );
+    let one: Value = serde_json::from_str(&one.1).unwrap();
+    assert_eq!(one["total"], 1, "{one}");
+    assert_eq!(one["incidents"][0]["email"], "nosso-a@example.com");
+    assert!(stats.1.starts_with("open incidents: 2\n"), "{}", stats.1);
+    // Without a terminal to ask on, a bulk action needs --yes: nothing is done.
+    assert!(!unconfirmed.0, "{}", unconfirmed.1);
+    assert!(
+        unconfirmed.2.contains("2 incidents match; nothing done"),
+        "{}",
+        unconfirmed.2
+    );
+    assert!(replayed.0, "{}", replayed.2);
+    let r: Value = serde_json::from_str(&replayed.1).unwrap();
+    assert_eq!(r["done"], true, "{r}");
+    assert_eq!(r["replayed"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["replayed"][0]["incident"].to_string(), a_id, "{r}");
+    assert!(shown.0, "{}", shown.2);
+    assert!(shown.1.contains("nosso-b@example.com") && shown.1.contains("1 dead letter"));
+    assert!(discarded.0, "{}", discarded.2);
+    let d: Value = serde_json::from_str(&discarded.1).unwrap();
+    assert_eq!(d["note"], "left the company", "{d}");
+}

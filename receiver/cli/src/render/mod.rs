@@ -6,7 +6,9 @@
 //! - this module: the shared cell and table helpers, and [`View`], which picks a renderer.
 //! - [`records`]: dead letters, a user's or group's status and timeline, actions' results.
 //! - [`queues`]: queue statistics, summarised.
+//! - [`incidents`]: incidents, one per person or group.
 
+mod incidents;
 mod queues;
 mod records;
 
@@ -31,6 +33,12 @@ pub(crate) enum View {
     Replayed,
     /// A discard.
     Discarded,
+    /// `GET /incidents`.
+    Incidents,
+    /// `GET /incidents/{id}`.
+    Incident,
+    /// What replaying or discarding incidents did.
+    IncidentsActed,
 }
 
 /// `answer` as text for a terminal.
@@ -42,6 +50,9 @@ pub(crate) fn render(view: View, answer: &Value) -> String {
         View::Queues { all } => queues::stats(answer, all),
         View::Replayed => records::replayed(answer),
         View::Discarded => records::discarded(answer),
+        View::Incidents => incidents::list(answer),
+        View::Incident => incidents::show(answer),
+        View::IncidentsActed => incidents::acted(answer),
     }
 }
 
@@ -89,13 +100,13 @@ fn clip(s: &str, max: usize) -> String {
     cut
 }
 
-/// Whole numbers print without decimals, others with one: `90.9090…` is `90.9`.
+/// One decimal at most, none from 100 on or when it is 0: `90.9090…` is `90.9`.
 fn round(x: f64) -> String {
-    if x.fract() == 0.0 || x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.1}")
+    if x.abs() >= 100.0 {
+        return format!("{x:.0}");
     }
+    let one = format!("{x:.1}");
+    one.strip_suffix(".0").map_or(one.clone(), str::to_string)
 }
 
 /// A `key value` table of `fields` of `v` that are present.
@@ -131,6 +142,7 @@ mod tests {
         assert_eq!(round(90.909_090_909_090_9), "90.9");
         assert_eq!(round(30.0), "30");
         assert_eq!(round(123.456), "123");
+        assert_eq!(round(42.04), "42");
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(clip("a\nb", 10), "a b");
         assert_eq!(text(&serde_json::json!({"a": null}), "a"), "-");

@@ -5,10 +5,75 @@
 
 use serde_json::Value;
 
-use super::{numeric, plural, round, table, text};
+use super::{clip, numeric, plural, round, table, text};
 
 fn count(v: &Value, field: &str) -> u64 {
     v.get(field).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// What is wrong, first: open incidents by cause with what to do, keys retrying now, the
+/// oldest waiting job (when the API reports them).
+fn wrong(answer: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(open) = answer.get("incidents_open").and_then(Value::as_u64) {
+        out.push(format!("open incidents: {open}"));
+        let empty = Vec::new();
+        let causes = answer
+            .get("incidents_by_cause")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty);
+        let mut t = table(&["cause", "open", "what to do"]);
+        for c in causes {
+            t.add_row(vec![
+                text(c, "cause"),
+                text(c, "count"),
+                clip(&text(c, "what_to_do"), 90),
+            ]);
+        }
+        numeric(&mut t, &[1]);
+        if !causes.is_empty() {
+            out.push(t.to_string());
+        }
+    }
+    if let Some(retrying) = answer.get("retrying_now").and_then(Value::as_array) {
+        let first: Vec<String> = retrying
+            .iter()
+            .take(5)
+            .map(|r| {
+                let who = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| text(r, "key"), str::to_string);
+                format!(
+                    "{who} (attempt {}: {})",
+                    text(r, "attempt"),
+                    clip(&text(r, "error"), 40)
+                )
+            })
+            .collect();
+        let more = retrying.len().saturating_sub(first.len());
+        let more = if more > 0 {
+            format!(", {more} more")
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "retrying now: {}{}{more}",
+            retrying.len(),
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", first.join(", "))
+            }
+        ));
+    }
+    if let Some(age) = answer
+        .get("oldest_waiting_job_age_seconds")
+        .and_then(Value::as_f64)
+    {
+        out.push(format!("oldest waiting job: {} s", round(age)));
+    }
+    out
 }
 
 /// The statistics answer as text.
@@ -66,7 +131,8 @@ pub(super) fn stats(answer: &Value, all: bool) -> String {
         ]);
     }
     numeric(&mut t, &[2, 3]);
-    let mut out = vec![t.to_string()];
+    let mut out = wrong(answer);
+    out.push(t.to_string());
     if let Some(e) = answer.get("broker_error").and_then(Value::as_str) {
         out.push(format!("broker: {e} (queue depths unknown)"));
     }
@@ -148,6 +214,33 @@ mod tests {
             "{text}"
         );
         assert!(text.lines().count() < 12, "{text}");
+    }
+
+    #[test]
+    fn what_is_wrong_comes_first() {
+        let mut a = answer();
+        a["incidents_open"] = json!(3);
+        a["incidents_by_cause"] = json!([{"cause": "seat_limit_reached", "count": 3,
+                                          "what_to_do": "Free a seat"}]);
+        a["retrying_now"] = json!([{"key": "k", "name": "bob@example.com", "attempt": 2,
+                                    "error": "HTTP 429"}]);
+        a["oldest_waiting_job_age_seconds"] = json!(42.04);
+        let text = stats(&a, false);
+        assert!(text.starts_with("open incidents: 3\n"), "{text}");
+        let cause = text
+            .lines()
+            .find(|l| l.contains("seat_limit_reached"))
+            .unwrap();
+        assert!(
+            cause.contains('3') && cause.contains("Free a seat"),
+            "{text}"
+        );
+        assert!(text.contains("retrying now: 1: bob@example.com (attempt 2: HTTP 429)"));
+        assert!(text.contains("oldest waiting job: 42 s"), "{text}");
+        assert!(
+            text.find("open incidents").unwrap() < text.find("PARTITION").unwrap(),
+            "{text}"
+        );
     }
 
     #[test]

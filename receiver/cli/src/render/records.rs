@@ -7,18 +7,11 @@ use super::{clip, fields, numeric, plural, table, text};
 /// Who a record is about: the person's email or userName, or the group's name, when the
 /// API names them; else the job key.
 fn who(v: &Value) -> String {
-    [
-        "email",
-        "user_name",
-        "userName",
-        "display_name",
-        "displayName",
-        "key",
-    ]
-    .iter()
-    .find_map(|f| v.get(*f).and_then(Value::as_str).filter(|s| !s.is_empty()))
-    .unwrap_or("-")
-    .to_string()
+    ["email", "name", "userName", "displayName", "key"]
+        .iter()
+        .find_map(|f| v.get(*f).and_then(Value::as_str).filter(|s| !s.is_empty()))
+        .unwrap_or("-")
+        .to_string()
 }
 
 fn rows<'a>(v: &'a Value, field: &str) -> &'a [Value] {
@@ -140,6 +133,15 @@ pub(super) fn status(answer: &Value) -> String {
         Some(s) => out.push(format!(" state     {}", state_line(s))),
         None => out.push(" state     unknown (no outcome yet)".into()),
     }
+    if let Some(i) = answer.get("incident").filter(|i| i.is_object()) {
+        out.push(format!(
+            " incident  {} ({}): {}; {}",
+            text(i, "id"),
+            text(i, "state"),
+            text(i, "cause"),
+            text(i, "what_to_do")
+        ));
+    }
     let timeline = rows(answer, "timeline");
     let mut t = table(&["at", "what", "status", "http", "detail"]);
     for e in timeline {
@@ -229,6 +231,15 @@ mod tests {
                           "detail": "Splashtop answered 503"}]});
         let text = status(&answer);
         assert!(text.contains("pending (version 1, now)"), "{text}");
+        assert!(!text.contains("incident"), "{text}");
+        let mut with = answer.clone();
+        with["incident"] = json!({"id": 4, "state": "open", "cause": "seat_limit_reached",
+                                  "what_to_do": "Free a seat"});
+        let text = status(&with);
+        assert!(
+            text.contains("incident  4 (open): seat_limit_reached; Free a seat"),
+            "{text}"
+        );
         assert!(text.contains("POST /Users"));
         assert!(text.ends_with("2 timeline entries"), "{text}");
     }
