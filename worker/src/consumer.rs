@@ -36,7 +36,7 @@ pub use crate::config::DEFAULT_PREFETCH;
 use crate::config::{DeactivateMode, Settings};
 use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter, DEFAULT_MAX_RETRY_AFTER};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RateReading};
 use crate::ops::{BrokerLink, Ops};
 pub use crate::partitions::HEARTBEAT_TTL_FACTOR;
 use crate::partitions::{self, Member};
@@ -284,6 +284,12 @@ impl BoundWorker {
                 .with_instruments(metrics.limiter_waiting(), metrics.retry_after_capped()),
         );
         w.api.observe_calls(Arc::new(metrics.api_calls()));
+        let watched = limiter.clone();
+        metrics.watch_rate(move || RateReading {
+            effective: watched.rate(),
+            share: watched.share(),
+            paused: watched.throttled_for().map_or(0.0, |d| d.as_secs_f64()),
+        });
         let broker = Arc::new(BrokerLink::default());
         let rt = Arc::new(Runtime {
             api: Arc::new(RateLimitedApi::new(w.api.clone(), limiter.clone())),

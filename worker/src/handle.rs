@@ -61,7 +61,8 @@ pub(crate) struct Runtime {
 impl Runtime {
     /// Handles one delivery to the end: applied, skipped or dead-lettered, then acked;
     /// or, when `stop` comes while it waits for a retry, left unacked for redelivery.
-    /// Every line logged meanwhile carries the job's id, key and tenant.
+    /// Every line logged meanwhile carries the job's id, key and tenant, and the account's
+    /// email (user jobs) or the group's name (group jobs).
     pub(crate) async fn handle(
         &self,
         delivery: &Delivery,
@@ -87,7 +88,12 @@ impl Runtime {
             }
         };
         let meta = job.meta();
-        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind());
+        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind(), email = tracing::field::Empty, group = tracing::field::Empty);
+        // Operators search logs by person or group, not by key.
+        match &job {
+            Job::UserV1(j) => span.record("email", tracing::field::display(&j.state.email)),
+            Job::GroupV1(j) => span.record("group", tracing::field::display(&j.state.display_name)),
+        };
         let result = self
             .handle_job(&job, delivery, dead, stop, first_attempt)
             .instrument(span.clone())
@@ -146,7 +152,8 @@ impl Runtime {
         };
         self.dead_letter(dead, delivery, &reason, 0, first_attempt)
             .await?;
-        self.metrics.dead_letter("unknown", reason.reason.as_str());
+        self.metrics
+            .dead_letter("unknown", reason.reason.as_str(), None, None);
         delivery.acker.ack(BasicAckOptions::default()).await?;
         Ok(())
     }
@@ -169,7 +176,7 @@ impl Runtime {
         };
         let before_wait = |error: &ApiError, delay: Duration, attempts: u32| {
             tracing::warn!(attempts, status = ?error.status(), %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
-            self.metrics.retry(kind);
+            self.metrics.retry(kind, error);
             // Published before the wait, so operators see the job retrying meanwhile.
             let event = report(attempts).retrying(error);
             let (dead, topology) = (dead.clone(), self.topology.clone());
@@ -177,6 +184,7 @@ impl Runtime {
                 Box::pin(async move { publish(&dead, &topology, &event).await });
             publishing
         };
+        self.metrics.job_taken(kind, &meta.created_at);
         let (outcome, attempts) = self.process(job, Instant::now(), stop, before_wait).await;
         match outcome {
             Outcome::Done(applied) => {
@@ -184,7 +192,10 @@ impl Runtime {
                 tracing::info!(attempts, ?applied, "job done");
                 let outcome = match applied {
                     Applied::Skipped { .. } | Applied::Superseded { .. } => "skipped_stale",
-                    _ => "applied",
+                    _ => {
+                        self.metrics.job_applied(kind, &meta.created_at);
+                        "applied"
+                    }
                 };
                 self.metrics.job(kind, outcome);
             }
@@ -192,7 +203,12 @@ impl Runtime {
                 tracing::warn!(attempts, class = reason.reason.as_str(), status = ?reason.status, "dead-lettering job");
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
-                self.metrics.dead_letter(kind, reason.reason.as_str());
+                self.metrics.dead_letter(
+                    kind,
+                    reason.reason.as_str(),
+                    reason.code.as_deref(),
+                    reason.status,
+                );
                 let event = report(attempts).dead(
                     reason.reason.as_str(),
                     reason.status,

@@ -130,6 +130,15 @@ impl RateLimiter {
         self.lock().rate
     }
 
+    /// This process's share of the team's limit, in calls per second (infinite when
+    /// unlimited): the rate a 429 halves and successes climb back to.
+    pub fn share(&self) -> f64 {
+        if self.per_minute == 0 {
+            return f64::INFINITY;
+        }
+        self.lock().ceiling
+    }
+
     /// Divides the team's limit among `live` worker processes.
     pub fn set_workers(&self, live: usize) {
         let mut s = self.lock();

@@ -304,7 +304,7 @@ async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_bo
             sample(
                 &url,
                 "splashsync_worker_job_retries_total",
-                &[("kind", "user")],
+                &[("kind", "user"), ("code", "rate_limited")],
             )
             .await
             .is_ok_and(|n| n >= 1.0)

@@ -206,11 +206,17 @@ pub async fn user_status(
     }))
 }
 
-/// `GET /admin/groups/{id}/status`: state, open incident and timeline of a group.
+/// `GET /admin/groups/{id}/status`: state, open incident and timeline of a group, by its
+/// id or by its displayName (case-insensitive).
 pub async fn group_status(
     State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> ApiResult<GroupStatus> {
+    let id = state
+        .audit
+        .group_id_by_name(id.clone())
+        .await?
+        .unwrap_or(id);
     let key = JobKey::group(&state.tenant, &id).to_string();
     let status = state.audit.status(key.clone()).await?;
     let timeline = state.audit.timeline(key.clone()).await?;

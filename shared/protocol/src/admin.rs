@@ -87,16 +87,25 @@ pub fn incident_discard_path(id: i64) -> String {
 
 /// The status path of a user, its userName percent-encoded (`@` kept: it is legal there).
 pub fn user_status_path(user_name: &str) -> String {
-    let encoded: String = user_name
-        .bytes()
+    format!("/users/{}/status", path_segment(user_name))
+}
+
+/// The status path of a group, by its id or displayName, percent-encoded.
+pub fn group_status_path(id_or_name: &str) -> String {
+    format!("/groups/{}/status", path_segment(id_or_name))
+}
+
+/// `s` as one path segment: unreserved characters and `@` as they are, the rest
+/// percent-encoded.
+fn path_segment(s: &str) -> String {
+    s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
         })
-        .collect();
-    format!("/users/{encoded}/status")
+        .collect()
 }
 
 /// A dead-letter filter, as a query string (list) or a JSON body (replay matching).

@@ -168,6 +168,11 @@ pub trait AuditStore: Send + Sync + 'static {
         &self,
         user_name: String,
     ) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
+    /// The id of the group with this displayName (case-insensitive).
+    fn group_id_by_name(
+        &self,
+        display_name: String,
+    ) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
     /// The outbox backlog.
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>>;
     /// Open dead letters per reason.

@@ -275,6 +275,20 @@ impl AuditStore for SqliteAudit {
         })
     }
 
+    fn group_id_by_name(
+        &self,
+        display_name: String,
+    ) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            Ok(
+                sqlx::query_scalar("SELECT id FROM groups WHERE display_name_key = ?")
+                    .bind(display_name.to_lowercase())
+                    .fetch_optional(&self.readers)
+                    .await?,
+            )
+        })
+    }
+
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
         Box::pin(async move {
             let pending: i64 =
