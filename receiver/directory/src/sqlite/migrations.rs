@@ -152,6 +152,7 @@ CREATE INDEX IF NOT EXISTS unresolved_members_seq ON unresolved_members(seq);
 CREATE INDEX IF NOT EXISTS memberships_seq ON memberships(seq);
 "#,
     ),
+    (6, super::reconcile_runs::MIGRATION),
 ];
 
 /// Applies every migration newer than the database's version.
