@@ -11,6 +11,7 @@
 //! - [`api`]: the handlers: dead letters (list, show, replay, replay matching, discard),
 //!   user and group status with timeline, queue statistics.
 //! - [`params`]: query and body parameters, validated into store filters.
+//! - [`reconcile`]: drift reconciliation's admin routes and console page.
 //! - [`broker`]: RabbitMQ queue depths by passive declare, for stats and readiness.
 //! - [`samples`]: backlog and throughput sampled every few seconds for the console chart.
 //! - [`openapi`]: the OpenAPI description served at `/admin/openapi.json`.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod guard;
 pub mod openapi;
 pub mod params;
+pub mod reconcile;
 pub mod samples;
 pub mod token;
 
@@ -134,6 +136,7 @@ pub fn router(state: AdminState) -> Router {
         .route(route::USER_STATUS, get(api::user_status))
         .route(route::GROUP_STATUS, get(api::group_status))
         .route(route::QUEUES, get(api::queue_stats))
+        .merge(reconcile::api_routes())
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {
             AdminError {

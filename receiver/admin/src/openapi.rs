@@ -38,7 +38,7 @@ pub fn document() -> Value {
         "info": {
             "title": "splashsync admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Dead letters, provisioning status and timelines, queue statistics. \
+            "description": "Dead letters, provisioning status and timelines, queue statistics, drift reconciliation. \
                 Authenticate with the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token. \
                 This document itself is served without a token: it describes the API and holds no data.",
         },
@@ -73,6 +73,25 @@ pub fn document() -> Value {
                 "summary": "A group's provisioning state and timeline",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": ok("{id, key, status, timeline}")}},
+            "/reconcile": {
+                "post": {
+                    "summary": "Start a drift reconciliation (one at a time: 409 while one runs; 503 when the receiver has no Splashtop settings)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": false, "properties": {
+                            "dry_run": {"type": "boolean", "default": false},
+                            "prune": {"type": "boolean", "default": false}}}}}},
+                    "responses": {"202": {"description": "{run, report}: the run id and its report's path"},
+                        "400": {"$ref": "#/components/responses/Error"},
+                        "409": {"$ref": "#/components/responses/Error"},
+                        "503": {"$ref": "#/components/responses/Error"}}},
+                "get": {
+                    "summary": "The newest reconciliation runs, without items",
+                    "parameters": [{"name": "limit", "in": "query", "required": false,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                    "responses": ok("{count, runs: [ReconcileReport]}")}},
+            "/reconcile/{id}": {"get": {
+                "summary": "One reconciliation run: what it read (pages), found and did, item by item",
+                "parameters": [id_param()], "responses": ok("ReconcileReport")}},
             "/queues": {"get": {
                 "summary": "Backlog per partition, outbox depth and age, dead letters by reason, drain rate",
                 "responses": ok("{partitions, queues, broker_error, outbox, dead_letters_open, drain_rate_per_minute}")}},

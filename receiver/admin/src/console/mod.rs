@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`pages`]: the pages (overview, dead letters, one dead letter, user search).
 //! - [`actions`]: the replay and discard forms' handlers.
+//! - [`reconcile`]: the reconciliation page and its buttons.
 //! - [`session`]: sessions, CSRF tokens, cookies and the `Origin` check.
 //! - [`chart`]: the backlog and throughput chart as inline SVG.
 //! - [`html`]: escaping, layout, forms.
@@ -19,6 +20,7 @@ pub mod actions;
 pub mod chart;
 pub mod html;
 pub mod pages;
+pub mod reconcile;
 pub mod session;
 
 use std::sync::Arc;
@@ -196,6 +198,7 @@ pub fn router(admin: AdminState) -> Router {
         .route("/console/dead-letters/{id}/discard", post(actions::discard))
         .route("/console/users", get(pages::users))
         .route("/console/logout", post(logout))
+        .merge(reconcile::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_session,
