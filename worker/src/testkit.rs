@@ -11,7 +11,8 @@ use secrecy::SecretString;
 use splashsync_protocol::job::{GroupJob, GroupRef, GroupState, Job, JobMeta, UserJob, UserState};
 use splashsync_protocol::{JobKey, Tenant};
 use splashtop_api::{
-    ApiError, CallContext, HttpTeamApi, TeamApi, TeamGroup, TeamUser, UserProfile,
+    ApiError, CallContext, GroupsPage, HttpTeamApi, TeamApi, TeamGroup, TeamUser, UserProfile,
+    UsersPage,
 };
 use splashtop_sim::{SimConfig, SimHandle};
 
@@ -171,6 +172,22 @@ impl TeamApi for Flaky {
         email: &'a str,
     ) -> BoxFuture<'a, Result<Option<TeamUser>, ApiError>> {
         self.call(self.inner.find_user(cx, email))
+    }
+    fn users_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<UsersPage, ApiError>> {
+        self.call(self.inner.users_page(cx, cursor, limit))
+    }
+    fn groups_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<GroupsPage, ApiError>> {
+        self.call(self.inner.groups_page(cx, cursor, limit))
     }
     fn invite_user<'a>(
         &'a self,
