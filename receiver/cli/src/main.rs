@@ -2,6 +2,8 @@
 //! API (`/admin`, authenticated with `SPLASHSYNC_ADMIN_TOKEN`), built from the API's wire
 //! types in `splashsync_protocol::admin`; answers print as JSON.
 
+mod reconcile;
+
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +43,8 @@ enum Command {
     /// Queues: backlog per partition, outbox, dead letters by reason, drain rate.
     #[command(subcommand)]
     Queue(Queue),
+    /// Drift reconciliation: compare the Splashtop team with the directory and fix it.
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +188,10 @@ fn call_of(command: Command) -> Call {
             Call::get(admin::user_status_path(&user_name), None)
         }
         Command::Queue(Queue::Stats) => Call::get(admin::route::QUEUES.into(), None),
+        // `main` runs reconcile itself (a start, then polls): never one call.
+        Command::Reconcile(_) => {
+            Call::get(splashsync_protocol::reconcile::route::RUNS.into(), None)
+        }
     }
 }
 
@@ -191,6 +199,9 @@ fn call_of(command: Command) -> Call {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Command::Reconcile(args) = cli.command {
+        return reconcile::run(&cli.url, &cli.token, args).await;
+    }
     let call = call_of(cli.command);
     let url = format!(
         "{}{}{}",
