@@ -150,3 +150,36 @@ pub(crate) async fn run(base: &str, token: &SecretString, args: ReconcileArgs) -
         tokio::time::sleep(POLL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(dry_run: bool) -> ReconcileReport {
+        ReconcileReport {
+            id: 7,
+            trigger: "cli".into(),
+            dry_run,
+            prune: false,
+            state: run_state::DONE.into(),
+            started: String::new(),
+            finished: None,
+            pages_read: 21,
+            team_users: 10_000,
+            team_groups: 201,
+            found: 3,
+            fixed: 2,
+            pending: 1,
+            error: None,
+            items: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_summary_names_the_cost_and_what_was_done() {
+        let line = summary(&report(false));
+        assert!(line.contains("21 Splashtop calls (listing pages) for 10000 users and 201 groups"));
+        assert!(line.contains("2 jobs written, 1 pending"), "{line}");
+        assert!(summary(&report(true)).contains("would be fixed (dry run)"));
+    }
+}

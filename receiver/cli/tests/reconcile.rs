@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::json;
 use splashsync_protocol::reconcile::{DriftAction, DriftKind, ReconcileReport};
 use splashsync_protocol::topology::Topology;
 use splashsync_receiver::app::Application;
