@@ -14,6 +14,7 @@
 //!   discard-all of a filter behind a counted confirmation.
 //! - [`responses`]: every answer as a type, from which the OpenAPI schemas are generated.
 //! - [`params`]: query and body parameters, validated into store filters.
+//! - [`reconcile`]: drift reconciliation's admin routes and console page.
 //! - [`broker`]: RabbitMQ queue depths by passive declare, for stats and readiness.
 //! - [`samples`]: backlog and throughput sampled every few seconds for the console chart.
 //! - [`openapi`]: the OpenAPI description served at `/admin/openapi.json`.
@@ -28,6 +29,7 @@ pub mod incidents;
 pub mod openapi;
 pub mod params;
 pub mod responses;
+pub mod reconcile;
 pub mod samples;
 pub mod token;
 
@@ -145,6 +147,7 @@ pub fn router(state: AdminState) -> Router {
         .route(route::INCIDENT, get(incidents::show))
         .route(route::REPLAY_INCIDENT, post(incidents::replay))
         .route(route::DISCARD_INCIDENT, post(incidents::discard))
+        .merge(reconcile::api_routes())
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {
             AdminError {

@@ -15,9 +15,11 @@ use splashsync_protocol::admin::{
     IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery, IncidentReplayed,
 };
 
+use splashsync_protocol::reconcile::{route as reconcile_route, ReconcileReport, ReconcileRequest};
+
 use crate::responses::{
-    DeadLetterList, DeadLetterShow, Discarded, GroupStatus, ReplayedMatching, ReplayedOne, Stats,
-    UserStatus,
+    DeadLetterList, DeadLetterShow, Discarded, GroupStatus, ReconcileRuns, ReconcileStarted,
+    ReplayedMatching, ReplayedOne, Stats, UserStatus,
 };
 
 /// Where the schemas live in the document.
@@ -205,6 +207,36 @@ pub fn document() -> Value {
         "requestBody": s.body::<IncidentDiscardBody>(),
         "responses": s.answer::<IncidentDiscarded>("the note kept")}}),
     );
+    let mut started = s.answer::<ReconcileStarted>("the run started");
+    if let Some(r) = started.as_object_mut() {
+        // A run is accepted (202), not done; 503 when the receiver has no Splashtop settings.
+        if let Some(ok) = r.remove("200") {
+            r.insert("202".into(), ok);
+        }
+        r.insert(
+            "503".into(),
+            json!({"$ref": "#/components/responses/Error"}),
+        );
+    }
+    add(
+        reconcile_route::RUNS,
+        json!({
+        "post": {
+            "summary": "Start a drift reconciliation (one at a time: 409 while one runs; 503 when the receiver has no Splashtop settings)",
+            "requestBody": s.body::<ReconcileRequest>(),
+            "responses": started},
+        "get": {
+            "summary": "The newest reconciliation runs, without items",
+            "parameters": [{"name": "limit", "in": "query", "required": false,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+            "responses": s.answer::<ReconcileRuns>("the newest runs")}}),
+    );
+    add(
+        reconcile_route::RUN,
+        json!({"get": {
+        "summary": "One reconciliation run: what it read (pages), found and did, item by item",
+        "parameters": id(), "responses": s.answer::<ReconcileReport>("the run's report")}}),
+    );
     let error = s.out.subschema_for::<ErrorBody>();
     json!({
         "openapi": "3.1.0",
@@ -213,7 +245,7 @@ pub fn document() -> Value {
             "title": "splashsync admin API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Incidents (one per failing person or group, with the cause and what to do), \
-                dead-letter records, provisioning status and timelines, queue statistics. \
+                dead-letter records, provisioning status and timelines, queue statistics, drift reconciliation. \
                 Authenticate with the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token. \
                 This document itself is served without a token: it describes the API and holds no data.",
         },

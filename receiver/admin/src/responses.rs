@@ -131,3 +131,21 @@ pub struct Stats {
     /// Jobs finished per minute over the last 5 minutes.
     pub drain_rate_per_minute: f64,
 }
+
+/// `POST /reconcile` (202): the run started and where its report is.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ReconcileStarted {
+    /// The run's id.
+    pub run: i64,
+    /// The admin API path of its report.
+    pub report: String,
+}
+
+/// `GET /reconcile`: the newest runs, without their items.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ReconcileRuns {
+    /// Runs in this answer.
+    pub count: usize,
+    /// The runs, newest first.
+    pub runs: Vec<splashsync_protocol::reconcile::ReconcileReport>,
+}

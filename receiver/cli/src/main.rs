@@ -16,6 +16,7 @@ mod client;
 mod incidents;
 mod output;
 mod render;
+mod reconcile;
 mod replay;
 
 use std::process::ExitCode;
@@ -75,6 +76,8 @@ enum Command {
     /// Queues: backlog per partition, outbox, dead letters by reason, drain rate.
     #[command(subcommand)]
     Queue(Queue),
+    /// Drift reconciliation: compare the Splashtop team with the directory and fix it.
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +184,8 @@ enum Action {
     One(Call, View),
     /// Replay every open dead letter matching the filter.
     ReplayAll(FilterParams),
+    /// A drift reconciliation: start a run, then poll its report.
+    Reconcile(reconcile::ReconcileArgs),
     /// An incident bulk action: count, confirm, act.
     Bulk {
         path: &'static str,
@@ -241,6 +246,7 @@ fn action_of(command: Command) -> Action {
         Command::Queue(Queue::Stats { all }) => {
             One(Call::get(admin::route::QUEUES.into()), View::Queues { all })
         }
+        Command::Reconcile(args) => Action::Reconcile(args),
     }
 }
 
@@ -249,8 +255,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let format = Format::resolve(cli.output);
-    let api = Api::new(&cli.url, cli.token);
+    let api = Api::new(&cli.url, cli.token.clone());
     let (answer, view) = match action_of(cli.command) {
+        // A run is started, then its report polled: its own output (JSON) and exit codes.
+        Action::Reconcile(args) => return reconcile::run(&cli.url, &cli.token, args).await,
         Action::One(call, view) => (api.send(&call).await, view),
         Action::ReplayAll(filter) => (replay::replay_matching(&api, filter).await, View::Replayed),
         Action::Bulk { path, request, yes } => (

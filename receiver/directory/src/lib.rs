@@ -15,6 +15,8 @@
 //! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
+//! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
+//!   fixes through the outbox and the runs' reports.
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
 
 pub mod audit;
@@ -24,6 +26,7 @@ pub mod model;
 pub mod plan;
 pub mod policy;
 pub mod provisioning;
+pub mod reconcile;
 pub mod sqlite;
 pub mod store;
 

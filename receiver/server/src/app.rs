@@ -15,6 +15,7 @@ use splashsync_admin::samples::{run_sampler, Finished, Samples};
 use splashsync_admin::AdminState;
 use splashsync_directory::audit::sqlite::SqliteAudit;
 use splashsync_directory::audit::AuditStore;
+use splashsync_directory::reconcile::sqlite::SqliteReconcile;
 use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::Directory;
 use splashsync_protocol::topology::Topology;
@@ -44,6 +45,7 @@ pub struct Application {
     health: Health,
     limits: splashsync_runtime::http::Limits,
     addr: SocketAddr,
+    schedule: Option<crate::reconcile::Schedule>,
 }
 
 /// What the console's sampler task needs.
@@ -71,6 +73,7 @@ impl Application {
         settings.validate().map_err(anyhow::Error::msg)?;
         let sqlite = SqliteDirectory::open(&settings.database_url).await?;
         let audit: Arc<dyn AuditStore> = Arc::new(SqliteAudit::new(&sqlite));
+        let reconcile_store = Arc::new(SqliteReconcile::new(&sqlite));
         let directory: Arc<dyn Directory> = Arc::new(sqlite);
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
@@ -98,6 +101,7 @@ impl Application {
         let relay = Relay::new(directory, link.clone());
         let intake_metrics = IntakeMetrics::register(&metrics);
         let intake = Intake::new(audit.clone(), link, intake_metrics.clone());
+        let reconcile_tenant = tenant.clone();
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {
             let samples = Arc::new(Samples::default());
@@ -128,7 +132,17 @@ impl Application {
             "Authentication attempts refused with 429 because their address failed too often, by realm",
             auth_guard.throttled(),
         );
-        let app = router(Services {
+        let reconciler = crate::reconcile::from_settings(
+            &settings.reconcile,
+            reconcile_store,
+            splashsync_directory::WriteCtx {
+                tenant: reconcile_tenant,
+                origin: "reconciliation".into(),
+                policy: settings.group_policy,
+            },
+            &metrics,
+        )?;
+        let mut app = router(Services {
             scim,
             scim_token: token_of(&settings.scim_token),
             audit,
@@ -137,6 +151,14 @@ impl Application {
             admin,
             auth_guard,
         });
+        if let Some(reconciler) = &reconciler {
+            let control: splashsync_admin::reconcile::Control = Arc::new(reconciler.clone());
+            app = app.layer(axum::Extension(control));
+        }
+        let every = settings.reconcile.interval;
+        let schedule = reconciler
+            .filter(|_| !every.is_zero())
+            .map(|reconciler| crate::reconcile::Schedule { reconciler, every });
         Ok(Self {
             listener,
             router: app,
@@ -147,6 +169,7 @@ impl Application {
             health,
             limits: settings.limits.listener(),
             addr,
+            schedule,
         })
     }
 
@@ -204,6 +227,9 @@ impl Application {
             stop.clone(),
             move |stop| intake.clone().run(on.clone(), stop),
         )));
+        if let Some(schedule) = self.schedule.clone() {
+            tasks.push(tokio::spawn(schedule.run(stop.clone())));
+        }
         if let Some(sampler) = self.sampler.clone() {
             let broker = self.broker.clone();
             tasks.push(tokio::spawn(supervise(

@@ -101,6 +101,10 @@ pub struct Settings {
     /// Connection and request limits.
     #[command(flatten)]
     pub limits: LimitSettings,
+
+    /// Drift reconciliation: its Splashtop client, interval and pacing.
+    #[command(flatten)]
+    pub reconcile: crate::reconcile::settings::ReconcileSettings,
 }
 
 /// Connection and request limits of the listener (`Default` is the documented defaults).
@@ -224,7 +228,7 @@ impl Settings {
                 "SPLASHSYNC_PAGE_SIZE must be between 1 and SPLASHSYNC_MAX_PAGE_SIZE".into(),
             );
         }
-        Ok(())
+        self.reconcile.validate()
     }
 
     /// The base URL resources' `meta.location` starts with.
@@ -315,6 +319,30 @@ mod tests {
         let s = parse(&[token[0], token[1], "--rename-policy", "reinvite"]).unwrap();
         assert_eq!(s.rename_policy, RenamePolicy::Reinvite);
         assert!(parse(&[token[0], token[1], "--rename-policy", "rename"]).is_err());
+    }
+
+    #[test]
+    fn reconciliation_is_off_by_default_and_on_with_all_three_splashtop_settings() {
+        let s = parse(&["--scim-token", "0123456789abcdef"]).unwrap();
+        assert!(!s.reconcile.enabled() && s.validate().is_ok());
+        assert_eq!(s.reconcile.interval, Duration::from_secs(3600));
+        let on = [
+            "--scim-token",
+            "0123456789abcdef",
+            "--splashtop-api-url",
+            "http://127.0.0.1:9090",
+            "--splashtop-api-token",
+            "t",
+            "--splashtop-team-id",
+            "team-1",
+            "--reconcile-interval",
+            "15m",
+        ];
+        let s = parse(&on).unwrap();
+        assert!(s.reconcile.enabled() && s.validate().is_ok());
+        assert_eq!(s.reconcile.interval, Duration::from_secs(900));
+        let s = parse(&on[..4]).unwrap();
+        assert!(s.validate().unwrap_err().contains("SPLASHTOP_TEAM_ID"));
     }
 
     #[test]

@@ -65,6 +65,7 @@ impl TestReceiver {
             sample_interval_secs: 15,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
             limits: Default::default(),
+            reconcile: Default::default(),
         };
         let app = Application::build(settings).await?;
         let addr = app.addr();

@@ -144,6 +144,17 @@ impl TestApp {
             sample_interval_secs: 1,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
             limits: Default::default(),
+            // Reconciliation on demand only, against this app's simulator, fast and in
+            // small pages so that a test team spans several.
+            reconcile: splashsync_receiver::reconcile::settings::ReconcileSettings {
+                api_url: Some(self.sim.base_url()),
+                api_token: Some(SecretString::from(self.sim.token().to_string())),
+                team_id: Some(self.sim.team_id().to_string()),
+                interval: Duration::ZERO,
+                calls_per_minute: 6000,
+                page_size: 3,
+                ..Default::default()
+            },
         };
         let app = Application::build(settings).await.expect("receiver builds");
         self.scim_url = format!("http://{}/scim/v2", app.addr());

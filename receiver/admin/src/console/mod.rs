@@ -14,6 +14,7 @@
 //!   confirm with a count).
 //! - [`pages`]: dead letters, one dead letter, user search.
 //! - [`actions`]: the replay and discard forms' handlers.
+//! - [`reconcile`]: the reconciliation page and its buttons.
 //! - [`session`]: sessions, CSRF tokens, cookies and the `Origin` check.
 //! - [`chart`]: the backlog and throughput chart as inline SVG.
 //! - [`html`]: escaping, layout, forms.
@@ -24,6 +25,7 @@ pub mod html;
 pub mod incidents;
 pub mod overview;
 pub mod pages;
+pub mod reconcile;
 pub mod session;
 
 use std::sync::Arc;
@@ -213,6 +215,7 @@ pub fn router(admin: AdminState) -> Router {
         .route("/console/dead-letters/{id}/discard", post(actions::discard))
         .route("/console/users", get(pages::users))
         .route("/console/logout", post(logout))
+        .merge(reconcile::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_session,

@@ -237,6 +237,7 @@ WHERE state = 'open'
   AND incident_id IN (SELECT id FROM incidents WHERE state = 'resolved');
 "#,
     ),
+    (7, super::reconcile_runs::MIGRATION),
 ];
 
 /// Applies every migration newer than the database's version.
