@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::{json, Value};
+
 use splashsync_directory::StoreError;
 use splashsync_protocol::reconcile::{route, run_path, ReconcileReport, ReconcileRequest};
 

@@ -18,7 +18,7 @@ use splashsync_protocol::reconcile::{
 const POLL: Duration = Duration::from_secs(1);
 
 /// `reconcile`'s flags.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub(crate) struct ReconcileArgs {
     /// Report the drift only: write no job.
     #[arg(long)]

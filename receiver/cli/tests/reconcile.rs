@@ -72,6 +72,7 @@ async fn the_cli_reconciles_reports_and_prunes() {
         sample_interval_secs: 15,
         log_format: Default::default(),
         limits: Default::default(),
+        rename_policy: Default::default(),
         reconcile: ReconcileSettings {
             api_url: Some(sim.base_url()),
             api_token: Some(SecretString::from(sim.token().to_string())),

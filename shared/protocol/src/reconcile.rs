@@ -21,6 +21,7 @@ pub fn run_path(id: i64) -> String {
 
 /// What starts a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReconcileRequest {
     /// Report only: write no job.
@@ -33,6 +34,7 @@ pub struct ReconcileRequest {
 
 /// What kind of drift an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
     /// In Splashtop, never owned by the directory (invited by hand).
@@ -83,6 +85,7 @@ impl DriftKind {
 
 /// What the run did about an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DriftAction {
     /// Only reported: the directory never owned it (and no `--prune`), or a dry run

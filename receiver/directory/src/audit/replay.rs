@@ -142,7 +142,7 @@ async fn fresh_job(
     if parsed.retired_account().is_some() {
         // The retirement of an account its user left: still its desired state (should the
         // user hold the account again, its newer incarnation supersedes this one).
-        gone(conn, &cx, &parsed, id, stale).await?;
+        gone(conn, &cx, &parsed, what, stale).await?;
     } else if parsed.kind() == KeyKind::User {
         match load_user(conn, object_id).await? {
             Some(record) => current_job(conn, &cx, &record).await?,

@@ -45,6 +45,7 @@ pub fn prune_job(cx: &WriteCtx, user: &SeenUser, version: i64) -> Job {
             group: None,
             sso_name: None,
             deleted: true,
+            incarnation: None,
         },
     })
 }

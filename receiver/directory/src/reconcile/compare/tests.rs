@@ -27,6 +27,7 @@ fn owned(id: &str, email: &str, group: Option<&str>) -> OwnedUser {
             }),
             sso_name: None,
             deleted: false,
+            incarnation: None,
         },
         hold: Hold::Clear,
     }
