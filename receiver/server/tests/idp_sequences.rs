@@ -28,7 +28,16 @@ fn patch(ops: Value) -> Value {
 
 #[tokio::test]
 async fn okta_user_lifecycle_writes_one_job_per_change_with_increasing_versions() {
-    let api = api().await;
+    okta_user_lifecycle(api().await).await;
+}
+
+/// Okta's lifecycle changes no userName: the same jobs under the rename policy `reinvite`.
+#[tokio::test]
+async fn okta_user_lifecycle_is_the_same_under_the_reinvite_rename_policy() {
+    okta_user_lifecycle(api_with_policies(GroupPolicy::Reject, RenamePolicy::Reinvite).await).await;
+}
+
+async fn okta_user_lifecycle(api: common::Api) {
     // Test API Credentials.
     let (s, _, b) = api.get("/scim/v2/Users?startIndex=1&count=2").await;
     assert_eq!(s, 200);

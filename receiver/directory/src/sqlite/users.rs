@@ -165,14 +165,15 @@ pub(crate) async fn update(
         .ok_or_else(|| StoreError::NotFound(format!("User {id:?}")))?;
     check_version(if_match, current.version)?;
     let resource = edit(&current).map_err(StoreError::Rejected)?;
-    let current_account = UserRecord {
-        groups: Vec::new(),
-        ..current.clone()
-    };
     if resource == current.resource {
         // Nothing changed: no new version, no job (Okta re-sends whole profiles often).
         return Ok(current);
     }
+    // The user as it was, for an account change: the old account and its names.
+    let before = UserRecord {
+        groups: Vec::new(),
+        ..current.clone()
+    };
     let user_name = resource
         .get("userName")
         .and_then(Value::as_str)
@@ -208,8 +209,8 @@ pub(crate) async fn update(
         other => other?,
     };
     let held = incarnation(conn, &record.id).await?;
-    if plan::account_change(&current_account, &record).is_some() {
-        reinvite(conn, cx, &current_account, &record, held).await?;
+    if plan::account_change(&before, &record).is_some() {
+        reinvite(conn, cx, &before, &record, held).await?;
     } else {
         write_job(conn, cx, &record, false, held).await?;
     }
