@@ -51,16 +51,21 @@ fn email(run: &str, i: usize) -> String {
 }
 
 /// Sends `requests` (method, path, body) over `connections` concurrent connections;
-/// returns how many answers were not 2xx.
+/// returns how many answers were not 2xx, and the `id` each answer names, by request.
 async fn send_all(
     app: &TestApp,
     requests: Vec<(Method, String, Value)>,
     connections: usize,
-) -> usize {
+) -> (usize, Vec<Option<String>>) {
+    let total = requests.len();
+    let requests: Vec<(usize, (Method, String, Value))> =
+        requests.into_iter().enumerate().collect();
     let requests = std::sync::Arc::new(std::sync::Mutex::new(requests));
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(vec![None; total]));
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let requests = requests.clone();
+        let ids = ids.clone();
         let builder = {
             let http = app.http.clone();
             let base = app.scim_url.clone();
@@ -73,15 +78,19 @@ async fn send_all(
             let mut failed = 0;
             loop {
                 let next = requests.lock().map(|mut r| r.pop()).unwrap_or(None);
-                let Some((method, path, body)) = next else {
+                let Some((i, (method, path, body))) = next else {
                     return failed;
                 };
-                let ok = builder(method, &path)
-                    .json(&body)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                failed += usize::from(!ok);
+                let answer = builder(method, &path).json(&body).send().await;
+                let answer = match answer {
+                    Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+                    _ => None,
+                };
+                failed += usize::from(answer.is_none());
+                let id = answer.and_then(|a| a["id"].as_str().map(str::to_owned));
+                if let Ok(mut ids) = ids.lock() {
+                    ids[i] = id;
+                }
             }
         }));
     }
@@ -89,7 +98,8 @@ async fn send_all(
     for task in tasks {
         failed += task.await.unwrap_or(1);
     }
-    failed
+    let ids = ids.lock().map(|ids| ids.clone()).unwrap_or_default();
+    (failed, ids)
 }
 
 /// Every series named `name` (whatever its labels) summed over `texts`, with a label
@@ -131,9 +141,9 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
             (Method::POST, "/Users".to_owned(), body)
         })
         .collect();
-    let mut failed = send_all(app, creates, 16).await;
-    // The directory's ids, to name members and targets.
-    let ids = user_ids(app, run, w.users).await;
+    // The directory's ids (from the 201s), to name members and targets.
+    let (mut failed, ids) = send_all(app, creates, 16).await;
+    let ids: Vec<String> = ids.into_iter().flatten().collect();
     // 2. Groups, each with its members, in one POST.
     let groups = (0..w.groups)
         .map(|g| {
@@ -149,7 +159,7 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
             (Method::POST, "/Groups".to_owned(), body)
         })
         .collect();
-    failed += send_all(app, groups, 8).await;
+    failed += send_all(app, groups, 8).await.0;
     // 3. Name changes, then 4. deactivations (from the end, away from the renamed).
     let renames = (0..w.renames)
         .filter_map(|i| ids.get(i))
@@ -158,7 +168,7 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
             (Method::PATCH, format!("/Users/{id}"), patch_op(op))
         })
         .collect();
-    failed += send_all(app, renames, 16).await;
+    failed += send_all(app, renames, 16).await.0;
     let deactivations = (0..w.deactivations)
         .filter_map(|i| ids.get(w.users - 1 - i))
         .map(|id| {
@@ -166,8 +176,9 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
             (Method::PATCH, format!("/Users/{id}"), patch_op(op))
         })
         .collect();
-    failed += send_all(app, deactivations, 16).await;
+    failed += send_all(app, deactivations, 16).await.0;
     let accepted = start.elapsed();
+    let calls_at_accept = app.sim.stats()["requests"].as_u64().unwrap_or(0);
     // Drained: every change's job finished on a worker.
     let changes = w.changes() as f64;
     let deadline = Instant::now() + Duration::from_secs(3600);
@@ -201,6 +212,7 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
     let counter = |name: &str, has: &str| sum(&texts, name, has) - sum(&texts_before, name, has);
     let misses = counter("splashsync_worker_mirror_misses_total", "");
     let pages = counter("splashsync_worker_mirror_pages_total", "");
+    let mirror_reads = counter("splashsync_worker_mirror_reads_total", "");
     let coalesced = counter("splashsync_worker_jobs_total", "outcome=\"superseded\"");
     let jobs = counter("splashsync_worker_jobs_total", "");
     let throttled = delta("rejected_rate_limited") + delta("throttled");
@@ -218,7 +230,7 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
         writes / changes
     );
     println!(
-        "mirror misses {misses:.0}; jobs finished {jobs:.0}, coalesced (superseded) {coalesced:.0}; 429s {throttled}"
+        "mirror misses {misses:.0}, reads the mirror could not spare {mirror_reads:.0}; jobs finished {jobs:.0}, coalesced (superseded) {coalesced:.0}; 429s {throttled}"
     );
     let statuses: Vec<String> = after["by_status"]
         .as_object()
@@ -232,35 +244,21 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
         })
         .unwrap_or_default();
     println!("answers by status: {}", statuses.join(", "));
+    // While a backlog is queued (after the last SCIM answer) the limit is the ceiling.
+    let tail_calls = after["requests"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(calls_at_accept) as f64;
+    let tail_secs = (drained - accepted).as_secs_f64();
+    let tail_used = tail_calls / (rate as f64 / 60.0 * tail_secs.max(1e-3)) * 100.0;
     println!(
-        "all SCIM requests answered after {:.1} s; drained after {secs:.1} s; {used:.1} % of the {rate}/min limit used over the drain",
+        "all SCIM requests answered after {:.1} s; drained after {secs:.1} s; {used:.1} % of the {rate}/min limit used over the whole run, {tail_used:.1} % after the last SCIM answer ({tail_calls:.0} calls in {tail_secs:.1} s)",
         accepted.as_secs_f64()
     );
     println!(
         "projected at Splashtop's 200 calls/min: {:.1} min ({calls:.0} calls)",
         calls / 200.0
     );
-}
-
-/// The directory ids of the workload's users, in index order.
-async fn user_ids(app: &TestApp, run: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let filter = format!("userName eq \"{}\"", email(run, i));
-        let answer: Value = app
-            .scim(Method::GET, "/Users")
-            .query(&[("filter", filter.as_str()), ("attributes", "id")])
-            .send()
-            .await
-            .expect("GET /Users")
-            .json()
-            .await
-            .expect("a list");
-        if let Some(id) = answer["Resources"][0]["id"].as_str() {
-            ids.push(id.to_owned());
-        }
-    }
-    ids
 }
 
 async fn worker(app: &TestApp, rate: u64) -> (ExtraWorker, String) {

@@ -196,11 +196,12 @@ async fn a_configured_rate_limit_never_draws_a_429() {
             })
             .await;
     }
-    for n in 0..33 {
+    // One call per job (the team mirror) plus the listing: 65 jobs overflow the window.
+    for n in 0..65 {
         cluster.publish(&user_job(n, 1, active("Limited"))).await;
     }
-    sim_reaches(&cluster.sim, Duration::from_secs(150), "33 users", |s| {
-        users_in(s) == 33
+    sim_reaches(&cluster.sim, Duration::from_secs(150), "65 users", |s| {
+        users_in(s) == 65
     })
     .await;
     let stats = cluster.sim.stats();

@@ -25,6 +25,8 @@ use crate::state::{MirrorGroup, Mirrored};
 /// failed fill keeps it, so jobs read meanwhile rather than hammer the listing).
 const FILL_LEASE: Duration = Duration::from_secs(300);
 
+/// After a failed fill, how long jobs read Splashtop before one tries the listing again.
+const FILL_BACKOFF: Duration = Duration::from_secs(30);
 /// How long a job waits for another job's fill before it reads Splashtop instead.
 const FILL_WAIT: Duration = Duration::from_secs(5);
 /// How often it looks meanwhile.
@@ -61,6 +63,10 @@ impl<'a> View<'a> {
                 Err(error) => {
                     tracing::warn!(%error, "the team listing failed; this job reads Splashtop instead of the mirror");
                     env.metrics.fill("failed");
+                    // Nobody waits for it, and nobody fills again for a while.
+                    store
+                        .mirror_fill_failed(tenant, &env.cx.job_id, FILL_BACKOFF)
+                        .await?;
                     false
                 }
             }
@@ -71,7 +77,7 @@ impl<'a> View<'a> {
                 if store.mirror_complete(tenant).await? {
                     break true;
                 }
-                if waited >= FILL_WAIT {
+                if waited >= FILL_WAIT || !store.mirror_filling(tenant).await? {
                     break false;
                 }
                 tokio::time::sleep(FILL_POLL).await;

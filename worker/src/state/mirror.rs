@@ -65,6 +65,9 @@ impl MirrorGroup {
     }
 }
 
+/// The lease value of a failed fill.
+pub(crate) const FAILED: &str = "failed";
+
 /// The key of a user entry: its email in lower case.
 pub(crate) fn email_key(email: &str) -> String {
     email.to_lowercase()
@@ -87,6 +90,16 @@ pub trait Mirror: Send + Sync {
         holder: &'a str,
         ttl: std::time::Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// A fill by `holder` failed: its lease becomes a "failed" marker for `backoff`, so
+    /// that nobody waits for it and nobody fills again before then.
+    fn mirror_fill_failed<'a>(
+        &'a self,
+        tenant: &'a str,
+        holder: &'a str,
+        backoff: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Whether a fill is under way (a lease is held and not marked failed).
+    fn mirror_filling<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Marks the fill done and releases the lease, if `holder` still holds it.
     fn mirror_filled<'a>(
         &'a self,

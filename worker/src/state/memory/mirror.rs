@@ -8,7 +8,7 @@ use splashtop_api::{TeamGroup, TeamUser};
 use tokio::time::Instant;
 
 use super::{ready, MemoryStore};
-use crate::state::mirror::{email_key, name_key, Mirror, MirrorGroup, Mirrored};
+use crate::state::mirror::{email_key, name_key, Mirror, MirrorGroup, Mirrored, FAILED};
 use crate::state::StoreError;
 
 /// One tenant's mirror.
@@ -77,6 +77,28 @@ impl Mirror for MemoryStore {
             }
             m.lease = Some((holder.to_owned(), now + ttl));
             true
+        }))
+    }
+
+    fn mirror_fill_failed<'a>(
+        &'a self,
+        tenant: &'a str,
+        holder: &'a str,
+        backoff: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.with_mirror(tenant, |m| {
+            if m.lease.as_ref().is_some_and(|(h, _)| h == holder) {
+                m.lease = Some((FAILED.to_owned(), Instant::now() + backoff));
+            }
+        });
+        ready(())
+    }
+
+    fn mirror_filling<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(self.with_mirror(tenant, |m| {
+            m.lease
+                .as_ref()
+                .is_some_and(|(h, until)| h != FAILED && *until > Instant::now())
         }))
     }
 

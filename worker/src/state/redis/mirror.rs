@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use splashtop_api::{TeamGroup, TeamUser};
 
 use super::RedisStore;
-use crate::state::mirror::{email_key, name_key, Mirror, MirrorGroup, Mirrored};
+use crate::state::mirror::{email_key, name_key, Mirror, MirrorGroup, Mirrored, FAILED};
 use crate::state::StoreError;
 
 /// The value of a user entry whose last write's answer is not known.
@@ -63,6 +63,13 @@ const GROUP_AT: &str = r"
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return false end
 return redis.call('HGET', KEYS[1], 'g:' .. id)";
+
+/// Turns the caller's lease into the failed marker. KEYS[1] the lease; ARGV holder,
+/// marker, milliseconds.
+const FILL_FAILED: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1";
 
 /// Marks the fill complete and drops the lease, if the caller still holds it.
 /// KEYS[1] the hash, KEYS[2] the lease; ARGV holder.
@@ -133,6 +140,34 @@ impl Mirror for RedisStore {
                 )
                 .await?;
             Ok(set.is_some())
+        })
+    }
+
+    fn mirror_fill_failed<'a>(
+        &'a self,
+        tenant: &'a str,
+        holder: &'a str,
+        backoff: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.lease_key(tenant);
+            let args = [
+                holder.to_owned(),
+                FAILED.to_owned(),
+                (backoff.as_millis().max(1) as u64).to_string(),
+            ];
+            self.run::<i64>(&Self::eval(FILL_FAILED, &[&key], &args))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn mirror_filling<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let holder: Option<String> = self
+                .run(redis::cmd("GET").arg(self.lease_key(tenant)))
+                .await?;
+            Ok(holder.is_some_and(|h| h != FAILED))
         })
     }
 
