@@ -140,7 +140,10 @@ mod tests {
         let all = s.all();
         assert_eq!(all[1].throughput_per_minute, 30.0);
         assert_eq!(s.drain_rate(Duration::from_secs(300)), 30.0);
+        // Kept for the longest chart window (24 h), then dropped.
         s.push(4000, 0, 15);
-        assert_eq!(s.all().len(), 1);
+        assert_eq!(s.all().len(), 3);
+        s.push(4000 + WINDOW.as_secs() as i64, 0, 15);
+        assert_eq!(s.all().len(), 2, "the sample exactly a window old stays");
     }
 }

@@ -1,197 +1,39 @@
 //! The console in a real browser: Debian's headless chromium, driven over WebDriver by
-//! chromedriver, logs in, clicks Replay on a dead letter, and sees the user applied.
+//! chromedriver, logs in, clicks Replay on a dead letter, and sees the user applied; and
+//! a person failing for two causes shows as one incident with the latest cause and their
+//! email, which resolves itself once the seat is freed and their next change is applied.
 //!
 //! Without chromium and chromedriver on PATH the test is skipped locally but FAILS under
 //! `CI=true` (CI installs them: a skipped browser test there would hide a broken console).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod browser;
+
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use browser::Console;
+use reqwest::Method;
+use serde_json::Value;
 use splashsync_protocol::events::OutcomeStatus;
 use splashsync_protocol::keys::{account_route, Email};
 use splashsync_test_support::{
-    eventually, get_json, outcome, user_state, DeadReason, FakeWorker, Options, ScimUser, TestApp,
-    ADMIN_TOKEN,
+    eventually, find_user, get_json, has_user, outcome, sim_reaches, user_state, DeadReason,
+    FakeWorker, Options, ScimUser, TestApp, ADMIN_TOKEN,
 };
+use splashtop_sim::SimConfig;
 
 const WAIT: Duration = Duration::from_secs(60);
-/// The W3C WebDriver key of an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-/// chromedriver, killed when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A minimal W3C WebDriver client: just the commands this test needs.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    session: String,
-}
-
-impl Browser {
-    async fn start(driver_url: &str, chromium: &PathBuf, profile: &std::path::Path) -> Self {
-        let http = reqwest::Client::new();
-        eventually(WAIT, "chromedriver ready", || async {
-            let r = http.get(format!("{driver_url}/status")).send().await.ok()?;
-            let body: Value = r.json().await.ok()?;
-            (body["value"]["ready"] == true).then_some(())
-        })
-        .await;
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,1000",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .chain([format!("--user-data-dir={}", profile.display())])
-        .collect::<Vec<_>>();
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args},
-        }}});
-        let r: Value = http
-            .post(format!("{driver_url}/session"))
-            .json(&caps)
-            .send()
-            .await
-            .expect("new session")
-            .json()
-            .await
-            .expect("json");
-        let session = r["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {r}"))
-            .to_string();
-        Self {
-            http,
-            base: format!("{driver_url}/session/{session}"),
-            session,
-        }
-    }
-
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r: Value = req
-            .send()
-            .await
-            .expect("webdriver call")
-            .json()
-            .await
-            .expect("json");
-        r["value"].clone()
-    }
-
-    async fn go(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
-            .await;
-    }
-
-    async fn find(&self, css: &str) -> Option<String> {
-        let v = self
-            .cmd(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        v[ELEMENT].as_str().map(str::to_string)
-    }
-
-    async fn must_find(&self, css: &str) -> String {
-        match self.find(css).await {
-            Some(e) => e,
-            None => {
-                let src = self.cmd(reqwest::Method::GET, "/source", None).await;
-                panic!("no element {css} on the page:\n{src}")
-            }
-        }
-    }
-
-    async fn click(&self, css: &str) {
-        let el = self.must_find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{el}/click"),
-            Some(json!({})),
-        )
-        .await;
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let el = self.must_find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            Some(json!({ "text": text })),
-        )
-        .await;
-    }
-
-    async fn text(&self, css: &str) -> Option<String> {
-        let el = self.find(css).await?;
-        self.cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await
-            .as_str()
-            .map(str::to_string)
-    }
-
-    async fn quit(self) {
-        let _ = self.http.delete(&self.base).send().await;
-        let _ = self.session;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 #[tokio::test]
 async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_applied() {
-    let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium and chromedriver must be installed in CI (apt-get install -y chromium chromium-driver)"
-        );
-        eprintln!("skipped: chromium or chromedriver not on PATH");
-        return;
-    };
     let app = TestApp::spawn_with(Options {
         worker: false,
         ..Options::default()
     })
     .await;
+    // After the app: it installs the TLS crypto provider the WebDriver client needs.
+    let Some(console) = Console::launch().await else {
+        return;
+    };
     let worker = FakeWorker::connect(&app.topology).await;
     let grace = ScimUser::new("grace@example.com").name("Grace", "Hopper");
     let r = app.create_user(&grace.json()).await;
@@ -222,39 +64,15 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
     })
     .await;
 
-    let port = free_port();
-    let profile = tempfile::tempdir().expect("profile dir");
-    let _driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let browser = Browser::start(
-        &format!("http://127.0.0.1:{port}"),
-        &chromium,
-        profile.path(),
-    )
-    .await;
+    let browser = &console.browser;
     let base = app.base_url();
-    browser.go(&format!("{base}/console/dead-letters")).await;
-    browser.type_into("#token", ADMIN_TOKEN).await;
-    browser.click("#login").await;
-    // The login form posts and redirects; the click returns before the browser has the
-    // session cookie, so look for the dead letter until the console shows it (logging in
-    // again should the login page come back).
-    let row = eventually(WAIT, "the dead letter in the console", || async {
-        browser.go(&format!("{base}/console/dead-letters")).await;
-        if browser.find("#token").await.is_some() {
-            browser.type_into("#token", ADMIN_TOKEN).await;
-            browser.click("#login").await;
-            return None;
-        }
-        browser.text(&format!("#dl-{dl}")).await
-    })
-    .await;
+    let row = console
+        .show(
+            &format!("{base}/console/dead-letters"),
+            ADMIN_TOKEN,
+            &format!("#dl-{dl}"),
+        )
+        .await;
     assert!(
         row.contains("seat_limit_reached"),
         "the console lists the dead letter with its reason: {row}"
@@ -303,7 +121,144 @@ async fn an_operator_replays_a_dead_letter_in_the_browser_and_the_user_becomes_a
         browser.find("#chart").await.is_some(),
         "the overview draws its chart"
     );
-    browser.quit().await;
+    console.quit().await;
     worker.close().await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_person_failing_for_two_causes_is_one_incident_that_resolves_itself_when_the_seat_is_freed(
+) {
+    let app = TestApp::spawn_with(Options {
+        sim: SimConfig {
+            sso_methods: vec!["Okta SSO".into()],
+            seats: 1,
+            ..SimConfig::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let Some(console) = Console::launch().await else {
+        return;
+    };
+    let sim = &app.sim;
+    // The one seat goes to Linus.
+    let linus = ScimUser::new("linus@example.com")
+        .active(true)
+        .sso("Okta SSO");
+    assert_eq!(app.create_user(&linus.json()).await.status(), 201);
+    sim_reaches(sim, WAIT, "linus in Splashtop", |s| {
+        has_user(s, "linus@example.com")
+    })
+    .await;
+    // Ada: first an SSO method Splashtop does not know, then the right one with no seat left.
+    let ada = ScimUser::new("ada@example.com")
+        .name("Ada", "Lovelace")
+        .active(true);
+    let r = app.create_user(&ada.clone().sso("Okta  SSO").json()).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually(WAIT, "ada dead-lettered for the SSO method", || async {
+        let (_, b) = get_json(&app, "/incidents?person=ada").await;
+        (b["incidents"][0]["cause"] == "sso_method_not_found").then_some(())
+    })
+    .await;
+    let put = |body: Value| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let r = app
+                .scim(Method::PUT, &format!("/Users/{id}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    put(ada.clone().sso("Okta SSO").json()).await;
+    let base = app.base_url();
+    let row = eventually(WAIT, "one incident with the latest cause", || async {
+        let text = console
+            .show(
+                &format!("{base}/console/incidents"),
+                ADMIN_TOKEN,
+                "#incidents",
+            )
+            .await;
+        text.contains("seat_limit_reached").then_some(text)
+    })
+    .await;
+    assert!(row.contains("ada@example.com"), "{row}");
+    assert!(
+        !row.contains("sso_method_not_found"),
+        "the latest cause only: {row}"
+    );
+    assert_eq!(
+        console.browser.text("#incident-total").await.as_deref(),
+        Some("1"),
+        "one incident for one person, not one per failure"
+    );
+    let incident = get_json(&app, "/incidents?person=ada").await.1["incidents"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let page = console
+        .show(
+            &format!("{base}/console/incidents/{incident}"),
+            ADMIN_TOKEN,
+            "#what-to-do",
+        )
+        .await;
+    assert!(page.contains("Free a seat"), "{page}");
+
+    // The seat is freed in Splashtop (Linus's account removed there), then the identity
+    // provider's next change for Ada is applied: nobody clicks anything.
+    let state = sim.snapshot();
+    let linus_id = find_user(&state, "linus@example.com").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .http
+        .delete(format!(
+            "{}/teams/{}/users/{linus_id}",
+            sim.api_url(),
+            sim.team_id()
+        ))
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    put(ada.name("Ada", "King").sso("Okta SSO").json()).await;
+    let state = eventually(WAIT, "the incident resolved", || async {
+        let text = console
+            .show(
+                &format!("{base}/console/incidents/{incident}"),
+                ADMIN_TOKEN,
+                "#incident-state",
+            )
+            .await;
+        (text == "resolved").then_some(text)
+    })
+    .await;
+    assert_eq!(state, "resolved");
+    assert!(has_user(&sim.snapshot(), "ada@example.com"));
+    let total = console
+        .show(
+            &format!("{base}/console/incidents"),
+            ADMIN_TOKEN,
+            "#incident-total",
+        )
+        .await;
+    assert_eq!(total, "0", "no open incident left");
+    let overview = console
+        .show(&format!("{base}/console"), ADMIN_TOKEN, "#incidents-open")
+        .await;
+    assert_eq!(overview, "0");
+    console.quit().await;
     app.shutdown().await;
 }

@@ -1,7 +1,8 @@
 //! The console's incident pages: the list (filters by cause, person, group, state and age;
 //! paging with the total), one incident (who, cause, what to do, Splashtop's answer, a
 //! transient error beside the cause, its dead letters and timeline, Replay and Discard),
-//! and the replay-all / discard-all forms, which first say how many and ask to confirm.
+//! (the replay-all / discard-all forms, which first say how many and ask to confirm, are
+//! in [`super::bulk`]).
 
 use std::collections::HashMap;
 
@@ -10,13 +11,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
 use splashsync_directory::audit::Incident;
-use splashsync_protocol::admin::{BulkRequest, IncidentDiscardBody, IncidentQuery};
+use splashsync_protocol::admin::{IncidentDiscardBody, IncidentQuery};
 
 use super::html::{button, enc, esc, page, parse_form, Csrf};
 use super::overview::who;
 use super::pages::{error_page, timeline_table};
 use super::ConsoleState;
-use crate::incidents::{bulk, discard_incident, replay_incident, Action};
+use crate::incidents::{discard_incident, replay_incident};
 use crate::params::Validate;
 use crate::AdminError;
 
@@ -30,7 +31,7 @@ const FIELDS: [&str; 6] = [
 ];
 const PAGE: u32 = 50;
 
-fn query_of(q: &HashMap<String, String>) -> IncidentQuery {
+pub(crate) fn query_of(q: &HashMap<String, String>) -> IncidentQuery {
     let f = |k: &str| {
         q.get(k)
             .map(|v| v.trim().to_string())
@@ -48,7 +49,7 @@ fn query_of(q: &HashMap<String, String>) -> IncidentQuery {
 }
 
 /// The filter as hidden fields (for the bulk forms) and as a query string (for paging).
-fn carried(q: &HashMap<String, String>) -> (String, String) {
+pub(crate) fn carried(q: &HashMap<String, String>) -> (String, String) {
     let mut hidden = String::new();
     let mut qs = Vec::new();
     for k in FIELDS {
@@ -310,7 +311,7 @@ pub async fn show(
     .into_response()
 }
 
-fn back(to: &str, result: Result<String, AdminError>) -> Response {
+pub(crate) fn back(to: &str, result: Result<String, AdminError>) -> Response {
     let msg = result.unwrap_or_else(|e| format!("error: {}", e.message));
     let sep = if to.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{to}{sep}msg={}", enc(&msg))).into_response()
@@ -344,111 +345,4 @@ pub async fn discard_one(
         .await
         .map(|d| format!("incident {id} discarded by {}", d.by));
     back(&format!("/console/incidents/{id}"), result)
-}
-
-/// `POST /console/incidents/{replay|discard}`: without `confirm`, a page saying how many
-/// incidents the filter matches, with a Confirm button carrying the token; with it, the
-/// action, then the list with what happened.
-pub async fn bulk_form(state: ConsoleState, csrf: Csrf, body: Bytes, action: Action) -> Response {
-    let form = parse_form(&body);
-    let query = query_of(&form);
-    let req = BulkRequest {
-        all: query.is_unfiltered() && form.get("all").is_some_and(|v| v == "yes"),
-        filter: query.clone(),
-        confirm: form.get("confirm").cloned(),
-        note: form.get("note").cloned().filter(|n| !n.trim().is_empty()),
-        by: form.get("by").cloned().filter(|b| !b.trim().is_empty()),
-    };
-    let verb = if action == Action::Replay {
-        "replay"
-    } else {
-        "discard"
-    };
-    let (hidden, qs) = carried(&form);
-    let list = format!("/console/incidents?{qs}");
-    let wants_all = query.is_unfiltered() && !req.all && req.confirm.is_none();
-    let answer = if wants_all {
-        // Count first; the confirmation page says it is everything.
-        bulk(
-            &state.admin,
-            BulkRequest {
-                all: true,
-                ..req.clone()
-            },
-            action,
-            "console",
-        )
-        .await
-    } else {
-        bulk(&state.admin, req.clone(), action, "console").await
-    };
-    let answer = match answer {
-        Ok(a) => a,
-        Err(e) => return back(&list, Err(e)),
-    };
-    if answer.done {
-        let msg = format!(
-            "{} incidents {verb}ed, {} failed{}",
-            answer.replayed.len() + answer.discarded.len(),
-            answer.failed.len(),
-            answer
-                .failed
-                .first()
-                .map(|f| format!(" (first: incident {}: {})", f.incident, f.message))
-                .unwrap_or_default()
-        );
-        return back(&list, Ok(msg));
-    }
-    let everything = if query.is_unfiltered() {
-        "<p class=\"msg err\"><strong>The filter is empty: this is every open incident.</strong></p><input type=\"hidden\" name=\"all\" value=\"yes\">"
-    } else {
-        ""
-    };
-    let extra = [("note", &req.note), ("by", &req.by)]
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .map(|v| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
-        })
-        .collect::<String>();
-    let page_body = format!(
-        "<p id=\"confirm-count\">This will {verb} <strong>{n}</strong> open incidents{limit}.</p>\
-         <form method=\"post\" action=\"/console/incidents/{verb}\">{t}{hidden}{extra}{everything}\
-         <input type=\"hidden\" name=\"confirm\" value=\"{token}\">\
-         <button id=\"confirm\">Yes, {verb} {n} incidents</button></form> <a href=\"{list}\">Cancel</a>",
-        n = answer.count,
-        limit = if answer.count > i64::from(crate::api::MAX_REPLAY_BATCH) {
-            format!(" (the latest {} this time)", crate::api::MAX_REPLAY_BATCH)
-        } else {
-            String::new()
-        },
-        t = csrf.field(),
-        token = esc(answer.confirm.as_deref().unwrap_or("")),
-        list = esc(&list),
-    );
-    Html(page(
-        &format!("Confirm: {verb} incidents"),
-        None,
-        &page_body,
-        Some(&csrf),
-    ))
-    .into_response()
-}
-
-/// `POST /console/incidents/replay`.
-pub async fn replay_all(
-    State(state): State<ConsoleState>,
-    Extension(csrf): Extension<Csrf>,
-    body: Bytes,
-) -> Response {
-    bulk_form(state, csrf, body, Action::Replay).await
-}
-
-/// `POST /console/incidents/discard`.
-pub async fn discard_all(
-    State(state): State<ConsoleState>,
-    Extension(csrf): Extension<Csrf>,
-    body: Bytes,
-) -> Response {
-    bulk_form(state, csrf, body, Action::Discard).await
 }

@@ -10,8 +10,8 @@
 //!
 //! # Layout
 //! - [`overview`]: the overview: what is wrong first, the chart, the partitions.
-//! - [`incidents`]: incidents (list, one incident, replay, discard, the bulk forms that
-//!   confirm with a count).
+//! - [`incidents`]: incidents (list, one incident, replay, discard).
+//! - [`bulk`]: replay-all and discard-all, confirmed with the count.
 //! - [`pages`]: dead letters, one dead letter, user search.
 //! - [`actions`]: the replay and discard forms' handlers.
 //! - [`reconcile`]: the reconciliation page and its buttons.
@@ -20,6 +20,7 @@
 //! - [`html`]: escaping, layout, forms.
 
 pub mod actions;
+pub mod bulk;
 pub mod chart;
 pub mod html;
 pub mod incidents;
@@ -191,8 +192,8 @@ pub fn router(admin: AdminState) -> Router {
     let protected = Router::new()
         .route("/console", get(overview::overview))
         .route("/console/incidents", get(incidents::list))
-        .route("/console/incidents/replay", post(incidents::replay_all))
-        .route("/console/incidents/discard", post(incidents::discard_all))
+        .route("/console/incidents/replay", post(bulk::replay_all))
+        .route("/console/incidents/discard", post(bulk::discard_all))
         .route("/console/incidents/{id}", get(incidents::show))
         .route(
             "/console/incidents/{id}/replay",

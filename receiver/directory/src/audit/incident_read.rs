@@ -3,7 +3,7 @@
 //! keys retrying now, the oldest waiting job, users found by a prefix.
 
 use splashsync_protocol::admin::{
-    what_to_do, CauseCount, Incident, IncidentDetail, IncidentPage, RetryingKey, UserMatch,
+    what_to_do, CauseCount, Incident, IncidentPage, RetryingKey, UserMatch,
 };
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::Row;
@@ -158,23 +158,11 @@ pub(crate) async fn list(
     })
 }
 
-/// Incident `id` with its dead letters (newest first) and its key's timeline.
-pub(crate) async fn detail(
-    readers: &SqlitePool,
-    id: i64,
-) -> Result<Option<IncidentDetail>, StoreError> {
+/// Incident `id`.
+pub(crate) async fn one(readers: &SqlitePool, id: i64) -> Result<Option<Incident>, StoreError> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE i.id = ?");
-    let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(readers).await? else {
-        return Ok(None);
-    };
-    let incident = incident_from_row(&row)?;
-    let dead_letters = super::sqlite::dead_letters_of_incident(readers, id).await?;
-    let timeline = super::timeline::timeline(readers, &incident.key).await?;
-    Ok(Some(IncidentDetail {
-        incident,
-        dead_letters,
-        timeline,
-    }))
+    let row = sqlx::query(&sql).bind(id).fetch_optional(readers).await?;
+    row.as_ref().map(incident_from_row).transpose()
 }
 
 /// Open incidents per cause, most first.

@@ -111,7 +111,7 @@ fn filter_clause(f: &DeadLetterFilter) -> (String, Vec<String>) {
 }
 
 /// The dead letters of incident `id`, newest first (the latest 500).
-pub(crate) async fn dead_letters_of_incident(
+async fn dead_letters_of_incident(
     readers: &SqlitePool,
     id: i64,
 ) -> Result<Vec<DeadLetter>, StoreError> {
@@ -349,7 +349,18 @@ impl AuditStore for SqliteAudit {
     }
 
     fn incident(&self, id: i64) -> BoxFuture<'_, Result<Option<IncidentDetail>, StoreError>> {
-        Box::pin(incident_read::detail(&self.readers, id))
+        Box::pin(async move {
+            let Some(incident) = incident_read::one(&self.readers, id).await? else {
+                return Ok(None);
+            };
+            let dead_letters = dead_letters_of_incident(&self.readers, id).await?;
+            let timeline = super::timeline::timeline(&self.readers, &incident.key).await?;
+            Ok(Some(IncidentDetail {
+                incident,
+                dead_letters,
+                timeline,
+            }))
+        })
     }
 
     fn replay_incident(
