@@ -120,7 +120,7 @@ pub(crate) enum Plan {
     /// A bulk action at `path`: count, confirm, act.
     Bulk {
         path: &'static str,
-        request: BulkRequest,
+        request: Box<BulkRequest>,
         yes: bool,
     },
 }
@@ -130,13 +130,13 @@ pub(crate) fn plan(command: Incidents) -> Plan {
         let filter = filter.query();
         Plan::Bulk {
             path,
-            request: BulkRequest {
+            request: Box::new(BulkRequest {
                 all: filter.is_unfiltered(),
                 filter,
                 note,
                 by,
                 ..BulkRequest::default()
-            },
+            }),
             yes,
         }
     };
@@ -202,10 +202,10 @@ fn ask(question: &str) -> Option<bool> {
 pub(crate) async fn bulk(
     api: &Api,
     path: &str,
-    mut request: BulkRequest,
+    mut request: Box<BulkRequest>,
     yes: bool,
 ) -> Result<Value, Failure> {
-    let counted = api.send(&Call::post(path.into(), &request)).await?;
+    let counted = api.send(&Call::post(path.into(), &*request)).await?;
     let count = counted.get("count").and_then(Value::as_i64).unwrap_or(0);
     let Some(token) = counted.get("confirm").and_then(Value::as_str) else {
         return Ok(counted);
@@ -245,7 +245,7 @@ pub(crate) async fn bulk(
     };
     spinner.set_message(format!("{action}ing {count} incidents"));
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let done = api.send(&Call::post(path.into(), &request)).await;
+    let done = api.send(&Call::post(path.into(), &*request)).await;
     spinner.finish_and_clear();
     done
 }

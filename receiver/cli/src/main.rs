@@ -189,7 +189,7 @@ enum Action {
     /// An incident bulk action: count, confirm, act.
     Bulk {
         path: &'static str,
-        request: splashsync_protocol::admin::BulkRequest,
+        request: Box<splashsync_protocol::admin::BulkRequest>,
         yes: bool,
     },
 }
