@@ -52,6 +52,7 @@ impl Callgrind {
             .args(args)
             .arg(self.pid.to_string())
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status()?;
         anyhow::ensure!(status.success(), "callgrind_control {args:?} failed");
         Ok(())
@@ -75,10 +76,7 @@ impl Callgrind {
         let text = std::fs::read_to_string(&file)?;
         let ir: u64 = text
             .lines()
-            .find_map(|l| {
-                l.strip_prefix("totals:")
-                    .or_else(|| l.strip_prefix("summary:"))
-            })
+            .find_map(|l| l.strip_prefix("totals:"))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
