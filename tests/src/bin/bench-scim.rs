@@ -5,14 +5,25 @@
 //!
 //! ```text
 //! cargo build --release -p splashsync-receiver -p splashsync-tests --bins
-//! target/release/bench-scim [--connections 64] [--seconds 10]
+//! target/release/bench-scim [--connections 64] [--seconds 10] [--phases creates,groups]
+//!     [--receiver PATH] [--callgrind DIR]
 //! ```
+//!
+//! `--receiver` runs another build of the receiver (a baseline, beside this one in the
+//! same minutes). `--callgrind DIR` runs the receiver under valgrind's callgrind with
+//! instrumentation off until each phase starts, dumps one profile per phase into `DIR`
+//! and prints its instruction count per request: stable on a busy machine, where the
+//! wall-clock figures are not (`callgrind_annotate DIR/callgrind.out.*` shows where).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use splashsync_test_support::eventually;
+
+#[path = "bench_scim/callgrind.rs"]
+mod callgrind;
+use callgrind::Callgrind;
 
 const TOKEN: &str = "bench-scim-token-0123456789";
 
@@ -23,6 +34,14 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn arg_str(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -81,6 +100,7 @@ async fn group_patch_phase(
     base: &str,
     connections: usize,
     seconds: u64,
+    callgrind: Option<&Callgrind>,
 ) -> anyhow::Result<()> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut setups = Vec::new();
@@ -105,6 +125,9 @@ async fn group_patch_phase(
         let body: serde_json::Value = r.json().await?;
         let id = body["id"].as_str().unwrap_or_default().to_string();
         setups.push((id, members));
+    }
+    if let Some(cg) = callgrind {
+        cg.start()?;
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -146,6 +169,9 @@ async fn group_patch_phase(
     println!(
         "PATCH /Groups/{{id}} with 100 member changes, {connections} connections, {seconds} s"
     );
+    if let Some(cg) = callgrind {
+        cg.finish("groups", all.len())?;
+    }
     println!(
         "  patches      {} ({} member changes, {} user jobs written)",
         all.len(),
@@ -172,6 +198,8 @@ async fn group_patch_phase(
 async fn main() -> anyhow::Result<()> {
     let connections = arg("--connections", 64) as usize;
     let seconds = arg("--seconds", 10);
+    let phases = arg_str("--phases").unwrap_or_else(|| "creates,groups".into());
+    let callgrind_dir = arg_str("--callgrind").map(std::path::PathBuf::from);
     splashsync_test_support::install_crypto();
     let dir = tempfile::tempdir()?;
     let port = {
@@ -179,8 +207,26 @@ async fn main() -> anyhow::Result<()> {
         l.local_addr()?.port()
     };
     let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let bin = std::env::current_exe()?.with_file_name("splashsync-receiver");
-    let child = Command::new(&bin)
+    let bin = match arg_str("--receiver") {
+        Some(path) => path.into(),
+        None => std::env::current_exe()?.with_file_name("splashsync-receiver"),
+    };
+    let mut command = match &callgrind_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let mut c = Command::new("valgrind");
+            c.arg("--tool=callgrind")
+                .arg("--instr-atstart=no")
+                .arg(format!(
+                    "--callgrind-out-file={}/callgrind.out.%p",
+                    dir.display()
+                ))
+                .arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
+    let child = command
         .env("SPLASHSYNC_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "SPLASHSYNC_DATABASE_URL",
@@ -192,6 +238,11 @@ async fn main() -> anyhow::Result<()> {
         .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
+        .stderr(if callgrind_dir.is_some() {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .map_err(|e| {
             anyhow::anyhow!(
@@ -201,16 +252,64 @@ async fn main() -> anyhow::Result<()> {
         })?;
     let receiver = Receiver(child);
     let pid = receiver.0.id();
+    let callgrind = callgrind_dir.map(|dir| Callgrind { dir, pid });
     let base = format!("http://127.0.0.1:{port}/scim/v2");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
     let healthz = format!("http://127.0.0.1:{port}/healthz");
-    eventually(Duration::from_secs(30), "the receiver to start", || async {
-        client.get(&healthz).send().await.map(drop)
-    })
+    eventually(
+        Duration::from_secs(120),
+        "the receiver to start",
+        || async { client.get(&healthz).send().await.map(drop) },
+    )
     .await;
 
+    if phases.contains("creates") {
+        creates_phase(
+            &client,
+            &base,
+            pid,
+            connections,
+            seconds,
+            callgrind.as_ref(),
+        )
+        .await?;
+    }
+    if phases.contains("groups") {
+        group_patch_phase(
+            &client,
+            &base,
+            connections.min(16),
+            seconds,
+            callgrind.as_ref(),
+        )
+        .await?;
+        println!(
+            "  receiver peak RSS after both phases {} MiB",
+            rss_kib(pid) / 1024
+        );
+    }
+    drop(receiver);
+    splashsync_test_support::delete_topology(&splashsync_protocol::topology::Topology::new(
+        prefix, 4,
+    ))
+    .await;
+    Ok(())
+}
+
+/// POST /Users with unique userNames from `connections` connections for `seconds`.
+async fn creates_phase(
+    client: &reqwest::Client,
+    base: &str,
+    pid: u32,
+    connections: usize,
+    seconds: u64,
+    callgrind: Option<&Callgrind>,
+) -> anyhow::Result<()> {
+    if let Some(cg) = callgrind {
+        cg.start()?;
+    }
     let cpu_before = cpu_secs(pid);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
@@ -251,6 +350,30 @@ async fn main() -> anyhow::Result<()> {
         all.extend(l);
         errors += e;
     }
+    // The relay's work for these creates is part of their cost: wait until it published
+    // them all before reading the CPU clock.
+    let ended = Instant::now();
+    let metrics = format!("{}/metrics", base.trim_end_matches("/scim/v2"));
+    eventually(
+        Duration::from_secs(600),
+        "the relay to drain the outbox",
+        || async {
+            let text = client.get(&metrics).send().await?.text().await?;
+            let pending = text
+                .lines()
+                .find_map(|l| l.strip_prefix("splashsync_outbox_pending_jobs "))
+                .unwrap_or("?")
+                .trim()
+                .to_string();
+            if pending == "0" {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("{pending} jobs pending"))
+            }
+        },
+    )
+    .await;
+    let drained = ended.elapsed();
     let elapsed = seconds as f64;
     let cpu = cpu_secs(pid) - cpu_before;
     all.sort();
@@ -271,20 +394,17 @@ async fn main() -> anyhow::Result<()> {
         all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
     );
     println!(
+        "  outbox drained {} ms after the last answer",
+        drained.as_millis()
+    );
+    println!(
         "  receiver CPU {:.1} s ({:.0} µs per create, relay included)",
         cpu,
         cpu * 1e6 / all.len().max(1) as f64
     );
     println!("  receiver peak RSS {} MiB", rss_kib(pid) / 1024);
-    group_patch_phase(&client, &base, connections.min(16), seconds).await?;
-    println!(
-        "  receiver peak RSS after both phases {} MiB",
-        rss_kib(pid) / 1024
-    );
-    drop(receiver);
-    splashsync_test_support::delete_topology(&splashsync_protocol::topology::Topology::new(
-        prefix, 4,
-    ))
-    .await;
+    if let Some(cg) = callgrind {
+        cg.finish("creates", all.len())?;
+    }
     Ok(())
 }

@@ -265,8 +265,10 @@ impl Directory for SqliteDirectory {
             if seqs.is_empty() {
                 return Ok(());
             }
+            // No savepoint: every row it marks was confirmed, so even a part of it that a
+            // broken database left behind is true.
             self.writer
-                .write(Box::new(move |conn| {
+                .write_unit(Box::new(move |conn| {
                     Box::pin(async move { outbox::mark_sent(conn, &seqs).await })
                 }))
                 .await

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use splashsync_protocol::job::Job;
-use sqlx::sqlite::SqlitePool;
-use sqlx::{Row, SqliteConnection};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqlitePool};
+use sqlx::{Row, Sqlite, SqliteConnection};
 
 use super::{marks, IN_CHUNK};
 use crate::error::StoreError;
@@ -18,9 +19,39 @@ fn encode_error(e: serde_json::Error) -> StoreError {
 /// Rows per multi-row INSERT: 8 parameters each stays far under SQLite's limit.
 const ROWS_PER_INSERT: usize = 100;
 
+/// The INSERT of one job: [`bind_job`] binds its parameters. Another statement may come
+/// before it in the same query, so that a write and its job cross to the connection's
+/// thread together (each query is one round trip there and back).
+pub(crate) const INSERT_ONE: &str =
+    "INSERT INTO outbox (job_id, key, route, kind, version, payload, origin, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Binds the parameters of one outbox row (see [`INSERT_ONE`]) to `q`.
+pub(crate) fn bind_job<'q>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    job: &Job,
+) -> Result<Query<'q, Sqlite, SqliteArguments<'q>>, StoreError> {
+    let meta = job.meta();
+    let kind = match job {
+        Job::UserV1(_) => "UserV1",
+        Job::GroupV1(_) => "GroupV1",
+    };
+    Ok(q.bind(meta.job_id.clone())
+        .bind(meta.key.to_string())
+        .bind(job.route())
+        .bind(kind)
+        .bind(meta.version)
+        .bind(serde_json::to_string(job).map_err(encode_error)?)
+        .bind(meta.origin.clone())
+        .bind(meta.created_at.clone()))
+}
+
 /// Inserts a job.
 pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
-    insert_jobs(conn, std::slice::from_ref(job)).await
+    bind_job(sqlx::query(INSERT_ONE), job)?
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Inserts jobs in commit order, many rows per statement.
@@ -33,20 +64,7 @@ pub(crate) async fn insert_jobs(
         let sql = format!("INSERT INTO outbox (job_id, key, route, kind, version, payload, origin, created_at) VALUES {rows}");
         let mut q = sqlx::query(&sql);
         for job in chunk {
-            let meta = job.meta();
-            let kind = match job {
-                Job::UserV1(_) => "UserV1",
-                Job::GroupV1(_) => "GroupV1",
-            };
-            q = q
-                .bind(meta.job_id.clone())
-                .bind(meta.key.to_string())
-                .bind(job.route())
-                .bind(kind)
-                .bind(meta.version)
-                .bind(serde_json::to_string(job).map_err(encode_error)?)
-                .bind(meta.origin.clone())
-                .bind(meta.created_at.clone());
+            q = bind_job(q, job)?;
         }
         q.execute(&mut *conn).await?;
     }

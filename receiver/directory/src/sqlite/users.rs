@@ -8,7 +8,7 @@ use splashsync_scim::now_rfc3339;
 use sqlx::SqliteConnection;
 
 use super::memberships::{effective_groups, json_ids};
-use super::outbox::{insert_job, insert_jobs};
+use super::outbox::{bind_job, insert_job, insert_jobs, INSERT_ONE};
 use super::read::{load_user, user_columns_of};
 use super::{check_version, decode_rows, is_unique_violation};
 use crate::error::StoreError;
@@ -121,34 +121,40 @@ pub(crate) async fn touch(
     Ok(records)
 }
 
-/// Inserts a new user and its first job.
+/// The user INSERT and its job's, one query: one round trip to the connection's thread.
+static CREATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, resource, version, created, last_modified) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?); {INSERT_ONE}"
+    )
+});
+
+/// Inserts a new user and its first job. The user INSERT runs first and is the only
+/// statement that can fail for a reason other than a broken database (a taken userName):
+/// then the job's INSERT does not run.
 pub(crate) async fn create(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     record: UserRecord,
 ) -> Result<UserRecord, StoreError> {
     let (external_id, display_name) = user_columns_of(&record.resource);
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, resource, version, created, last_modified) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&record.id)
-    .bind(&record.user_name)
-    .bind(record.user_name.to_lowercase())
-    .bind(external_id)
-    .bind(display_name)
-    .bind(record.resource.to_string())
-    .bind(record.version)
-    .bind(&record.created)
-    .bind(&record.last_modified)
-    .execute(&mut *conn)
-    .await;
+    // A new user is in no group yet: no membership lookup on the create hot path.
+    let job = plan::user_job(cx, &record, None, false, None);
+    let query = sqlx::query(CREATE.as_str())
+        .bind(&record.id)
+        .bind(&record.user_name)
+        .bind(record.user_name.to_lowercase())
+        .bind(external_id)
+        .bind(display_name)
+        .bind(record.resource.to_string())
+        .bind(record.version)
+        .bind(&record.created)
+        .bind(&record.last_modified);
+    let inserted = bind_job(query, &job)?.execute(&mut *conn).await;
     match inserted {
         Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
         other => other?,
     };
-    // A new user is in no group yet: no membership lookup on the create hot path.
-    insert_job(conn, &plan::user_job(cx, &record, None, false, None)).await?;
     Ok(record)
 }
 

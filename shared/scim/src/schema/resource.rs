@@ -104,11 +104,7 @@ impl Resource {
             Some(urn) if urn.eq_ignore_ascii_case(self.core_urn()) => self.core(),
             Some(urn) => self.extension(urn)?,
         };
-        let attr = schema.attribute(&path.name).or_else(|| {
-            std::ptr::eq(schema, self.core())
-                .then(|| common().attribute(&path.name))
-                .flatten()
-        })?;
+        let attr = self.attribute_in(schema, &path.name)?;
         let sub = match &path.sub {
             None => None,
             Some(name) => Some(attr.resolve_sub(name)?),
@@ -119,6 +115,37 @@ impl Resource {
     /// What a JSON key of a resource body (or of a path-less PATCH value)
     /// designates: `name`, `name.sub`, `urn:...:name` or a schema URN.
     pub fn resolve_key(self, key: &str) -> Option<Target> {
-        self.resolve(&key.trim().parse().ok()?)
+        let key = key.trim();
+        if is_plain_name(key) {
+            // The usual key of a body (`userName`, `name`): resolved as the parser would,
+            // without it (it costs a tenth of a create's CPU when run on every key).
+            let schema = self.core();
+            let attr = self.attribute_in(schema, key)?;
+            return Some(Target::Attribute {
+                schema,
+                attr,
+                sub: None,
+            });
+        }
+        self.resolve(&key.parse().ok()?)
     }
+
+    /// Attribute `name` of `schema`, or a common attribute when `schema` is the core one.
+    fn attribute_in(self, schema: &'static SchemaDef, name: &str) -> Option<&'static AttributeDef> {
+        schema.attribute(name).or_else(|| {
+            std::ptr::eq(schema, self.core())
+                .then(|| common().attribute(name))
+                .flatten()
+        })
+    }
+}
+
+/// Whether `key` is one attribute name (RFC 7644 §3.10 ATTRNAME: no URN, no
+/// sub-attribute), which the path parser would read as exactly that name.
+fn is_plain_name(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '$' || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$'))
 }

@@ -282,6 +282,49 @@ fn resolution_against_a_resource() {
 }
 
 #[test]
+fn a_plain_key_resolves_as_its_parsed_path_does() {
+    // resolve_key skips the path parser for a plain attribute name: same answers.
+    use Resource::{Group, User};
+    let keys = [
+        "userName",
+        "USERNAME",
+        " name ",
+        "emails",
+        "id",
+        "meta",
+        "schemas",
+        "externalId",
+        "members",
+        "displayName",
+        "active",
+        "groups",
+        "password",
+        "nosuch",
+        "and",
+        "pr",
+        "eq",
+        "not",
+        "true",
+        "null",
+        "$ref",
+        "_x",
+        "a-b",
+        "x1",
+        "urn",
+    ];
+    for resource in [User, Group] {
+        for key in keys {
+            let parsed = key
+                .trim()
+                .parse::<AttrPath>()
+                .ok()
+                .and_then(|p| resource.resolve(&p));
+            assert_eq!(resource.resolve_key(key), parsed, "{resource:?} {key:?}");
+        }
+    }
+}
+
+#[test]
 fn read_only_targets() {
     use Resource::{Group, User};
     let ro = |r, p: &str| resolve(r, p).unwrap().is_read_only();
