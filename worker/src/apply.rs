@@ -86,6 +86,9 @@ pub struct Env<'a> {
     pub tenant: &'a Tenant,
     /// The team mirror's counters.
     pub metrics: &'a MirrorMetrics,
+    /// Read Splashtop before writing, whatever the mirror says (the job's `verify`: a
+    /// reconciliation saw Splashtop changed behind the mirror).
+    pub verify: bool,
 }
 
 impl std::fmt::Debug for Env<'_> {

@@ -52,6 +52,7 @@ fn meta(key: JobKey, version: i64) -> JobMeta {
         version,
         created_at: "2026-01-01T00:00:00Z".into(),
         origin: "unit-test".into(),
+        verify: false,
     }
 }
 

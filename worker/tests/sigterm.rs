@@ -109,6 +109,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
             version: 1,
             created_at: "2026-01-01T00:00:00Z".into(),
             origin: "test".into(),
+            verify: false,
         },
         state: UserState {
             user_id: "u-term".into(),

@@ -28,8 +28,8 @@ pub mod guard;
 pub mod incidents;
 pub mod openapi;
 pub mod params;
-pub mod responses;
 pub mod reconcile;
+pub mod responses;
 pub mod samples;
 pub mod token;
 
@@ -90,6 +90,7 @@ impl AdminState {
             tenant: self.tenant.clone(),
             origin: origin.to_string(),
             policy: self.group_policy,
+            verify: false,
         }
     }
 }

@@ -107,7 +107,10 @@ async fn start(
     })?;
     let id = control.start("admin", request).await?;
     let path = format!("{}{}", splashsync_protocol::admin::PREFIX, run_path(id));
-    let body = ReconcileStarted { run: id, report: path };
+    let body = ReconcileStarted {
+        run: id,
+        report: path,
+    };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 

@@ -15,8 +15,8 @@
 mod client;
 mod incidents;
 mod output;
-mod render;
 mod reconcile;
+mod render;
 mod replay;
 
 use std::process::ExitCode;

@@ -161,6 +161,9 @@ pub struct WriteCtx {
     pub origin: String,
     /// The one-group policy of the tenant.
     pub policy: GroupPolicy,
+    /// The jobs written ask the worker to read Splashtop before writing (a reconciliation's
+    /// fixes: Splashtop changed behind the workers' mirror).
+    pub verify: bool,
 }
 
 /// The desired state of a group after a write.

@@ -346,7 +346,7 @@ async fn the_migration_files_existing_open_dead_letters_under_incidents() {
     sqlx::raw_sql(
         "DROP INDEX dead_letters_incident; ALTER TABLE dead_letters DROP COLUMN incident_id; \
          DROP TABLE incidents; UPDATE dead_letters SET state = 'open', resolved_at = NULL; \
-         DELETE FROM schema_migrations WHERE version = 6;",
+         DROP TABLE reconcile_runs; DELETE FROM schema_migrations WHERE version >= 6;",
     )
     .execute(&mut conn)
     .await

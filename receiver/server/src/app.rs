@@ -139,6 +139,7 @@ impl Application {
                 tenant: reconcile_tenant,
                 origin: "reconciliation".into(),
                 policy: settings.group_policy,
+                verify: false,
             },
             &metrics,
         )?;

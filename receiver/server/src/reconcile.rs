@@ -139,6 +139,7 @@ async fn run(inner: &Inner, id: i64, request: ReconcileRequest) -> Result<(), St
     let emails = team.users.iter().map(|u| u.email.clone()).collect();
     let cx = WriteCtx {
         origin: format!("reconciliation run {id}"),
+        verify: true,
         ..inner.cx.clone()
     };
     let finished = async {

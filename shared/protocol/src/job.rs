@@ -35,6 +35,11 @@ pub struct JobMeta {
     /// The request that caused the job, e.g. `POST /Users`, for operators.
     #[serde(default)]
     pub origin: String,
+    /// Read Splashtop's current state of this key before writing, instead of trusting the
+    /// workers' mirror of the team: set on the jobs of a drift reconciliation, which found
+    /// Splashtop changed behind the workers' back (docs/DESIGN.md, "Reconciliation").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify: bool,
 }
 
 /// A user job.
@@ -179,6 +184,7 @@ mod tests {
             version: 3,
             created_at: "2026-01-01T00:00:00Z".into(),
             origin: "POST /Users".into(),
+            verify: false,
         }
     }
 

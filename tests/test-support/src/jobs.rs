@@ -38,6 +38,7 @@ fn meta(key: JobKey, version: i64) -> JobMeta {
         version,
         created_at: "2026-01-01T00:00:00Z".into(),
         origin: "test".into(),
+        verify: false,
     }
 }
 

@@ -25,6 +25,7 @@ fn env<'a>(
         cx,
         tenant: TENANT.get_or_init(Tenant::default),
         metrics,
+        verify: false,
     }
 }
 
@@ -346,4 +347,53 @@ async fn members_racing_for_a_new_group_create_it_once() {
     let creates = sim.log().iter().filter(|e| e.op == "create_group").count();
     assert_eq!((creates, metrics.misses()), (1, 0), "{:?}", sim.log());
     assert!(users(&sim).iter().all(|(_, group)| group == "Sales"));
+}
+
+#[tokio::test]
+async fn a_verify_job_reads_past_a_mirror_that_splashtop_drifted_from() {
+    let (sim, api) = sim(SimConfig::default()).await;
+    let (store, metrics, cx) = (
+        MemoryStore::new(),
+        MirrorMetrics::default(),
+        CallContext::default(),
+    );
+    let env = env(api.as_ref(), &store, &cx, &metrics);
+    let ada = user_state("u-1", "ada@example.com", "Ada", None);
+    apply_user(env, &ada, MODE).await.unwrap();
+    // Someone renames Ada in Splashtop by hand: the mirror still says "Ada".
+    let found = api
+        .find_user(&cx, "ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let by_hand = UserProfile {
+        first_name: "Hand".into(),
+        last_name: found.last_name.clone(),
+        display_name: found.display_name.clone(),
+        sso_name: None,
+        group_id: found.group_id.clone(),
+    };
+    api.update_user(&cx, &found.id, &by_hand).await.unwrap();
+    let first_name = |sim: &SimHandle| sim.snapshot()["users"][0]["first_name"].clone();
+    // A plain job trusts the mirror: nothing to do, Splashtop keeps the drift.
+    let before = requests(&sim);
+    assert!(matches!(
+        apply_user(env, &ada, MODE).await,
+        Ok(Applied::Unchanged(_))
+    ));
+    assert_eq!((requests(&sim), first_name(&sim)), (before, "Hand".into()));
+    // A reconciliation's job (verify) reads Ada first and writes her back.
+    let verify = Env {
+        verify: true,
+        ..env
+    };
+    assert!(matches!(
+        apply_user(verify, &ada, MODE).await,
+        Ok(Applied::Updated(_))
+    ));
+    assert_eq!(first_name(&sim), "Ada");
+    // Its read corrected the mirror: the next plain job has nothing to do.
+    let before = requests(&sim);
+    apply_user(env, &ada, MODE).await.unwrap();
+    assert_eq!(requests(&sim), before);
 }

@@ -17,6 +17,7 @@ fn env<'a>(api: &'a dyn TeamApi, store: &'a MemoryStore, cx: &'a CallContext) ->
         cx,
         tenant: TENANT.get_or_init(Tenant::default),
         metrics: METRICS.get_or_init(MirrorMetrics::default),
+        verify: false,
     }
 }
 

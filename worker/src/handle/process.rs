@@ -131,6 +131,7 @@ impl Runtime {
             cx,
             tenant: meta.key.tenant(),
             metrics: self.metrics.mirror(),
+            verify: meta.verify,
         };
         let applied = match job {
             Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,

@@ -33,6 +33,7 @@ pub fn meta(cx: &WriteCtx, key: JobKey, version: i64) -> JobMeta {
         version,
         created_at: now_rfc3339(),
         origin: cx.origin.clone(),
+        verify: cx.verify,
     }
 }
 
@@ -55,6 +56,7 @@ pub(crate) mod tests {
             tenant: splashsync_protocol::Tenant::default(),
             origin: "PATCH /Groups/g1 by token:00000000".into(),
             policy: GroupPolicy::Reject,
+            verify: false,
         }
     }
 

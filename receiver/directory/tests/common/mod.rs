@@ -30,6 +30,7 @@ pub fn cx(policy: GroupPolicy) -> WriteCtx {
         tenant: Tenant::default(),
         origin: "test".into(),
         policy,
+        verify: false,
     }
 }
 

@@ -74,6 +74,7 @@ impl AppState {
             tenant: self.tenant.clone(),
             origin,
             policy: self.group_policy,
+            verify: false,
         }
     }
 }
