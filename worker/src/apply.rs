@@ -62,6 +62,35 @@ pub enum Applied {
     },
 }
 
+/// What was done, in the words operators read in timelines and logs.
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (words, id) = match self {
+            Applied::Invited(id) => ("invited to the team", id),
+            Applied::Updated(id) => ("updated", id),
+            Applied::Unchanged(id) => ("already up to date", id),
+            Applied::Removed(id) => ("removed from the team", id),
+            Applied::GroupCreated(id) => ("group created", id),
+            Applied::GroupRenamed(id) => ("group renamed", id),
+            Applied::GroupDeleted(id) => ("group deleted", id),
+            Applied::AlreadyAbsent => return f.write_str("already absent from Splashtop"),
+            Applied::Skipped { newer } => {
+                return write!(
+                    f,
+                    "skipped: version {newer} of this key was applied already"
+                )
+            }
+            Applied::Superseded { by } => {
+                return write!(
+                    f,
+                    "skipped: a newer account with this userName ({by}) acted already"
+                )
+            }
+        };
+        write!(f, "{words} (Splashtop id {id})")
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // Without the shared store the version order cannot be checked: wait for it.
@@ -279,22 +308,20 @@ pub async fn apply_group(
     let mine = |group: Option<MirrorGroup>| {
         group.filter(|g| !g.is_default && g.owner.as_deref().is_none_or(|o| o == owner))
     };
-    let current = mine(view.group_named(&state.display_name).await?);
     if state.deleted {
+        // A delete reads Splashtop, not the mirror: a member's create whose answer was lost
+        // (applied, then an error) left a group the mirror never heard of, and a delete that
+        // trusted the mirror would leave it behind. Deletes are rare: one read per name.
         let mut deleted = None;
         for name in std::iter::once(&state.display_name).chain(&state.former_names) {
-            let found = if name == &state.display_name {
-                current.clone()
-            } else {
-                mine(view.group_named(name).await?)
-            };
-            if let Some(group) = found {
+            if let Some(group) = mine(view.refresh_group(name).await?) {
                 view.delete_group(&group.id).await?;
                 deleted = Some(group.id);
             }
         }
         return Ok(deleted.map_or(Applied::AlreadyAbsent, Applied::GroupDeleted));
     }
+    let current = mine(view.group_named(&state.display_name).await?);
     // Names it had before: a rename in flight leaves no stray group behind.
     let mut current = current;
     let mut renamed = None;

@@ -189,7 +189,7 @@ impl Runtime {
         match outcome {
             Outcome::Done(applied) => {
                 publish(dead, &self.topology, &report(attempts).done(&applied)).await;
-                tracing::info!(attempts, ?applied, "job done");
+                tracing::info!(attempts, %applied, "job done");
                 let outcome = match applied {
                     Applied::Skipped { .. } | Applied::Superseded { .. } => "skipped_stale",
                     _ => {

@@ -57,7 +57,7 @@ impl Attempt<'_> {
             | Applied::GroupDeleted(id) => (OutcomeStatus::Applied, Some(id.clone())),
             Applied::AlreadyAbsent => (OutcomeStatus::Applied, None),
         };
-        let mut event = self.event(status, format!("{applied:?}"));
+        let mut event = self.event(status, applied.to_string());
         event.splashtop_id = id;
         event
     }

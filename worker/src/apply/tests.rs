@@ -125,3 +125,29 @@ async fn a_group_is_created_renamed_and_deleted_and_an_older_job_never_wins() {
     assert_eq!(deleted, Applied::GroupDeleted(id));
     assert_eq!(users(&sim), [pair("ada@example.com", "Default")]);
 }
+
+#[test]
+fn outcomes_and_transient_failures_read_as_words_not_rust() {
+    assert_eq!(
+        Applied::Invited("u_1".into()).to_string(),
+        "invited to the team (Splashtop id u_1)"
+    );
+    assert_eq!(
+        Applied::Skipped { newer: 3 }.to_string(),
+        "skipped: version 3 of this key was applied already"
+    );
+    let throttled = ApiError::Transient {
+        status: Some(429),
+        retry_after: None,
+        detail: "slow down".into(),
+    };
+    assert_eq!(
+        throttled.to_string(),
+        "transient failure (HTTP 429): slow down"
+    );
+    let lost = ApiError::transient("connection reset");
+    assert_eq!(
+        lost.to_string(),
+        "transient failure (no answer): connection reset"
+    );
+}

@@ -1,8 +1,8 @@
-//! Outcome details in words. Workers report an applied attempt as the Rust form of what
-//! they did (`Invited("u_1")`, `Skipped { newer: 2 }`) and a transient failure with an
-//! optional status (`transient failure (status Some(429)): …`); operators read
-//! "invited (Splashtop id u_1)" and "transient failure (HTTP 429): …". Stored events keep
-//! what the worker sent; this runs when they are shown.
+//! Outcome details in words. Workers now report them in words ("invited to the team
+//! (Splashtop id u_1)", "transient failure (HTTP 429): …"), which pass through unchanged;
+//! events stored by earlier workers hold the Rust form of what they did (`Invited("u_1")`,
+//! `Skipped { newer: 2 }`) and `transient failure (status Some(429)): …`, turned into the
+//! same words here when they are shown. Stored events keep what the worker sent.
 
 /// What an applied variant means, by its name.
 fn applied(name: &str) -> Option<&'static str> {

@@ -84,11 +84,16 @@ pub trait CallObserver: Send + Sync + std::fmt::Debug + 'static {
     fn observe(&self, method: &str, status: Option<u16>, elapsed: Duration);
 }
 
+/// "HTTP 429", or "no answer" when none came (connect error, timeout).
+fn status_words(status: Option<u16>) -> String {
+    status.map_or_else(|| "no answer".to_owned(), |s| format!("HTTP {s}"))
+}
+
 /// A failed call, classified for the retry policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// Retrying may succeed: connect errors, timeouts, 5xx, 408, 429.
-    #[error("transient failure (status {status:?}): {detail}")]
+    #[error("transient failure ({}): {detail}", status_words(*.status))]
     Transient {
         /// HTTP status, if an answer came.
         status: Option<u16>,
