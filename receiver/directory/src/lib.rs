@@ -15,14 +15,18 @@
 //! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
+//! - [`postgres`]: the PostgreSQL implementation, for several receivers on one database.
+//! - [`engine`]: opens the store a database URL names.
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
 
 pub mod audit;
+pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod postgres;
 pub mod provisioning;
 pub mod sqlite;
 pub mod store;

@@ -13,9 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use splashsync_admin::broker::BrokerProbe;
 use splashsync_admin::samples::{run_sampler, Finished, Samples};
 use splashsync_admin::AdminState;
-use splashsync_directory::audit::sqlite::SqliteAudit;
 use splashsync_directory::audit::AuditStore;
-use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::Directory;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::Tenant;
@@ -69,9 +67,10 @@ impl Application {
     /// intake claim it when they connect), binds the listener and wires the routes.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
-        let sqlite = SqliteDirectory::open(&settings.database_url).await?;
-        let audit: Arc<dyn AuditStore> = Arc::new(SqliteAudit::new(&sqlite));
-        let directory: Arc<dyn Directory> = Arc::new(sqlite);
+        // SQLite or PostgreSQL, by the URL's scheme.
+        let stores = splashsync_directory::engine::open(&settings.database_url).await?;
+        let (directory, audit): (Arc<dyn Directory>, Arc<dyn AuditStore>) =
+            (stores.directory, stores.audit);
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         let tenant = Tenant::parse(&settings.tenant)
