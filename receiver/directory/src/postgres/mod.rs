@@ -140,9 +140,12 @@ impl Directory for PgDirectory {
         cx: WriteCtx,
         record: UserRecord,
     ) -> BoxFuture<'_, Result<UserRecord, StoreError>> {
-        Box::pin(self.write(Box::new(move |conn| {
-            Box::pin(async move { users::create(conn, &cx, record).await })
-        })))
+        // One statement, its own transaction: no BEGIN/COMMIT round trips.
+        Box::pin(async move {
+            let created = users::create(&self.pool, &cx, record).await?;
+            self.committed.notify_waiters();
+            Ok(created)
+        })
     }
 
     fn update_user(

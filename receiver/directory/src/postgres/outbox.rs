@@ -19,38 +19,46 @@ pub(crate) async fn insert_job(conn: &mut PgConnection, job: &Job) -> Result<(),
     insert_jobs(conn, std::slice::from_ref(job)).await
 }
 
-/// Inserts jobs in order (their `seq`s ascend in the order given).
+/// One outbox row of a job, as bound.
+pub(crate) struct JobRow {
+    pub(crate) job_id: String,
+    pub(crate) key: String,
+    pub(crate) route: String,
+    pub(crate) kind: &'static str,
+    pub(crate) version: i64,
+    pub(crate) payload: String,
+    pub(crate) origin: String,
+    pub(crate) created_at: String,
+}
+
+impl JobRow {
+    /// The row of `job`.
+    pub(crate) fn of(job: &Job) -> Result<Self, StoreError> {
+        let meta = job.meta();
+        Ok(Self {
+            job_id: meta.job_id.clone(),
+            key: meta.key.to_string(),
+            route: job.route(),
+            kind: match job {
+                Job::UserV1(_) => "UserV1",
+                Job::GroupV1(_) => "GroupV1",
+            },
+            version: meta.version,
+            payload: serde_json::to_string(job).map_err(encode_error)?,
+            origin: meta.origin.clone(),
+            created_at: meta.created_at.clone(),
+        })
+    }
+}
+
+/// Inserts jobs in order (their `seq`s ascend in the order given), in one statement.
 pub(crate) async fn insert_jobs(conn: &mut PgConnection, jobs: &[Job]) -> Result<(), StoreError> {
     if jobs.is_empty() {
         return Ok(());
     }
-    let n = jobs.len();
-    let (mut ids, mut keys, mut routes, mut kinds) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut versions, mut payloads, mut origins, mut created) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for job in jobs {
-        let meta = job.meta();
-        ids.push(meta.job_id.clone());
-        keys.push(meta.key.to_string());
-        routes.push(job.route());
-        kinds.push(match job {
-            Job::UserV1(_) => "UserV1",
-            Job::GroupV1(_) => "GroupV1",
-        });
-        versions.push(meta.version);
-        payloads.push(serde_json::to_string(job).map_err(encode_error)?);
-        origins.push(meta.origin.clone());
-        created.push(meta.created_at.clone());
-    }
+    let rows = jobs.iter().map(JobRow::of).collect::<Result<Vec<_>, _>>()?;
+    let column = |f: fn(&JobRow) -> &str| -> Vec<&str> { rows.iter().map(f).collect() };
+    let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
     // ORDER BY the ordinality: seq follows the order given.
     sqlx::query(
         "INSERT INTO outbox (job_id, key, route, kind, version, payload, origin, created_at) \
@@ -58,14 +66,14 @@ pub(crate) async fn insert_jobs(conn: &mut PgConnection, jobs: &[Job]) -> Result
          $5::bigint[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS x(j, k, r, t, v, p, o, c, n) \
          ORDER BY n",
     )
-    .bind(ids)
-    .bind(keys)
-    .bind(routes)
-    .bind(kinds)
+    .bind(column(|r| &r.job_id))
+    .bind(column(|r| &r.key))
+    .bind(column(|r| &r.route))
+    .bind(column(|r| r.kind))
     .bind(versions)
-    .bind(payloads)
-    .bind(origins)
-    .bind(created)
+    .bind(column(|r| &r.payload))
+    .bind(column(|r| &r.origin))
+    .bind(column(|r| &r.created_at))
     .execute(&mut *conn)
     .await?;
     Ok(())

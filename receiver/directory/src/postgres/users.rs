@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use serde_json::Value;
 use splashsync_protocol::job::GroupRef;
 use splashsync_scim::now_rfc3339;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use super::memberships::effective_groups;
-use super::outbox::{insert_job, insert_jobs};
+use super::outbox::{insert_job, insert_jobs, JobRow};
 use super::read::{load_user_for_update, user_from_row};
 use super::{check_version, is_unique_violation};
 use crate::error::StoreError;
@@ -77,17 +77,23 @@ pub(crate) async fn touch(
     Ok(records)
 }
 
-/// Inserts a new user and its first job. A concurrent create of the same userName on
-/// another receiver waits on the unique index and then fails here: one wins.
+/// Inserts a new user and its first job in one statement (atomic on its own: one round
+/// trip on the create hot path, no BEGIN/COMMIT). A concurrent create of the same userName
+/// on another receiver waits on the unique index and then fails here: one wins, and the
+/// loser wrote nothing.
 pub(crate) async fn create(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     cx: &WriteCtx,
     record: UserRecord,
 ) -> Result<UserRecord, StoreError> {
     let (external_id, display_name) = user_columns_of(&record.resource);
+    // A new user is in no group yet: no membership lookup.
+    let job = JobRow::of(&plan::user_job(cx, &record, None, false))?;
     let inserted = sqlx::query(
-        "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, resource, version, created, last_modified) \
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)",
+        "WITH u AS (INSERT INTO users (id, user_name, user_name_key, external_id, display_name, resource, \
+         version, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)) \
+         INSERT INTO outbox (job_id, key, route, kind, version, payload, origin, created_at) \
+         VALUES ($10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&record.id)
     .bind(&record.user_name)
@@ -98,14 +104,20 @@ pub(crate) async fn create(
     .bind(record.version)
     .bind(&record.created)
     .bind(&record.last_modified)
-    .execute(&mut *conn)
+    .bind(&job.job_id)
+    .bind(&job.key)
+    .bind(&job.route)
+    .bind(job.kind)
+    .bind(job.version)
+    .bind(&job.payload)
+    .bind(&job.origin)
+    .bind(&job.created_at)
+    .execute(pool)
     .await;
     match inserted {
-        Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
-        other => other?,
-    };
-    insert_job(conn, &plan::user_job(cx, &record, None, false)).await?;
-    Ok(record)
+        Err(e) if is_unique_violation(&e) => Err(taken(&record.user_name)),
+        other => other.map(|_| record).map_err(StoreError::from),
+    }
 }
 
 /// Replaces a user's body with what `edit` makes of it; the row is locked from the read
