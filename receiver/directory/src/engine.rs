@@ -63,3 +63,24 @@ pub async fn open(url: &str) -> Result<Stores, StoreError> {
         )))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_names_the_engine() {
+        assert_eq!(Engine::of("sqlite://splashsync.db"), Some(Engine::Sqlite));
+        assert_eq!(Engine::of("sqlite::memory:"), Some(Engine::Sqlite));
+        assert_eq!(
+            Engine::of("postgres://u:p@db:5432/splashsync"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(
+            Engine::of("postgresql://db/splashsync"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(Engine::of("mysql://db/splashsync"), None);
+        assert_eq!(Engine::of("splashsync.db"), None);
+    }
+}
