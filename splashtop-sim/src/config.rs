@@ -175,6 +175,9 @@ pub struct Cli {
     /// Fraction (0..1) of API requests whose connection is closed without an answer.
     #[arg(long, env = "SPLASHTOP_SIM_RESET_RATE", default_value_t = 0.0, value_parser = parse_rate)]
     pub reset_rate: f64,
+    /// Fraction (0..1) of successful API requests (applied) answered with a body that does not parse.
+    #[arg(long, env = "SPLASHTOP_SIM_GARBLED_ANSWER_RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    pub garbled_answer_rate: f64,
 }
 
 impl fmt::Debug for Cli {
@@ -216,6 +219,7 @@ impl Cli {
                 timeout_rate: self.timeout_rate,
                 timeout_secs: self.timeout_secs,
                 reset_rate: self.reset_rate,
+                garbled_answer_rate: self.garbled_answer_rate,
             },
         };
         config.validate()?;

@@ -218,3 +218,42 @@ async fn faults_change_at_run_time() {
     sim.call(Method::POST, "/_sim/reset", None).await;
     assert_eq!(sim.handle.faults().retry_after_secs, 3);
 }
+
+#[tokio::test]
+async fn a_garbled_answer_applies_the_change_but_its_body_does_not_parse() {
+    let sim = start(with(Faults {
+        garbled_answer_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
+    let body = json!({"email": "a@example.com", "first_name": "A", "last_name": "B"});
+    let answer = sim
+        .request(Method::POST, &sim.team("/users"))
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer comes");
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let text = answer.bytes().await.expect("body");
+    assert!(!text.is_empty());
+    assert!(serde_json::from_slice::<serde_json::Value>(&text).is_err());
+    // Applied and logged, as the client was (garbled) told.
+    let users = sim.handle.snapshot()["users"].clone();
+    assert_eq!(users[0]["email"], "a@example.com");
+    let id = users[0]["id"].as_str().unwrap_or_default().to_owned();
+    // A 204 cannot carry a body: it comes back as a 200 with a stray `{`.
+    let removed = sim
+        .request(Method::DELETE, &sim.team(&format!("/users/{id}")))
+        .send()
+        .await
+        .expect("an answer comes");
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert_eq!(&removed.bytes().await.expect("body")[..], b"{");
+    assert_eq!(sim.handle.snapshot()["users"], json!([]));
+    assert_eq!(sim.handle.stats()["garbled_answers"], 2);
+    // Failures are not garbled: they already say what went wrong.
+    let missing = sim
+        .call(Method::DELETE, &sim.team(&format!("/users/{id}")), None)
+        .await;
+    assert_eq!(missing.code(), "user_not_found");
+}

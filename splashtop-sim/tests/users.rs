@@ -239,3 +239,70 @@ async fn seats_domains_sso_methods_and_foreign_accounts() {
         .await;
     check(sso, unprocessable, "sso_method_not_found");
 }
+
+#[tokio::test]
+async fn an_invite_sets_names_sso_method_and_group_in_one_call() {
+    let sim = start(SimConfig {
+        sso_methods: vec!["Okta SSO".into()],
+        ..SimConfig::default()
+    })
+    .await;
+    let sales = sim.create_group("Sales").await.body["group"]["id"].clone();
+    let extra = json!({"first_name": "Ann", "last_name": "Lee", "display_name": "Dr Ann Lee",
+        "sso_name": "Okta SSO", "group_id": sales});
+    let invited = sim.invite("ann@example.com", extra).await;
+    assert_eq!(invited.status, StatusCode::CREATED);
+    let user = &invited.body["user"];
+    let id = user["id"].as_str().unwrap_or_default().to_owned();
+    let got = sim.get(&sim.team(&format!("/users/{id}"))).await.body["user"].clone();
+    for field in [
+        "first_name",
+        "last_name",
+        "display_name",
+        "sso_name",
+        "group_id",
+    ] {
+        assert_eq!(user[field], got[field], "{field}");
+    }
+    assert_eq!(
+        (
+            &got["first_name"],
+            &got["display_name"],
+            &got["sso_name"],
+            &got["group_id"]
+        ),
+        (
+            &json!("Ann"),
+            &json!("Dr Ann Lee"),
+            &json!("Okta SSO"),
+            &sales
+        )
+    );
+    // One applied operation, the invite, already in its group.
+    let log = sim.handle.log();
+    let ops: Vec<(&str, Option<&str>)> = log
+        .iter()
+        .map(|e| (e.op.as_str(), e.group.as_deref()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("create_group", Some("Sales")),
+            ("invite_user", Some("Sales"))
+        ]
+    );
+    // The invite's fields are checked like an update's: an unknown group or SSO method
+    // refuses the whole invite.
+    let bad_group = sim
+        .invite("bob@example.com", json!({"group_id": "g_nope"}))
+        .await;
+    assert_eq!(bad_group.code(), "group_not_found");
+    let bad_sso = sim
+        .invite("bob@example.com", json!({"sso_name": "okta sso"}))
+        .await;
+    assert_eq!(bad_sso.code(), "sso_method_not_found");
+    assert_eq!(
+        sim.handle.snapshot()["users"].as_array().map(Vec::len),
+        Some(1)
+    );
+}

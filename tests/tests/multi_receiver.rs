@@ -27,6 +27,29 @@ use splashsync_test_support::{
     SCIM_TOKEN,
 };
 
+/// A receiver's settings on `database_url` publishing to `topology`.
+fn settings(database_url: &str, topology: &Topology) -> splashsync_receiver::config::Settings {
+    splashsync_receiver::config::Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_url: database_url.to_string(),
+        amqp_url: amqp_url(),
+        amqp_prefix: topology.prefix().to_string(),
+        partitions: topology.partitions(),
+        scim_token: SecretString::from(SCIM_TOKEN),
+        tenant: "default".into(),
+        public_url: None,
+        page_size: 100,
+        max_page_size: 1000,
+        group_policy: Default::default(),
+        rename_policy: Default::default(),
+        admin_token: None,
+        sample_interval_secs: 1,
+        log_format: splashsync_runtime::telemetry::LogFormat::Text,
+        limits: Default::default(),
+        reconcile: Default::default(),
+    }
+}
+
 /// One receiver in a runtime of its own.
 struct Receiver {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
@@ -36,23 +59,12 @@ struct Receiver {
 impl Receiver {
     /// Starts a receiver on `database_url` publishing to `topology`.
     async fn start(database_url: &str, topology: &Topology) -> Self {
-        let settings = splashsync_receiver::config::Settings {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: database_url.to_string(),
-            amqp_url: amqp_url(),
-            amqp_prefix: topology.prefix().to_string(),
-            partitions: topology.partitions(),
-            scim_token: SecretString::from(SCIM_TOKEN),
-            tenant: "default".into(),
-            public_url: None,
-            page_size: 100,
-            max_page_size: 1000,
-            group_policy: Default::default(),
-            admin_token: None,
-            sample_interval_secs: 1,
-            log_format: splashsync_runtime::telemetry::LogFormat::Text,
-            limits: Default::default(),
-        };
+        let settings = settings(database_url, topology);
+        Self::start_with(settings).await
+    }
+
+    /// Starts a receiver with `settings`.
+    async fn start_with(settings: splashsync_receiver::config::Settings) -> Self {
         // Built on a thread of its own: the runtime may not be started from the test's.
         let (started, receiver) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
@@ -364,4 +376,30 @@ async fn the_outbox_lease_moves_when_its_holder_dies_and_no_job_is_lost_or_reord
     }
     drop(conn);
     d.done().await;
+}
+
+/// Drift reconciliation runs on SQLite only for now: a receiver on PostgreSQL given a
+/// Splashtop client for it refuses to start, saying why (no silently idle reconciler).
+#[tokio::test]
+async fn a_receiver_on_postgresql_refuses_to_reconcile_with_a_clear_error() {
+    install_crypto();
+    let db = PgDatabase::create().await;
+    let topology = Topology::new(format!("t-mr-rc-{}", uuid::Uuid::new_v4().simple()), 2);
+    let mut settings = settings(&db.url(), &topology);
+    settings.reconcile.api_url = Some("http://127.0.0.1:9/v1".into());
+    settings.reconcile.api_token = Some(SecretString::from("splashtop-token"));
+    settings.reconcile.team_id = Some("team-1".into());
+    let refused = Application::build(settings)
+        .await
+        .expect_err("reconciliation on PostgreSQL must refuse to start")
+        .to_string();
+    assert!(
+        refused.contains("drift reconciliation needs the SQLite store"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("splashtop-token"),
+        "no secret in the error"
+    );
+    drop(db);
 }

@@ -196,11 +196,12 @@ async fn a_configured_rate_limit_never_draws_a_429() {
             })
             .await;
     }
-    for n in 0..33 {
+    // One call per job (the team mirror) plus the listing: 65 jobs overflow the window.
+    for n in 0..65 {
         cluster.publish(&user_job(n, 1, active("Limited"))).await;
     }
-    sim_reaches(&cluster.sim, Duration::from_secs(150), "33 users", |s| {
-        users_in(s) == 33
+    sim_reaches(&cluster.sim, Duration::from_secs(150), "65 users", |s| {
+        users_in(s) == 65
     })
     .await;
     let stats = cluster.sim.stats();
@@ -223,14 +224,16 @@ async fn a_worker_left_at_the_default_limit_adapts_to_a_lower_one() {
             ..WorkerOptions::default()
         })
         .await;
-    for n in 0..20 {
+    // One call per job (the team mirror) plus the listing: 40 jobs overflow the 30-call
+    // window at the worker's 200 a minute.
+    for n in 0..40 {
         cluster.publish(&user_job(n, 1, active("Adapt"))).await;
     }
     sim_reaches(
         &cluster.sim,
         Duration::from_secs(170),
-        "all 20 users: nothing may be lost to the limit",
-        |s| users_in(s) == 20,
+        "all 40 users: nothing may be lost to the limit",
+        |s| users_in(s) == 40,
     )
     .await;
     assert!(cluster.dead_letters().await.is_empty());
@@ -238,5 +241,76 @@ async fn a_worker_left_at_the_default_limit_adapts_to_a_lower_one() {
     // Every 429 pauses all partitions until Retry-After: a handful, not a hammering.
     let rejected = stats["rejected_rate_limited"].as_u64().unwrap_or(0);
     assert!((1..=8).contains(&rejected), "{stats}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbled_answers_and_a_lost_mirror_lose_nothing_and_never_write_from_a_stale_mirror() {
+    // A fifth of the answers do not parse (the change was applied), some changes are
+    // answered 500 after applying: the mirror must not believe what it did not read.
+    let faults = Faults {
+        garbled_answer_rate: 0.2,
+        error_after_apply_rate: 0.05,
+        ..Faults::default()
+    };
+    let mut cluster = Cluster::new(with_faults(faults), 4).await;
+    for _ in 0..2 {
+        cluster
+            .start_worker(WorkerOptions {
+                retry_budget: Duration::from_secs(120),
+                ..WorkerOptions::default()
+            })
+            .await;
+    }
+    for n in 0..40 {
+        cluster.publish(&user_job(n, 1, active("First"))).await;
+    }
+    sim_reaches(&cluster.sim, WAIT, "40 users", |s| users_in(s) == 40).await;
+    // Redis loses everything, the mirror with it; then every user changes back and forth
+    // (a mirror kept from before the loss would skip the changes back as "unchanged").
+    cluster.store.delete_all().await.expect("redis answers");
+    for n in 0..40 {
+        cluster.publish(&user_job(n, 2, active("Second"))).await;
+        let last = if n % 4 == 0 {
+            UserSpec {
+                active: false,
+                ..active("First")
+            }
+        } else {
+            active("First")
+        };
+        cluster.publish(&user_job(n, 3, last)).await;
+    }
+    // Markers behind every partition's jobs: once they are all in, every job was handled.
+    let markers = cluster.publish_markers("marker").await;
+    let state = sim_reaches(&cluster.sim, Duration::from_secs(90), "the markers", |s| {
+        markers
+            .iter()
+            .all(|m| splashsync_test_support::has_user(s, m))
+    })
+    .await;
+    let users: Vec<&serde_json::Value> = state["users"]
+        .as_array()
+        .map(|u| u.iter().filter(|u| u["first_name"] != "Marker").collect())
+        .unwrap_or_default();
+    assert_eq!(users.len(), 30, "{state}");
+    assert!(
+        users.iter().all(|u| u["first_name"] == "First"),
+        "every change back applied: {state}"
+    );
+    for n in (0..40).filter(|n| n % 4 == 0) {
+        let email = format!("u{n}@example.com");
+        assert!(
+            !splashsync_test_support::has_user(&state, &email),
+            "{email} was deactivated"
+        );
+    }
+    let stats = cluster.sim.stats();
+    assert!(
+        stats["garbled_answers"].as_u64().unwrap_or(0) > 0,
+        "{stats}"
+    );
+    assert!(cluster.dead_letters().await.is_empty());
+    versions_never_decrease(&cluster.sim.log()).unwrap();
     cluster.shutdown().await;
 }

@@ -197,8 +197,9 @@ async fn collect(State(hits): State<Arc<AtomicUsize>>) -> &'static str {
     r#"{"users":[]}"#
 }
 
-/// What stands in front of the simulator: redirects the victim's lookups to `elsewhere`,
-/// passes everything else through.
+/// What stands in front of the simulator: redirects every request about the victim (a
+/// lookup naming it in its path or query, or a write naming it in its body: the invite a
+/// mirrored worker sends without a lookup) to `elsewhere`, passes everything else through.
 #[derive(Clone)]
 struct Front {
     sim: String,
@@ -212,14 +213,15 @@ async fn front(State(front): State<Front>, request: Request) -> Response {
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    if path_and_query.contains("victim") {
-        let to = format!("{}/collect{}", front.elsewhere, path_and_query);
-        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response();
-    }
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20)
         .await
         .unwrap_or_default();
+    let names_victim = body.windows(b"victim".len()).any(|w| w == b"victim");
+    if path_and_query.contains("victim") || names_victim {
+        let to = format!("{}/collect{}", front.elsewhere, path_and_query);
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response();
+    }
     let mut forward = front
         .client
         .request(parts.method, format!("{}{path_and_query}", front.sim))

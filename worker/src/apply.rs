@@ -1,24 +1,34 @@
 //! Converging Splashtop to the desired state a job carries, over the [`TeamApi`] and
 //! [`StateStore`] traits (unit tests run it on the simulator and a [`MemoryStore`]).
 //!
-//! Every function here reads Splashtop's current state first and changes only what
-//! differs, so applying a job twice is harmless (docs/DESIGN.md, invariant 4).
+//! A job sees Splashtop through a [`View`]: the team mirror when it is complete, so a
+//! job makes one call per change (none when Splashtop already matches), and reads
+//! otherwise. Every function changes only what differs, so applying a job twice is
+//! harmless (docs/DESIGN.md, invariant 4).
 //!
 //! Group jobs and their members' user jobs run on different partitions, so they race.
 //! A group job records its intent (new name, or deleted) in the [`StateStore`] before
 //! it touches Splashtop; a user job resolves its group through that intent, so it never
 //! recreates a group under a name that is being renamed away, nor a deleted group, and
 //! it re-checks the intent after creating a group, undoing the creation if it lost the
-//! race. A group id that vanished under a user's update is retried, not dead-lettered.
+//! race. The mirror remembers which SCIM group created or renamed each Splashtop group:
+//! a member never joins a group that only bears its group's name (another SCIM group
+//! owns it, e.g. one renamed away whose rename has not run yet), and a rename or delete
+//! leaves alone a group another SCIM group owns. A group id that vanished under a
+//! user's update is retried, not dead-lettered.
+
+mod view;
 
 use splashsync_protocol::job::{GroupRef, GroupState, UserState};
 use splashsync_protocol::{JobKey, Tenant};
 
 use crate::config::DeactivateMode;
+use crate::metrics::MirrorMetrics;
 #[cfg(doc)]
 use crate::state::MemoryStore;
-use crate::state::{GroupIntent, StateStore, StoreError};
+use crate::state::{GroupIntent, MirrorGroup, StateStore, StoreError};
 use splashtop_api::{ApiError, CallContext, ErrorCode, TeamApi, TeamGroup, TeamUser, UserProfile};
+pub(crate) use view::View;
 
 /// What applying a job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +84,8 @@ pub struct Env<'a> {
     pub cx: &'a CallContext,
     /// The job's tenant.
     pub tenant: &'a Tenant,
+    /// The team mirror's counters.
+    pub metrics: &'a MirrorMetrics,
 }
 
 impl std::fmt::Debug for Env<'_> {
@@ -91,19 +103,19 @@ pub async fn apply_user(
     state: &UserState,
     mode: DeactivateMode,
 ) -> Result<Applied, ApiError> {
-    let Env { api, cx, .. } = env;
-    let existing = api.find_user(cx, &state.email).await?;
+    let view = View::open(env).await?;
+    let existing = view.user(&state.email).await?;
     if !state.active || state.deleted {
         return match existing {
             Some(user) => {
-                api.remove_user(cx, &user.id, mode == DeactivateMode::Delete)
+                view.remove(&state.email, &user.id, mode == DeactivateMode::Delete)
                     .await?;
                 Ok(Applied::Removed(user.id))
             }
             None => Ok(Applied::AlreadyAbsent),
         };
     }
-    let group = resolve_group(env, state.group.as_ref()).await?;
+    let group = resolve_group(view, env, state.group.as_ref()).await?;
     let profile = UserProfile {
         first_name: state.first_name.clone(),
         last_name: state.last_name.clone(),
@@ -112,87 +124,113 @@ pub async fn apply_user(
         // Always explicit, the default group's id included: no implicit moves.
         group_id: Some(group.id),
     };
-    converge_user(api, cx, &state.email, existing, &profile)
-        .await
-        .map_err(|e| {
-            if e.has_code(&ErrorCode::GroupNotFound) {
-                // Deleted between our lookup and the call: the retry resolves it afresh.
-                transient("the user's group vanished meanwhile")
-            } else {
-                e
-            }
-        })
+    match converge_user(view, &state.email, existing, &profile).await {
+        Err(e) if e.has_code(&ErrorCode::GroupNotFound) => {
+            // Deleted meanwhile, or the mirror was wrong: the retry resolves it afresh.
+            view.miss();
+            view.refresh_group(&group.name).await?;
+            Err(transient("the user's group vanished meanwhile"))
+        }
+        other => other,
+    }
 }
 
+/// Invites or updates the user to `profile`, from what the view says it is. A write
+/// Splashtop refuses because the view was wrong (409 `user_exists`, 404
+/// `user_not_found`) reads the user and tries once more.
 async fn converge_user(
-    api: &dyn TeamApi,
-    cx: &CallContext,
+    view: View<'_>,
     email: &str,
-    existing: Option<TeamUser>,
+    mut existing: Option<TeamUser>,
     profile: &UserProfile,
 ) -> Result<Applied, ApiError> {
-    let existing = match existing {
-        Some(user) => user,
-        None => match api.invite_user(cx, email, profile).await {
-            Ok(user) => return Ok(Applied::Invited(user.id)),
-            // An earlier attempt's invite may have landed before its answer was lost.
-            Err(e) if e.has_code(&ErrorCode::UserExists) => {
-                api.find_user(cx, email).await?.ok_or(e)?
-            }
-            Err(e) => return Err(e),
-        },
-    };
-    if profile.matches(&existing) {
-        return Ok(Applied::Unchanged(existing.id));
+    for _ in 0..2 {
+        existing = match existing {
+            None => match view.invite(email, profile).await {
+                Ok(user) => return Ok(Applied::Invited(user.id)),
+                // The mirror missed it, or an earlier attempt's invite landed before its
+                // answer was lost.
+                Err(e) if e.has_code(&ErrorCode::UserExists) => {
+                    view.miss();
+                    Some(view.read_user(email).await?.ok_or(e)?)
+                }
+                Err(e) => return Err(e),
+            },
+            Some(user) if profile.matches(&user) => return Ok(Applied::Unchanged(user.id)),
+            Some(user) => match view.update(email, &user.id, profile).await {
+                Ok(updated) => return Ok(Applied::Updated(updated.id)),
+                Err(e) if e.has_code(&ErrorCode::UserNotFound) => {
+                    view.miss();
+                    view.read_user(email).await?
+                }
+                Err(e) => return Err(e),
+            },
+        };
     }
-    let updated = api.update_user(cx, &existing.id, profile).await?;
-    Ok(Applied::Updated(updated.id))
+    Err(transient(
+        "Splashtop changed under the user twice in one attempt",
+    ))
 }
 
 /// The Splashtop group a user belongs in: its group as the newest group job sees it,
 /// or the default group when it has none or the group is being deleted.
-async fn resolve_group(env: Env<'_>, group: Option<&GroupRef>) -> Result<TeamGroup, ApiError> {
-    let Env { api, store, cx, .. } = env;
+async fn resolve_group(
+    view: View<'_>,
+    env: Env<'_>,
+    group: Option<&GroupRef>,
+) -> Result<TeamGroup, ApiError> {
     let Some(group) = group else {
-        return api.default_group(cx).await;
+        return view.default_group().await;
     };
     let key = JobKey::group(env.tenant, &group.group_id);
-    let name = match store.group_intent(&key).await? {
-        Some(intent) if intent.deleted => return api.default_group(cx).await,
+    let name = match env.store.group_intent(&key).await? {
+        Some(intent) if intent.deleted => return view.default_group().await,
         Some(intent) => intent.name,
         None => group.display_name.clone(),
     };
-    let (found, created) = ensure_group(api, cx, &name).await?;
+    let (found, created) = ensure_group(view, &name, &group.group_id).await?;
+    if let Some(other) = found.owner.as_ref().filter(|o| **o != group.group_id) {
+        return Err(transient(format!(
+            "the Splashtop group {name:?} belongs to another SCIM group ({other}) until its rename or delete runs"
+        )));
+    }
     if created {
-        match store.group_intent(&key).await? {
+        match env.store.group_intent(&key).await? {
             Some(intent) if intent.deleted => {
-                api.delete_group(cx, &found.id).await?;
+                view.delete_group(&found.id).await?;
                 return Err(transient("the group was deleted meanwhile"));
             }
             Some(intent) if intent.name != name => {
-                merge_group(api, cx, &found, &intent.name).await?;
+                merge_group(view, &found, &intent.name, &group.group_id).await?;
                 return Err(transient("the group was renamed meanwhile"));
             }
             _ => {}
         }
     }
-    Ok(found)
+    Ok(found.to_team())
 }
 
-/// Finds a group by name or creates it; `true` when this call created it.
-pub async fn ensure_group(
-    api: &dyn TeamApi,
-    cx: &CallContext,
+/// Finds a group by name or creates it for SCIM group `owner`; `true` when this call
+/// created it.
+async fn ensure_group(
+    view: View<'_>,
     name: &str,
-) -> Result<(TeamGroup, bool), ApiError> {
-    if let Some(group) = api.find_group(cx, name).await? {
+    owner: &str,
+) -> Result<(MirrorGroup, bool), ApiError> {
+    if let Some(group) = view.group_named(name).await? {
         return Ok((group, false));
     }
-    match api.create_group(cx, name).await {
+    // Many members of a new group run at once on their partitions: one creates it, the
+    // others wait for it to show in the mirror instead of each drawing a 409.
+    if let Some(group) = view.created_by_another(name).await? {
+        return Ok((group, false));
+    }
+    match view.create_group(name, owner).await {
         Ok(group) => Ok((group, true)),
-        // Created concurrently (a member's job ensured it first).
+        // Created concurrently (a member's job ensured it first), or the mirror missed it.
         Err(e) if e.has_code(&ErrorCode::GroupExists) => {
-            Ok((api.find_group(cx, name).await?.ok_or(e)?, false))
+            view.miss();
+            Ok((view.refresh_group(name).await?.ok_or(e)?, false))
         }
         Err(e) => Err(e),
     }
@@ -201,23 +239,14 @@ pub async fn ensure_group(
 /// Moves every member of `from` into the group named `into` (created if need be), then
 /// deletes `from`: two groups that must become one lose no membership.
 async fn merge_group(
-    api: &dyn TeamApi,
-    cx: &CallContext,
-    from: &TeamGroup,
+    view: View<'_>,
+    from: &MirrorGroup,
     into: &str,
-) -> Result<TeamGroup, ApiError> {
-    let (target, _) = ensure_group(api, cx, into).await?;
-    for member in api.group_members(cx, &from.id).await? {
-        let profile = UserProfile {
-            first_name: member.first_name,
-            last_name: member.last_name,
-            display_name: member.display_name,
-            sso_name: member.sso_name,
-            group_id: Some(target.id.clone()),
-        };
-        api.update_user(cx, &member.id, &profile).await?;
-    }
-    api.delete_group(cx, &from.id).await?;
+    owner: &str,
+) -> Result<MirrorGroup, ApiError> {
+    let (target, _) = ensure_group(view, into, owner).await?;
+    view.move_members(&from.id, &target.id).await?;
+    view.delete_group(&from.id).await?;
     Ok(target)
 }
 
@@ -228,33 +257,36 @@ pub async fn apply_group(
     version: i64,
     state: &GroupState,
 ) -> Result<Applied, ApiError> {
-    let Env { api, store, cx, .. } = env;
     let intent = GroupIntent {
         version,
         name: state.display_name.clone(),
         deleted: state.deleted,
     };
-    if !store.start_group_job(key, &intent).await? {
-        let newer = store
+    if !env.store.start_group_job(key, &intent).await? {
+        let newer = env
+            .store
             .group_intent(key)
             .await?
             .map_or(version, |i| i.version);
         return Ok(Applied::Skipped { newer });
     }
-    let current = api
-        .find_group(cx, &state.display_name)
-        .await?
-        .filter(|g| !g.is_default);
+    let view = View::open(env).await?;
+    let owner = state.group_id.as_str();
+    // A group of this name is this group's unless another SCIM group owns it.
+    let mine = |group: Option<MirrorGroup>| {
+        group.filter(|g| !g.is_default && g.owner.as_deref().is_none_or(|o| o == owner))
+    };
+    let current = mine(view.group_named(&state.display_name).await?);
     if state.deleted {
         let mut deleted = None;
         for name in std::iter::once(&state.display_name).chain(&state.former_names) {
             let found = if name == &state.display_name {
                 current.clone()
             } else {
-                api.find_group(cx, name).await?
+                mine(view.group_named(name).await?)
             };
-            if let Some(group) = found.filter(|g| !g.is_default) {
-                api.delete_group(cx, &group.id).await?;
+            if let Some(group) = found {
+                view.delete_group(&group.id).await?;
                 deleted = Some(group.id);
             }
         }
@@ -264,29 +296,42 @@ pub async fn apply_group(
     let mut current = current;
     let mut renamed = None;
     for former in &state.former_names {
-        let Some(old) = api.find_group(cx, former).await?.filter(|g| !g.is_default) else {
+        let Some(old) = mine(view.group_named(former).await?) else {
             continue;
         };
         match &current {
             None => {
-                let group = api.rename_group(cx, &old.id, &state.display_name).await?;
+                let group = view
+                    .rename_group(&old.id, &state.display_name, owner)
+                    .await?;
                 renamed = Some(group.id.clone());
                 current = Some(group);
             }
             // A member's job created the new name first: fold the old group into it.
             Some(_) => {
-                merge_group(api, cx, &old, &state.display_name).await?;
+                merge_group(view, &old, &state.display_name, owner).await?;
             }
         }
     }
     match (current, renamed) {
         (_, Some(id)) => Ok(Applied::GroupRenamed(id)),
-        (Some(group), None) => Ok(Applied::Unchanged(group.id)),
+        (Some(group), None) => Ok(Applied::Unchanged(claim(view, group, owner).await?)),
         (None, None) => Ok(Applied::GroupCreated(
-            ensure_group(api, cx, &state.display_name).await?.0.id,
+            ensure_group(view, &state.display_name, owner).await?.0.id,
         )),
     }
 }
 
+/// Records that SCIM group `owner` owns `group` (found by its name, e.g. listed), so
+/// that no other SCIM group's jobs take it.
+async fn claim(view: View<'_>, group: MirrorGroup, owner: &str) -> Result<String, ApiError> {
+    if group.owner.is_none() {
+        view.own_group(&group, owner).await?;
+    }
+    Ok(group.id)
+}
+
+#[cfg(test)]
+mod mirror_tests;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,10 @@ use secrecy::SecretString;
 use splashsync_protocol::amqp::redact_url;
 use splashsync_runtime::telemetry::LogFormat;
 
+/// Default prefetch of each partition consumer: how many jobs of a partition a worker
+/// holds at once, the window coalescing looks into (docs/DESIGN.md, "Coalescing").
+pub const DEFAULT_PREFETCH: u16 = 32;
+
 /// What deactivating a user does on Splashtop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeactivateMode {
@@ -90,6 +94,17 @@ pub struct Settings {
     #[arg(long, env = "SPLASHSYNC_RETRY_BUDGET_SECS", default_value_t = 300)]
     pub retry_budget_secs: u64,
 
+    /// Jobs each partition consumer holds at once (RabbitMQ prefetch): the window in
+    /// which a job superseded by a newer one of its key is acked unapplied.
+    #[arg(long, env = "SPLASHSYNC_PREFETCH", default_value_t = DEFAULT_PREFETCH,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub prefetch: u16,
+
+    /// Coalescing: apply only the newest of the jobs of one key delivered together, and
+    /// ack the older ones as `superseded`; `false` applies every job.
+    #[arg(long, env = "SPLASHSYNC_COALESCE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub coalesce: bool,
+
     /// Redis URL of the state shared by workers (applied versions, heartbeats).
     #[arg(
         long,
@@ -131,6 +146,8 @@ impl std::fmt::Debug for Settings {
             .field("max_retry_after_secs", &self.max_retry_after_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("retry_budget_secs", &self.retry_budget_secs)
+            .field("prefetch", &self.prefetch)
+            .field("coalesce", &self.coalesce)
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("listen", &self.listen)
@@ -214,6 +231,31 @@ mod tests {
         assert_eq!(settings.max_retry_after_secs, 300);
         assert_eq!(settings.max_body_bytes, 1 << 20);
         assert_eq!(settings.validate(), Ok(()));
+        assert_eq!(settings.prefetch, 32);
+        assert!(settings.coalesce, "coalescing is on by default");
+    }
+
+    #[test]
+    fn coalescing_can_be_turned_off_and_the_prefetch_set() {
+        let settings = Settings::try_parse_from([
+            "splashsync-worker",
+            "--splashtop-api-url=http://127.0.0.1:9090",
+            "--splashtop-api-token=token",
+            "--splashtop-team-id=team-1",
+            "--coalesce=false",
+            "--prefetch=8",
+        ])
+        .unwrap();
+        assert!(!settings.coalesce);
+        assert_eq!(settings.prefetch, 8);
+        let zero = Settings::try_parse_from([
+            "splashsync-worker",
+            "--splashtop-api-url=http://127.0.0.1:9090",
+            "--splashtop-api-token=token",
+            "--splashtop-team-id=team-1",
+            "--prefetch=0",
+        ]);
+        assert!(zero.is_err(), "a zero prefetch is refused");
     }
 
     #[test]

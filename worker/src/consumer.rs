@@ -5,7 +5,8 @@
 //! - `session` (`consumer/session.rs`): a RabbitMQ connection (reconnecting when the
 //!   broker goes away), the prefix claimed for this worker's tenant, the topology
 //!   declared, and the partitions the heartbeat assigns, each consumed a job at a time,
-//!   in order, acked only after Splashtop answered (`partitions`);
+//!   in order, acked only after Splashtop answered, or unapplied when a newer job of its
+//!   key is already delivered behind it (`partitions`);
 //! - `heartbeat`: this worker's place in the live set, and its share of the partitions.
 //!
 //! SIGTERM stops each partition between jobs: the in-flight job finishes and is acked (or,
@@ -31,10 +32,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::config::DEFAULT_PREFETCH;
 use crate::config::{DeactivateMode, Settings};
 use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter, DEFAULT_MAX_RETRY_AFTER};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RateReading};
 use crate::ops::{BrokerLink, Ops};
 pub use crate::partitions::HEARTBEAT_TTL_FACTOR;
 use crate::partitions::{self, Member};
@@ -64,6 +66,9 @@ pub struct Worker {
     redis_url: String,
     redis_prefix: String,
     heartbeat: Duration,
+    prefetch: u16,
+    coalesce: bool,
+    window_hold: Option<Duration>,
     listen: Option<SocketAddr>,
     ops_limits: Limits,
     restarts: RestartPolicy,
@@ -106,7 +111,9 @@ impl Worker {
         .with_tenant(tenant)
         .with_retry_budget(Duration::from_secs(settings.retry_budget_secs))
         .with_max_retry_after(Duration::from_secs(settings.max_retry_after_secs))
-        .with_rate_limit(settings.rate_limit_per_minute);
+        .with_rate_limit(settings.rate_limit_per_minute)
+        .with_prefetch(settings.prefetch)
+        .with_coalesce(settings.coalesce);
         let prefix = settings
             .redis_prefix
             .clone()
@@ -137,6 +144,9 @@ impl Worker {
             rate_limit_per_minute: 200,
             redis_url: DEFAULT_REDIS_URL.to_string(),
             heartbeat: DEFAULT_HEARTBEAT,
+            prefetch: DEFAULT_PREFETCH,
+            coalesce: true,
+            window_hold: None,
             listen: None,
             ops_limits: crate::ops::LIMITS,
             restarts: RestartPolicy::default(),
@@ -179,6 +189,28 @@ impl Worker {
     /// Overrides the heartbeat interval.
     pub fn with_heartbeat(mut self, every: Duration) -> Self {
         self.heartbeat = every;
+        self
+    }
+
+    /// Overrides each partition consumer's prefetch (at least 1), the window in which a
+    /// job may be superseded by a newer one of its key.
+    pub fn with_prefetch(mut self, prefetch: u16) -> Self {
+        self.prefetch = prefetch.max(1);
+        self
+    }
+
+    /// Turns coalescing on or off: with it off, every job is applied, even one whose key
+    /// has a newer job already delivered behind it.
+    pub fn with_coalesce(mut self, coalesce: bool) -> Self {
+        self.coalesce = coalesce;
+        self
+    }
+
+    /// Overrides how long a partition's window may hold a job before it is handed back to
+    /// its queue (by default: RabbitMQ's 30-minute consumer timeout less the retry budget
+    /// and one last attempt). Tests shorten it to see a window handed back.
+    pub fn with_window_hold(mut self, hold: Duration) -> Self {
+        self.window_hold = Some(hold);
         self
     }
 
@@ -252,6 +284,12 @@ impl BoundWorker {
                 .with_instruments(metrics.limiter_waiting(), metrics.retry_after_capped()),
         );
         w.api.observe_calls(Arc::new(metrics.api_calls()));
+        let watched = limiter.clone();
+        metrics.watch_rate(move || RateReading {
+            effective: watched.rate(),
+            share: watched.share(),
+            paused: watched.throttled_for().map_or(0.0, |d| d.as_secs_f64()),
+        });
         let broker = Arc::new(BrokerLink::default());
         let rt = Arc::new(Runtime {
             api: Arc::new(RateLimitedApi::new(w.api.clone(), limiter.clone())),
@@ -262,6 +300,9 @@ impl BoundWorker {
             mode: w.mode,
             retry: w.retry,
             worker: w.id.clone(),
+            prefetch: w.prefetch,
+            coalesce: w.coalesce,
+            window_hold: w.window_hold,
         });
         let ops = Ops {
             metrics,

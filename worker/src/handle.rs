@@ -1,10 +1,11 @@
-//! Handling one delivery: decode it, process it ([`process`]: skip it if its key already
+//! Handling one delivery: process it ([`process`]: skip it if its key already
 //! has this version or a newer one, apply it with retries in place), dead-letter it with
 //! the reason when that fails, publish each attempt's outcome event, and ack it only
-//! afterwards.
+//! afterwards; or ack it unapplied when a newer job of its key supersedes it
+//! ([`Runtime::supersede`]).
 //!
 //! # Layout
-//! - this module: [`Runtime`] and the RabbitMQ side (decode, dead letter, events, ack).
+//! - this module: [`Runtime`] and the RabbitMQ side (dead letter, events, ack).
 //! - [`process`]: the job itself, on traits, with its [`Outcome`].
 
 mod process;
@@ -18,7 +19,7 @@ use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicPublishOptions};
 use lapin::Channel;
-use splashsync_protocol::job::Job;
+use splashsync_protocol::job::{Job, JobMeta};
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::{DeadLetterHeaders, DeadReason};
 use tokio::sync::watch;
@@ -48,20 +49,29 @@ pub(crate) struct Runtime {
     pub(crate) retry: RetryPolicy,
     /// This worker's id, in outcome events.
     pub(crate) worker: String,
+    /// Each partition consumer's prefetch: the window coalescing looks into.
+    pub(crate) prefetch: u16,
+    /// Whether a job superseded by a newer one of its key in the window is acked unapplied.
+    pub(crate) coalesce: bool,
+    /// How long a window may hold a job before it is handed back (`None`: derived from
+    /// the retry budget and RabbitMQ's consumer timeout).
+    pub(crate) window_hold: Option<Duration>,
 }
 
 impl Runtime {
     /// Handles one delivery to the end: applied, skipped or dead-lettered, then acked;
     /// or, when `stop` comes while it waits for a retry, left unacked for redelivery.
-    /// Every line logged meanwhile carries the job's id, key and tenant.
+    /// Every line logged meanwhile carries the job's id, key and tenant, and the account's
+    /// email (user jobs) or the group's name (group jobs).
     pub(crate) async fn handle(
         &self,
         delivery: &Delivery,
+        decoded: Result<Job, serde_json::Error>,
         dead: &Channel,
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let first_attempt = SystemTime::now();
-        let job: Job = match serde_json::from_slice(&delivery.data) {
+        let job: Job = match decoded {
             Ok(job) => job,
             Err(e) => {
                 // The relay sets the message id to the job id: the only id left to log.
@@ -78,7 +88,12 @@ impl Runtime {
             }
         };
         let meta = job.meta();
-        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind());
+        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind(), email = tracing::field::Empty, group = tracing::field::Empty);
+        // Operators search logs by person or group, not by key.
+        match &job {
+            Job::UserV1(j) => span.record("email", tracing::field::display(&j.state.email)),
+            Job::GroupV1(j) => span.record("group", tracing::field::display(&j.state.display_name)),
+        };
         let result = self
             .handle_job(&job, delivery, dead, stop, first_attempt)
             .instrument(span.clone())
@@ -87,6 +102,38 @@ impl Runtime {
             span.in_scope(|| tracing::warn!(error = %e, "job not acked; RabbitMQ redelivers it"));
         }
         result
+    }
+
+    /// Acks a job unapplied because `by`, a newer job of its key, was delivered behind it
+    /// and is applied in its place (docs/DESIGN.md, "Coalescing"). `by` is unacked: should
+    /// this worker die before applying it, RabbitMQ gives it back to the partition's next
+    /// consumer, so the state the superseded job carried is never lost, only folded into a
+    /// newer one. Nothing is recorded in the version store: `by` records its own version.
+    pub(crate) async fn supersede(
+        &self,
+        delivery: &Delivery,
+        job: &Job,
+        by: &JobMeta,
+        dead: &Channel,
+    ) -> anyhow::Result<()> {
+        let meta = job.meta();
+        let kind = job.kind();
+        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind);
+        async {
+            let attempt = Attempt {
+                meta,
+                kind,
+                attempt: 1,
+                worker: &self.worker,
+            };
+            publish(dead, &self.topology, &attempt.superseded(by)).await;
+            tracing::info!(by = %by.job_id, by_version = by.version, "superseded by a newer job of its key already delivered; acked unapplied");
+            self.metrics.coalesced(kind);
+            delivery.acker.ack(BasicAckOptions::default()).await?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 
     async fn undecodable(
@@ -105,7 +152,8 @@ impl Runtime {
         };
         self.dead_letter(dead, delivery, &reason, 0, first_attempt)
             .await?;
-        self.metrics.dead_letter("unknown", reason.reason.as_str());
+        self.metrics
+            .dead_letter("unknown", reason.reason.as_str(), None, None);
         delivery.acker.ack(BasicAckOptions::default()).await?;
         Ok(())
     }
@@ -128,7 +176,7 @@ impl Runtime {
         };
         let before_wait = |error: &ApiError, delay: Duration, attempts: u32| {
             tracing::warn!(attempts, status = ?error.status(), %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
-            self.metrics.retry(kind);
+            self.metrics.retry(kind, error);
             // Published before the wait, so operators see the job retrying meanwhile.
             let event = report(attempts).retrying(error);
             let (dead, topology) = (dead.clone(), self.topology.clone());
@@ -136,6 +184,7 @@ impl Runtime {
                 Box::pin(async move { publish(&dead, &topology, &event).await });
             publishing
         };
+        self.metrics.job_taken(kind, &meta.created_at);
         let (outcome, attempts) = self.process(job, Instant::now(), stop, before_wait).await;
         match outcome {
             Outcome::Done(applied) => {
@@ -143,7 +192,10 @@ impl Runtime {
                 tracing::info!(attempts, ?applied, "job done");
                 let outcome = match applied {
                     Applied::Skipped { .. } | Applied::Superseded { .. } => "skipped_stale",
-                    _ => "applied",
+                    _ => {
+                        self.metrics.job_applied(kind, &meta.created_at);
+                        "applied"
+                    }
                 };
                 self.metrics.job(kind, outcome);
             }
@@ -151,7 +203,12 @@ impl Runtime {
                 tracing::warn!(attempts, class = reason.reason.as_str(), status = ?reason.status, "dead-lettering job");
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
-                self.metrics.dead_letter(kind, reason.reason.as_str());
+                self.metrics.dead_letter(
+                    kind,
+                    reason.reason.as_str(),
+                    reason.code.as_deref(),
+                    reason.status,
+                );
                 let event = report(attempts).dead(
                     reason.reason.as_str(),
                     reason.status,

@@ -28,7 +28,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use tokio::time::Instant;
 
 use splashtop_api::{
-    ApiError, CallContext, CallObserver, TeamApi, TeamGroup, TeamUser, UserProfile,
+    ApiError, CallContext, CallObserver, GroupsPage, TeamApi, TeamGroup, TeamUser, UserProfile,
+    UsersPage,
 };
 
 /// Share of the limit actually used, so that jitter between our clock and the API's
@@ -127,6 +128,15 @@ impl RateLimiter {
             return f64::INFINITY;
         }
         self.lock().rate
+    }
+
+    /// This process's share of the team's limit, in calls per second (infinite when
+    /// unlimited): the rate a 429 halves and successes climb back to.
+    pub fn share(&self) -> f64 {
+        if self.per_minute == 0 {
+            return f64::INFINITY;
+        }
+        self.lock().ceiling
     }
 
     /// Divides the team's limit among `live` worker processes.
@@ -272,6 +282,22 @@ impl TeamApi for RateLimitedApi {
         email: &'a str,
     ) -> BoxFuture<'a, Result<Option<TeamUser>, ApiError>> {
         Box::pin(self.call(self.inner.find_user(cx, email)))
+    }
+    fn users_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<UsersPage, ApiError>> {
+        Box::pin(self.call(self.inner.users_page(cx, cursor, limit)))
+    }
+    fn groups_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<GroupsPage, ApiError>> {
+        Box::pin(self.call(self.inner.groups_page(cx, cursor, limit)))
     }
     fn invite_user<'a>(
         &'a self,

@@ -1,22 +1,35 @@
-//! Prometheus metrics of a worker, served at `/metrics` in the OpenMetrics text format.
+//! Prometheus metrics of a worker, served at `/metrics` as OpenMetrics or Prometheus text
+//! 0.0.4 (as the scrape asks: `splashsync_runtime::exposition`).
 //!
 //! A leaf: it imports nothing of the worker. [`Metrics`] owns every instrument and its
 //! registry; other parts record into it, or into the handles it gives out (the Splashtop
 //! client reports calls to [`ApiMetrics`], the limiter records into its wait histogram).
 //! The supervised tasks' restarts and readiness, and the process's panics, are read at
-//! each scrape from the runtime's [`Health`] and panic counter.
-//! Labels are bounded: job kind, outcome, dead-letter class, task name, HTTP status, and
-//! an HTTP method from a fixed list (anything else is `other`).
+//! each scrape from the runtime's [`Health`] and panic counter, and the rate limiter's
+//! effective rate from the reader [`Metrics::watch_rate`] is given ([`collectors`]).
+//! Labels are bounded: job kind, outcome, dead-letter class, task name, HTTP status, an
+//! HTTP method from a fixed list (anything else is `other`), and Splashtop's error code
+//! from its contract's list ([`code_label`]).
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+mod collectors;
+mod mirror;
+
+pub use mirror::MirrorMetrics;
+
+use std::time::SystemTime;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use splashsync_runtime::exposition::{build_info_gauge, BUILD_INFO, BUILD_INFO_HELP};
 use splashsync_runtime::supervisor::Health;
-use splashtop_api::CallObserver;
+use splashtop_api::{ApiError, CallObserver, ErrorCode};
+
+pub use collectors::RateReading;
+use collectors::{RateCollector, RateSource, RuntimeCollector};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -52,9 +65,53 @@ struct KindLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    kind: &'static str,
+    code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeadLabels {
     kind: &'static str,
     reason: &'static str,
+    code: String,
+}
+
+/// Splashtop's error code as a label: one of its contract's codes, `other` for a code the
+/// contract does not name, `none` when Splashtop gave none (no answer, or a transient
+/// answer without a body): a 429 or a 5xx without a code still count as `rate_limited`
+/// and `internal_error`.
+pub fn code_label(code: Option<&str>, status: Option<u16>) -> String {
+    let code = match code {
+        Some(c) => ErrorCode::from(c),
+        None => match status {
+            Some(429) => ErrorCode::RateLimited,
+            Some(500..=599) => ErrorCode::InternalError,
+            _ => return "none".into(),
+        },
+    };
+    match code {
+        ErrorCode::Other(_) => "other".into(),
+        known => known.as_str().to_string(),
+    }
+}
+
+/// Job ages: from a tenth of a second to a day (a job that waited out an outage).
+fn age_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.1, 2.0, 21))
+}
+
+type AgeFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
+
+/// Seconds since `created_at` (RFC 3339), if it parses and is in the past.
+fn seconds_since(created_at: &str) -> Option<f64> {
+    let at =
+        time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    SystemTime::now()
+        .duration_since(SystemTime::from(at))
+        .ok()
+        .map(|d| d.as_secs_f64())
 }
 
 type DurationFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
@@ -121,61 +178,25 @@ impl ApiMetrics {
     }
 }
 
-/// What the runtime knows, read at each scrape: panics, and each supervised task's
-/// restarts and readiness.
-#[derive(Debug)]
-struct RuntimeCollector {
-    health: Health,
-}
-
-impl Collector for RuntimeCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let panics = ConstCounter::new(splashsync_runtime::telemetry::panics());
-        panics.encode(encoder.encode_descriptor(
-            "splashsync_worker_panics",
-            "Panics in any thread or task of this worker (each one is also logged)",
-            None,
-            panics.metric_type(),
-        )?)?;
-        let tasks = self.health.snapshot();
-        let mut restarts = encoder.encode_descriptor(
-            "splashsync_worker_task_restarts",
-            "Restarts of a supervised task after it failed, panicked or ended",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (task, state) in &tasks {
-            let labels = [("task", *task)];
-            ConstCounter::new(state.restarts).encode(restarts.encode_family(&labels)?)?;
-        }
-        let mut ready = encoder.encode_descriptor(
-            "splashsync_worker_task_ready",
-            "1 while a supervised task runs, 0 while it waits to be restarted",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        for (task, state) in &tasks {
-            let labels = [("task", *task)];
-            let up = i64::from(state.problem.is_none());
-            ConstGauge::new(up).encode(ready.encode_family(&labels)?)?;
-        }
-        Ok(())
-    }
-}
-
 /// A worker's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     jobs: Family<JobLabels, Counter>,
-    retries: Family<KindLabels, Counter>,
+    retries: Family<RetryLabels, Counter>,
     dead_letters: Family<DeadLabels, Counter>,
+    job_age: AgeFamily,
+    scim_to_applied: AgeFamily,
     partitions_held: Gauge,
     live_workers: Gauge,
     api: ApiMetrics,
     limiter_wait: Histogram,
     limiter_waiting: Gauge,
     retry_after_capped: Counter,
+    rate: RateSource,
+    coalesced: Family<KindLabels, Counter>,
+    handed_back: Counter,
+    mirror: MirrorMetrics,
 }
 
 impl Default for Metrics {
@@ -194,69 +215,92 @@ impl Metrics {
     /// `health`.
     pub fn with_health(health: Health) -> Self {
         let mut registry = Registry::default();
-        let api = ApiMetrics::default();
-        let limiter_wait = wait_histogram();
-        let jobs = Family::<JobLabels, Counter>::default();
-        let retries = Family::<KindLabels, Counter>::default();
-        let dead_letters = Family::<DeadLabels, Counter>::default();
-        let partitions_held = Gauge::default();
-        let live_workers = Gauge::default();
-        let limiter_waiting = Gauge::default();
-        let retry_after_capped = Counter::default();
+        let this = Self {
+            registry: Registry::default(),
+            jobs: Family::default(),
+            retries: Family::default(),
+            dead_letters: Family::default(),
+            job_age: Family::new_with_constructor(age_histogram),
+            scim_to_applied: Family::new_with_constructor(age_histogram),
+            partitions_held: Gauge::default(),
+            live_workers: Gauge::default(),
+            api: ApiMetrics::default(),
+            limiter_wait: wait_histogram(),
+            limiter_waiting: Gauge::default(),
+            retry_after_capped: Counter::default(),
+            rate: RateSource::default(),
+            coalesced: Family::default(),
+            handed_back: Counter::default(),
+            mirror: MirrorMetrics::default(),
+        };
+        registry.register(BUILD_INFO, BUILD_INFO_HELP, build_info_gauge());
         registry.register(
             "splashsync_worker_jobs",
-            "Jobs finished, by kind and outcome (applied, skipped_stale, dead_lettered)",
-            jobs.clone(),
+            "Jobs finished, by kind and outcome (applied, skipped_stale, superseded, dead_lettered)",
+            this.jobs.clone(),
         );
         registry.register(
             "splashsync_worker_job_retries",
-            "Transient failures retried in place, by job kind",
-            retries.clone(),
+            "Transient failures retried in place, by job kind and Splashtop error code (rate_limited, internal_error, none: no answer)",
+            this.retries.clone(),
         );
         registry.register(
             "splashsync_worker_dead_letters",
-            "Jobs sent to the dead-letter queue, by kind and reason",
-            dead_letters.clone(),
+            "Jobs sent to the dead-letter queue, by kind, reason and Splashtop error code (seat_limit_reached, sso_method_not_found, ..., other, none)",
+            this.dead_letters.clone(),
+        );
+        registry.register(
+            "splashsync_worker_job_age_seconds",
+            "Age of a job (since the receiver committed its SCIM change) when this worker takes it, by kind",
+            this.job_age.clone(),
+        );
+        registry.register(
+            "splashsync_worker_scim_to_applied_seconds",
+            "From the receiver's commit of a SCIM change to Splashtop having applied it, by kind",
+            this.scim_to_applied.clone(),
         );
         registry.register(
             "splashsync_worker_rate_limiter_wait_seconds",
             "Time a Splashtop call waited for its rate-limiter slot",
-            limiter_wait.clone(),
+            this.limiter_wait.clone(),
         );
         registry.register(
             "splashsync_worker_rate_limiter_waiting",
             "Splashtop calls waiting for their rate-limiter slot right now",
-            limiter_waiting.clone(),
+            this.limiter_waiting.clone(),
         );
         registry.register(
             "splashsync_worker_retry_after_capped",
             "Retry-After values longer than SPLASHSYNC_MAX_RETRY_AFTER_SECS, cut down to it",
-            retry_after_capped.clone(),
+            this.retry_after_capped.clone(),
         );
         registry.register(
             "splashsync_worker_partitions_held",
             "Partition queues this worker consumes",
-            partitions_held.clone(),
+            this.partitions_held.clone(),
         );
         registry.register(
             "splashsync_worker_live_workers",
             "Live workers in the shared heartbeat set, as this worker last saw it",
-            live_workers.clone(),
+            this.live_workers.clone(),
         );
-        api.register(&mut registry);
+        this.api.register(&mut registry);
         registry.register_collector(Box::new(RuntimeCollector { health }));
-        Self {
-            registry,
-            jobs,
-            retries,
-            dead_letters,
-            partitions_held,
-            live_workers,
-            api,
-            limiter_wait,
-            limiter_waiting,
-            retry_after_capped,
-        }
+        registry.register_collector(Box::new(RateCollector {
+            source: this.rate.clone(),
+        }));
+        registry.register(
+            "splashsync_worker_jobs_coalesced",
+            "Jobs not applied because a newer job of the same key was already delivered behind them (superseded)",
+            this.coalesced.clone(),
+        );
+        registry.register(
+            "splashsync_worker_windows_handed_back",
+            "Partition windows handed back to their queue before RabbitMQ's consumer timeout",
+            this.handed_back.clone(),
+        );
+        this.mirror.register(&mut registry);
+        Self { registry, ..this }
     }
 
     /// Where the Splashtop client reports its calls.
@@ -279,22 +323,77 @@ impl Metrics {
         self.retry_after_capped.clone()
     }
 
+    /// Reads the rate limiter through `read` at each scrape (the first reader given stays).
+    pub fn watch_rate(&self, read: impl Fn() -> RateReading + Send + Sync + 'static) {
+        self.rate.set(Box::new(read));
+    }
+
     /// Counts a finished job: `applied`, `skipped_stale` or `dead_lettered`.
     pub(crate) fn job(&self, kind: &'static str, outcome: &'static str) {
         self.jobs.get_or_create(&JobLabels { kind, outcome }).inc();
     }
 
-    /// Counts one retry of a job.
-    pub(crate) fn retry(&self, kind: &'static str) {
-        self.retries.get_or_create(&KindLabels { kind }).inc();
+    /// Counts a job superseded by a newer one of its key (also a finished job).
+    pub(crate) fn coalesced(&self, kind: &'static str) {
+        self.coalesced.get_or_create(&KindLabels { kind }).inc();
+        self.job(kind, "superseded");
     }
 
-    /// Counts a dead-lettered job (also a finished job) with its reason class.
-    pub(crate) fn dead_letter(&self, kind: &'static str, reason: &'static str) {
+    /// Counts a partition window handed back to its queue.
+    pub(crate) fn window_handed_back(&self) {
+        self.handed_back.inc();
+    }
+
+    /// The team mirror's counters.
+    pub fn mirror(&self) -> &MirrorMetrics {
+        &self.mirror
+    }
+
+    /// Counts one retry of a job after `error`.
+    pub(crate) fn retry(&self, kind: &'static str, error: &ApiError) {
+        let code = match error {
+            ApiError::Permanent { code, status, .. } => {
+                code_label(Some(code.as_str()), Some(*status))
+            }
+            ApiError::Transient { status, .. } => code_label(None, *status),
+        };
+        self.retries
+            .get_or_create(&RetryLabels { kind, code })
+            .inc();
+    }
+
+    /// Counts a dead-lettered job (also a finished job) with its reason class and
+    /// Splashtop's error code (or HTTP status, when it gave no code).
+    pub(crate) fn dead_letter(
+        &self,
+        kind: &'static str,
+        reason: &'static str,
+        code: Option<&str>,
+        status: Option<u16>,
+    ) {
+        let code = code_label(code, status);
         self.dead_letters
-            .get_or_create(&DeadLabels { kind, reason })
+            .get_or_create(&DeadLabels { kind, reason, code })
             .inc();
         self.job(kind, "dead_lettered");
+    }
+
+    /// Records the age of a job (`created_at`, RFC 3339) as this worker takes it.
+    pub(crate) fn job_taken(&self, kind: &'static str, created_at: &str) {
+        if let Some(age) = seconds_since(created_at) {
+            self.job_age
+                .get_or_create(&KindLabels { kind })
+                .observe(age);
+        }
+    }
+
+    /// Records the time from a job's SCIM change (`created_at`) to its being applied.
+    pub(crate) fn job_applied(&self, kind: &'static str, created_at: &str) {
+        if let Some(age) = seconds_since(created_at) {
+            self.scim_to_applied
+                .get_or_create(&KindLabels { kind })
+                .observe(age);
+        }
     }
 
     /// Sets the number of partitions consumed.
@@ -317,52 +416,4 @@ impl Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_prometheus_conventions_and_labels_are_set() {
-        let health = Health::new();
-        health.ready("session");
-        health.not_ready("heartbeat", "failed");
-        let metrics = Metrics::with_health(health);
-        metrics
-            .api_calls()
-            .observe("POST", Some(422), std::time::Duration::from_millis(10));
-        metrics
-            .api_calls()
-            .observe("BREW", None, std::time::Duration::from_millis(10));
-        metrics.limiter_waiting().set(2);
-        metrics.retry_after_capped().inc();
-        metrics.job("user", "applied");
-        metrics.retry("user");
-        metrics.dead_letter("group", "permanent");
-        metrics.set_partitions_held(2);
-        metrics.set_live_workers(3);
-        let text = metrics.encode().unwrap();
-        for line in [
-            r#"splashsync_worker_jobs_total{kind="user",outcome="applied"} 1"#,
-            r#"splashsync_worker_jobs_total{kind="group",outcome="dead_lettered"} 1"#,
-            r#"splashsync_worker_job_retries_total{kind="user"} 1"#,
-            r#"splashsync_worker_dead_letters_total{kind="group",reason="permanent"} 1"#,
-            r#"splashsync_worker_splashtop_requests_total{method="POST",status="422"} 1"#,
-            r#"splashsync_worker_splashtop_request_duration_seconds_count{method="POST"} 1"#,
-            "splashsync_worker_rate_limiter_wait_seconds_count 0",
-            "splashsync_worker_partitions_held 2",
-            "splashsync_worker_live_workers 3",
-            r#"splashsync_worker_splashtop_requests_total{method="other",status="error"} 1"#,
-            "splashsync_worker_rate_limiter_waiting 2",
-            "splashsync_worker_retry_after_capped_total 1",
-            r#"splashsync_worker_task_restarts_total{task="session"} 0"#,
-            r#"splashsync_worker_task_ready{task="session"} 1"#,
-            r#"splashsync_worker_task_ready{task="heartbeat"} 0"#,
-        ] {
-            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
-        }
-        assert!(
-            text.lines()
-                .any(|l| l.starts_with("splashsync_worker_panics_total ")),
-            "{text}"
-        );
-    }
-}
+mod tests;

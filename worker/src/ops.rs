@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -160,18 +160,9 @@ async fn readyz(State(ops): State<Ops>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(ops): State<Ops>) -> Response {
-    match ops.metrics.encode() {
-        Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+/// `GET /metrics`: OpenMetrics or Prometheus text 0.0.4, as the scrape's `Accept` asks.
+async fn metrics(State(ops): State<Ops>, headers: HeaderMap) -> Response {
+    splashsync_runtime::exposition::respond(&headers, ops.metrics.encode())
 }
 
 #[cfg(test)]
@@ -245,9 +236,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn metrics_are_served_as_openmetrics_text() {
+    async fn metrics_are_prometheus_text_unless_openmetrics_is_asked_for() {
         let (status, body) = get(ops("redis://127.0.0.1:1"), "/metrics").await;
         assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("# TYPE splashsync_worker_jobs_total counter"),
+            "{body}"
+        );
+        assert!(!body.contains("# EOF"), "{body}");
+        let request = Request::get("/metrics")
+            .header(
+                "accept",
+                "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+            )
+            .body(Body::empty())
+            .unwrap();
+        let response = router(ops("redis://127.0.0.1:1"))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
         assert!(
             body.contains("# TYPE splashsync_worker_jobs counter"),
             "{body}"

@@ -62,6 +62,14 @@ impl Attempt<'_> {
         event
     }
 
+    /// Not applied: `by`, a newer job of the same key, was delivered behind it.
+    pub(crate) fn superseded(&self, by: &JobMeta) -> OutcomeEvent {
+        self.event(
+            OutcomeStatus::Superseded,
+            format!("superseded by job {} (version {})", by.job_id, by.version),
+        )
+    }
+
     /// A transient failure; the worker retries.
     pub(crate) fn retrying(&self, error: &ApiError) -> OutcomeEvent {
         let mut event = self.event(OutcomeStatus::Retrying, error.to_string());

@@ -1,7 +1,8 @@
 //! The partitions this worker consumes: which ones (its share of the live workers',
 //! recomputed every heartbeat by [`heartbeat`], [`crate::rebalance`]), each consumed by a
 //! task of its own ([`session`]), its jobs one at a time, in order, each acked only after
-//! it was handled.
+//! it was handled ([`consume`]); RabbitMQ delivers up to the prefetch ahead, the window in
+//! which a job superseded by a newer one of its key is acked unapplied ([`window`]).
 //!
 //! Every partition queue has single active consumer on, so across all worker processes
 //! at most one consumer receives a partition's jobs. A new worker takes its share within
@@ -16,7 +17,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handle::Runtime;
 use crate::ops::BrokerLink;
+use consume::{consume, Ended};
+
+mod consume;
+mod window;
 
 /// A worker is dead once this many heartbeats were missed.
 pub const HEARTBEAT_TTL_FACTOR: u32 = 3;
@@ -152,7 +156,7 @@ impl Held {
         }
         for (p, mut task) in tasks {
             match (&mut task.task).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::debug!(partition = p, error = %e, "partition ended with an error")
                 }
@@ -192,7 +196,13 @@ async fn follow(
             // Out of `held` first: a finished task's handle cannot be awaited twice.
             if let Some(mut task) = held.owned.remove(&p) {
                 let ended = match (&mut task.task).await {
-                    Ok(Ok(())) => "ended".to_string(),
+                    Ok(Ok(Ended::HandedBack)) => {
+                        // Its jobs are back in the queue: consume it afresh, at once.
+                        let task = start_partition(rt, me, conn, dead, p).await?;
+                        held.owned.insert(p, task);
+                        continue;
+                    }
+                    Ok(Ok(Ended::Stopped)) => "ended".to_string(),
                     Ok(Err(e)) => format!("failed: {e:#}"),
                     Err(e) => format!("panicked or was cancelled: {e}"),
                 };
@@ -224,9 +234,7 @@ async fn follow(
             if held.owned.contains_key(&p) || held.draining.iter().any(|(d, _)| *d == p) {
                 continue;
             }
-            let queue = rt.topology.partition_queue(p);
-            let tag = format!("{}-p{p:03}", me.name);
-            let task = PartitionTask::start(rt, conn, &queue, &tag, dead).await?;
+            let task = start_partition(rt, me, conn, dead, p).await?;
             held.owned.insert(p, task);
             gained.push(p);
         }
@@ -237,13 +245,26 @@ async fn follow(
     }
 }
 
+/// Starts consuming partition `p`.
+async fn start_partition(
+    rt: &Arc<Runtime>,
+    me: &Member,
+    conn: &Connection,
+    dead: &Arc<Channel>,
+    p: u16,
+) -> anyhow::Result<PartitionTask> {
+    let queue = rt.topology.partition_queue(p);
+    let tag = format!("{}-p{p:03}", me.name);
+    PartitionTask::start(rt, conn, &queue, &tag, dead).await
+}
+
 /// One partition being consumed by a task; dropping it aborts the task.
 #[derive(Debug)]
 struct PartitionTask {
     /// Set to true to stop between jobs (or while a job waits).
     stop: watch::Sender<bool>,
     /// The consuming task; it ends after its in-flight job is acked or handed back.
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<anyhow::Result<Ended>>,
 }
 
 impl Drop for PartitionTask {
@@ -263,8 +284,11 @@ impl PartitionTask {
         dead: &Arc<Channel>,
     ) -> anyhow::Result<Self> {
         let channel = conn.create_channel().await?;
-        // One job at a time per partition: order first.
-        channel.basic_qos(1, BasicQosOptions::default()).await?;
+        // Jobs are handled one at a time, in order; the prefetch is the window in which a
+        // job may be superseded by a newer one of its key (`window`).
+        channel
+            .basic_qos(rt.prefetch, BasicQosOptions::default())
+            .await?;
         let consumer = channel
             .basic_consume(
                 queue.into(),
@@ -282,44 +306,5 @@ impl PartitionTask {
             stop_rx,
         ));
         Ok(Self { stop, task })
-    }
-}
-
-async fn consume(
-    rt: Arc<Runtime>,
-    channel: Channel,
-    mut consumer: lapin::Consumer,
-    dead: Arc<Channel>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    loop {
-        let delivery = tokio::select! {
-            // Stop only between jobs: the in-flight one finishes and is acked.
-            biased;
-            _ = stop.wait_for(|s| *s) => None,
-            d = consumer.next() => d,
-        };
-        let Some(delivery) = delivery else {
-            // Closing the channel returns a prefetched or unfinished job to its queue.
-            let _ = channel.close(200, "partition released".into()).await;
-            return if *stop.borrow() {
-                Ok(())
-            } else {
-                Err(anyhow::anyhow!(
-                    "the broker ended the consumer (queue deleted, or the channel closed)"
-                ))
-            };
-        };
-        let delivery = match delivery {
-            Ok(delivery) => delivery,
-            Err(e) => {
-                let _ = channel.close(200, "consumer failed".into()).await;
-                return Err(e.into());
-            }
-        };
-        if let Err(e) = rt.handle(&delivery, &dead, &stop).await {
-            let _ = channel.close(200, "job not acked".into()).await;
-            return Err(e);
-        }
     }
 }

@@ -9,6 +9,7 @@
 //!   apply and handle logic.
 
 pub mod memory;
+pub mod mirror;
 pub mod redis;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use futures_util::future::BoxFuture;
 use splashsync_protocol::JobKey;
 
 pub use memory::MemoryStore;
+pub use mirror::{Mirror, MirrorGroup, Mirrored};
 pub use redis::RedisStore;
 
 /// The latest started job of a group, as other jobs must see it.
@@ -33,11 +35,11 @@ pub struct GroupIntent {
 /// A failure to reach or use the shared store; always worth retrying.
 #[derive(Debug, thiserror::Error)]
 #[error("shared store (Redis): {0}")]
-pub struct StoreError(String);
+pub struct StoreError(pub(crate) String);
 
 /// What the workers share. Every write is a compare-and-set, so concurrent workers can
-/// only move a value forward.
-pub trait StateStore: Send + Sync + std::fmt::Debug + 'static {
+/// only move a value forward; the team mirror ([`Mirror`]) is part of it.
+pub trait StateStore: Mirror + Send + Sync + std::fmt::Debug + 'static {
     /// The highest version applied for `key`, if any.
     fn applied_version<'a>(
         &'a self,

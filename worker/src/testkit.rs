@@ -11,7 +11,8 @@ use secrecy::SecretString;
 use splashsync_protocol::job::{GroupJob, GroupRef, GroupState, Job, JobMeta, UserJob, UserState};
 use splashsync_protocol::{JobKey, Tenant};
 use splashtop_api::{
-    ApiError, CallContext, HttpTeamApi, TeamApi, TeamGroup, TeamUser, UserProfile,
+    ApiError, CallContext, GroupsPage, HttpTeamApi, TeamApi, TeamGroup, TeamUser, UserProfile,
+    UsersPage,
 };
 use splashtop_sim::{SimConfig, SimHandle};
 
@@ -75,6 +76,7 @@ pub(crate) fn user_state(
         }),
         sso_name: None,
         deleted: false,
+        incarnation: None,
     }
 }
 
@@ -117,6 +119,8 @@ pub(crate) struct Flaky {
     queued: Mutex<VecDeque<ApiError>>,
     always: Option<ApiError>,
     calls: AtomicU32,
+    /// Calls that pass before the queued errors start.
+    passes: u32,
 }
 
 impl Flaky {
@@ -127,6 +131,15 @@ impl Flaky {
             queued: Mutex::new(errors.into()),
             always: None,
             calls: AtomicU32::new(0),
+            passes: 0,
+        }
+    }
+
+    /// Lets the first `passes` calls through, then fails the next ones with `errors`.
+    pub(crate) fn after(inner: Arc<dyn TeamApi>, passes: u32, errors: Vec<ApiError>) -> Self {
+        Self {
+            passes,
+            ..Self::new(inner, errors)
         }
     }
 
@@ -144,7 +157,9 @@ impl Flaky {
     }
 
     fn failure(&self) -> Option<ApiError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.calls.fetch_add(1, Ordering::Relaxed) < self.passes {
+            return None;
+        }
         let queued = self
             .queued
             .lock()
@@ -171,6 +186,22 @@ impl TeamApi for Flaky {
         email: &'a str,
     ) -> BoxFuture<'a, Result<Option<TeamUser>, ApiError>> {
         self.call(self.inner.find_user(cx, email))
+    }
+    fn users_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<UsersPage, ApiError>> {
+        self.call(self.inner.users_page(cx, cursor, limit))
+    }
+    fn groups_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<GroupsPage, ApiError>> {
+        self.call(self.inner.groups_page(cx, cursor, limit))
     }
     fn invite_user<'a>(
         &'a self,
@@ -238,4 +269,30 @@ impl TeamApi for Flaky {
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         self.call(self.inner.delete_group(cx, group_id))
     }
+}
+
+/// Fills `store`'s mirror of the default tenant from `api`'s listing and marks it
+/// complete, as the first job would: tests of what follows start from a trusted mirror.
+pub(crate) async fn fill_mirror(store: &crate::state::MemoryStore, api: &dyn TeamApi) {
+    use crate::state::Mirror;
+    let cx = CallContext::default();
+    let tenant = Tenant::default();
+    let tenant = tenant.as_str();
+    assert!(store
+        .mirror_lease(tenant, "test", Duration::from_secs(60))
+        .await
+        .unwrap());
+    let groups = api
+        .groups_page(&cx, None, 500)
+        .await
+        .expect("groups listed");
+    assert_eq!(groups.next_cursor, None, "one page in tests");
+    store
+        .mirror_fill_groups(tenant, &groups.groups)
+        .await
+        .unwrap();
+    let users = api.users_page(&cx, None, 500).await.expect("users listed");
+    assert_eq!(users.next_cursor, None, "one page in tests");
+    store.mirror_fill_users(tenant, &users.users).await.unwrap();
+    assert!(store.mirror_filled(tenant, "test").await.unwrap());
 }

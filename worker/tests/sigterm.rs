@@ -121,6 +121,7 @@ async fn sigterm_lets_the_job_in_flight_finish_and_ack_before_the_worker_exits()
             group: None,
             sso_name: None,
             deleted: false,
+            incarnation: None,
         },
     });
     let partition = topology.partition_of(&job.route());
@@ -238,19 +239,11 @@ async fn sample(url: &str, name: &str, labels: &[(&str, &str)]) -> Result<f64, S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_both_jobs_queued() {
-    // Every call is answered 429 with a ten-minute Retry-After, which the worker honours
-    // in full (its cap is ten minutes too): job A waits to retry, and the rate limiter
-    // holds every other call, job B's first, for those ten minutes.
-    let sim = splashtop_sim::spawn(SimConfig {
-        faults: Faults {
-            throttle_rate: 1.0,
-            retry_after_secs: 600,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    // A warm-up job fills the worker's team mirror, so A's and B's first calls are their
+    // writes. Then every call is answered 429 with a ten-minute Retry-After, which the
+    // worker honours in full (its cap is ten minutes too): job A waits to retry, and the
+    // rate limiter holds every other call, job B's first, for those ten minutes.
+    let sim = splashtop_sim::spawn(SimConfig::default()).await.unwrap();
     let prefix = common::prefix("tw-term-wait");
     let topology = Topology::new(prefix.clone(), 2);
     let _cleanup = common::Cleanup(topology.clone());
@@ -285,17 +278,33 @@ async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_bo
         UserSpec::active("B"),
     );
 
+    let warm_up = account_job(
+        "u-warm-up",
+        &email_in_partition(&topology, 0, "warm-up"),
+        1,
+        UserSpec::active("W"),
+    );
+
     let within = Duration::from_secs(30);
     let listening = eventually(within, || async { worker.url().is_some() }).await;
     let url = worker.url().unwrap_or_default();
+    publish(&channel, &topology, &warm_up).await;
+    // The listing (a page of groups, one of users) and the invite.
+    let warmed = listening && eventually(within, || async { sim.log().len() == 1 }).await;
+    let baseline = requests(&sim);
+    sim.set_faults(Faults {
+        throttle_rate: 1.0,
+        retry_after_secs: 600,
+        ..Faults::default()
+    });
     publish(&channel, &topology, &a).await;
     // A's first call was throttled and A waits to retry: the limiter is paused now.
-    let a_waits = listening
+    let a_waits = warmed
         && eventually(within, || async {
             sample(
                 &url,
                 "splashsync_worker_job_retries_total",
-                &[("kind", "user")],
+                &[("kind", "user"), ("code", "rate_limited")],
             )
             .await
             .is_ok_and(|n| n >= 1.0)
@@ -336,13 +345,22 @@ async fn sigterm_ends_a_long_retry_after_wait_and_a_rate_limiter_wait_leaving_bo
     let _ = channel.close(200, "done".into()).await;
     let _ = conn.close(200, "done".into()).await;
 
+    assert!(warmed, "the warm-up job was applied: {output}");
+    assert_eq!(
+        baseline, 3,
+        "the warm-up made two listing calls and its invite"
+    );
     assert!(a_waits, "job A waited to retry: {output}");
     assert!(b_waits, "job B waited for a rate-limiter slot: {output}");
     assert!(term, "SIGTERM was sent");
     let exit = exit.expect("the worker exits within 30 s of SIGTERM, not after the waits");
     assert!(exit.success(), "a clean exit: {exit:?}\n{output}");
-    assert_eq!(calls_before, 1, "only A's first call reached Splashtop");
-    assert_eq!(calls_after, 1, "B's call was never made");
+    assert_eq!(
+        calls_before - baseline,
+        1,
+        "only A's first call reached Splashtop"
+    );
+    assert_eq!(calls_after - baseline, 1, "B's call was never made");
     assert!(consumers_gone, "the broker dropped the worker's consumers");
     assert_eq!(
         left,

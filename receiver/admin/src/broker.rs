@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One queue's depth.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct QueueDepth {
     /// The queue name.
     pub queue: String,

@@ -53,6 +53,7 @@ impl From<StoreError> for AdminError {
             StoreError::UserNameTaken(_)
             | StoreError::GroupNameTaken(_)
             | StoreError::AlreadyResolved { .. }
+            | StoreError::IncidentClosed { .. }
             | StoreError::GroupConflict(..) => (StatusCode::CONFLICT, e.to_string()),
             StoreError::PreconditionFailed { current } => (
                 StatusCode::CONFLICT,

@@ -10,7 +10,11 @@
 //! - [`error`]: [`AdminError`] and the mapping of store failures to it.
 //! - [`api`]: the handlers: dead letters (list, show, replay, replay matching, discard),
 //!   user and group status with timeline, queue statistics.
+//! - [`incidents`]: the incident handlers: list, show, replay, discard, and replay-all /
+//!   discard-all of a filter behind a counted confirmation.
+//! - [`responses`]: every answer as a type, from which the OpenAPI schemas are generated.
 //! - [`params`]: query and body parameters, validated into store filters.
+//! - [`reconcile`]: drift reconciliation's admin routes and console page.
 //! - [`broker`]: RabbitMQ queue depths by passive declare, for stats and readiness.
 //! - [`samples`]: backlog and throughput sampled every few seconds for the console chart.
 //! - [`openapi`]: the OpenAPI description served at `/admin/openapi.json`.
@@ -21,8 +25,11 @@ pub mod broker;
 pub mod console;
 pub mod error;
 pub mod guard;
+pub mod incidents;
 pub mod openapi;
 pub mod params;
+pub mod reconcile;
+pub mod responses;
 pub mod samples;
 pub mod token;
 
@@ -134,6 +141,13 @@ pub fn router(state: AdminState) -> Router {
         .route(route::USER_STATUS, get(api::user_status))
         .route(route::GROUP_STATUS, get(api::group_status))
         .route(route::QUEUES, get(api::queue_stats))
+        .route(route::INCIDENTS, get(incidents::list))
+        .route(route::REPLAY_INCIDENTS, post(incidents::replay_all))
+        .route(route::DISCARD_INCIDENTS, post(incidents::discard_all))
+        .route(route::INCIDENT, get(incidents::show))
+        .route(route::REPLAY_INCIDENT, post(incidents::replay))
+        .route(route::DISCARD_INCIDENT, post(incidents::discard))
+        .merge(reconcile::api_routes())
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {
             AdminError {

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
-use splashsync_directory::audit::DeadLetterFilter;
-pub use splashsync_protocol::admin::{DiscardBody, FilterParams};
+use splashsync_directory::audit::{DeadLetterFilter, IncidentFilter};
+use splashsync_protocol::admin::incident_state;
+pub use splashsync_protocol::admin::{
+    BulkRequest, DiscardBody, FilterParams, IncidentDiscardBody, IncidentQuery,
+};
 
 use crate::error::AdminError;
 
@@ -48,9 +51,9 @@ impl Validate for FilterParams {
     /// The store filter, or a 400 naming the bad parameter.
     fn validate(self) -> Result<DeadLetterFilter, AdminError> {
         if let Some(state) = &self.state {
-            if !["open", "replayed", "discarded", "all"].contains(&state.as_str()) {
+            if !["open", "replayed", "discarded", "resolved", "all"].contains(&state.as_str()) {
                 return Err(AdminError::bad_request(format!(
-                    "state must be open, replayed, discarded or all (got {state:?})"
+                    "state must be open, replayed, discarded, resolved or all (got {state:?})"
                 )));
             }
         }
@@ -59,12 +62,6 @@ impl Validate for FilterParams {
                 return Err(AdminError::bad_request("limit must be between 1 and 1000"));
             }
         }
-        let age = |name: &str, v: Option<String>| {
-            v.filter(|v| !v.is_empty())
-                .map(|v| parse_age(&v).map_err(|e| AdminError::bad_request(format!("{name}: {e}"))))
-                .transpose()
-        };
-        let blank = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
         Ok(DeadLetterFilter {
             older_than: age("older_than", self.older_than)?,
             newer_than: age("newer_than", self.newer_than)?,
@@ -73,7 +70,74 @@ impl Validate for FilterParams {
             key: blank(self.key),
             state: blank(self.state),
             limit: self.limit,
+            offset: self.offset,
         })
+    }
+}
+
+fn age(name: &str, v: Option<String>) -> Result<Option<Duration>, AdminError> {
+    v.filter(|v| !v.is_empty())
+        .map(|v| parse_age(&v).map_err(|e| AdminError::bad_request(format!("{name}: {e}"))))
+        .transpose()
+}
+
+fn blank(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+impl Validate for IncidentQuery {
+    type Valid = IncidentFilter;
+
+    /// The store filter, or a 400 naming the bad parameter.
+    fn validate(self) -> Result<IncidentFilter, AdminError> {
+        let state = blank(self.state);
+        if let Some(state) = &state {
+            if !incident_state::FILTERS.contains(&state.as_str()) {
+                return Err(AdminError::bad_request(format!(
+                    "state must be one of {} (got {state:?})",
+                    incident_state::FILTERS.join(", ")
+                )));
+            }
+        }
+        let kind = blank(self.kind);
+        if let Some(kind) = &kind {
+            if !["user", "group", "unknown"].contains(&kind.as_str()) {
+                return Err(AdminError::bad_request(format!(
+                    "kind must be user, group or unknown (got {kind:?})"
+                )));
+            }
+        }
+        if let Some(limit) = self.limit {
+            if !(1..=1000).contains(&limit) {
+                return Err(AdminError::bad_request("limit must be between 1 and 1000"));
+            }
+        }
+        Ok(IncidentFilter {
+            older_than: age("older_than", self.older_than)?,
+            newer_than: age("newer_than", self.newer_than)?,
+            state,
+            cause: blank(self.cause),
+            person: blank(self.person),
+            group: blank(self.group),
+            kind,
+            key: blank(self.key),
+            limit: self.limit,
+            offset: self.offset,
+        })
+    }
+}
+
+impl Validate for IncidentDiscardBody {
+    type Valid = (String, Option<String>);
+
+    /// The note and who, or a 400 when the note is empty or either is too long.
+    fn validate(self) -> Result<(String, Option<String>), AdminError> {
+        let note = DiscardBody { note: self.note }.validate()?;
+        let by = blank(self.by);
+        if by.as_ref().is_some_and(|b| b.chars().count() > 200) {
+            return Err(AdminError::bad_request("by is over 200 characters"));
+        }
+        Ok((note, by))
     }
 }
 

@@ -1,5 +1,5 @@
-//! Backlog and throughput sampled every few seconds and kept for an hour, in memory:
-//! the console's chart and drain rate read them. A restart starts a fresh hour.
+//! Backlog and throughput sampled every few seconds and kept for a day, in memory:
+//! the console's chart and drain rate read them. A restart starts afresh.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -19,11 +19,12 @@ pub trait Finished: Send + Sync {
     fn finished_jobs(&self) -> u64;
 }
 
-/// How long samples are kept.
-pub const WINDOW: Duration = Duration::from_secs(3600);
+/// How long samples are kept: the console's longest chart window (at the default 15 s
+/// interval, 5,760 samples of 24 bytes).
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// One sample.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Unix seconds.
     pub at: i64,
@@ -36,7 +37,7 @@ pub struct Sample {
     finished: u64,
 }
 
-/// The last hour of samples.
+/// The last day of samples.
 #[derive(Debug, Default)]
 pub struct Samples {
     inner: Mutex<VecDeque<Sample>>,
@@ -139,7 +140,10 @@ mod tests {
         let all = s.all();
         assert_eq!(all[1].throughput_per_minute, 30.0);
         assert_eq!(s.drain_rate(Duration::from_secs(300)), 30.0);
+        // Kept for the longest chart window (24 h), then dropped.
         s.push(4000, 0, 15);
-        assert_eq!(s.all().len(), 1);
+        assert_eq!(s.all().len(), 3);
+        s.push(4000 + WINDOW.as_secs() as i64, 0, 15);
+        assert_eq!(s.all().len(), 2, "the sample exactly a window old stays");
     }
 }

@@ -54,6 +54,8 @@ async fn the_cli_answers_status_queue_stats_and_dead_letters_and_refuses_a_wrong
         sample_interval_secs: 15,
         log_format: Default::default(),
         limits: Default::default(),
+        reconcile: Default::default(),
+        rename_policy: Default::default(),
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://{}", app.addr());

@@ -8,6 +8,8 @@ use crate::audit::AuditStore;
 use crate::error::StoreError;
 use crate::postgres::audit::PgAudit;
 use crate::postgres::PgDirectory;
+use crate::reconcile::sqlite::SqliteReconcile;
+use crate::reconcile::ReconcileStore;
 use crate::sqlite::SqliteDirectory;
 use crate::store::Directory;
 
@@ -39,6 +41,9 @@ pub struct Stores {
     pub directory: Arc<dyn Directory>,
     /// What the intake, the admin API and the console use.
     pub audit: Arc<dyn AuditStore>,
+    /// Drift reconciliation's runs, views and fixes: SQLite only for now (`None` on
+    /// PostgreSQL; the receiver refuses to reconcile there, docs/DESIGN.md).
+    pub reconcile: Option<Arc<dyn ReconcileStore>>,
 }
 
 /// Opens the stores at `url`, running the engine's migrations.
@@ -48,6 +53,7 @@ pub async fn open(url: &str) -> Result<Stores, StoreError> {
             let sqlite = SqliteDirectory::open(url).await?;
             Ok(Stores {
                 audit: Arc::new(SqliteAudit::new(&sqlite)),
+                reconcile: Some(Arc::new(SqliteReconcile::new(&sqlite))),
                 directory: Arc::new(sqlite),
             })
         }
@@ -55,6 +61,7 @@ pub async fn open(url: &str) -> Result<Stores, StoreError> {
             let pg = PgDirectory::open(url).await?;
             Ok(Stores {
                 audit: Arc::new(PgAudit::new(&pg)),
+                reconcile: None,
                 directory: Arc::new(pg),
             })
         }

@@ -24,6 +24,14 @@ pub enum StoreError {
         /// `replayed` or `discarded`.
         state: String,
     },
+    /// An incident was already resolved or discarded.
+    #[error("incident {id} is already {state}")]
+    IncidentClosed {
+        /// The incident.
+        id: i64,
+        /// `resolved` or `discarded`.
+        state: String,
+    },
     /// No such resource (named, e.g. `User "42"` or `dead letter 7`).
     #[error("{0} not found")]
     NotFound(String),

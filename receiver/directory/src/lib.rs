@@ -17,6 +17,8 @@
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
 //! - [`postgres`]: the PostgreSQL implementation, for several receivers on one database.
 //! - [`engine`]: opens the store a database URL names.
+//! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
+//!   fixes through the outbox and the runs' reports.
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
 
 pub mod audit;
@@ -28,6 +30,7 @@ pub mod plan;
 pub mod policy;
 pub mod postgres;
 pub mod provisioning;
+pub mod reconcile;
 pub mod sqlite;
 pub mod store;
 

@@ -115,6 +115,43 @@ impl std::str::FromStr for GroupPolicy {
     }
 }
 
+/// What a userName change that changes a user's Splashtop account does (Splashtop cannot
+/// rename an account: its email is the account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RenamePolicy {
+    /// Refuse it with 400 `mutability`, the reason in `detail`.
+    #[default]
+    Reject,
+    /// Accept it: the SCIM id stays, the new account is invited with the user's names and
+    /// group, and the old one is retired (removed or deleted, per the worker's
+    /// deactivate mode), by two jobs written in the change's transaction.
+    Reinvite,
+}
+
+impl RenamePolicy {
+    /// The policy's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenamePolicy::Reject => "reject",
+            RenamePolicy::Reinvite => "reinvite",
+        }
+    }
+
+    /// Every policy, in the order `--help` lists them.
+    pub const ALL: [RenamePolicy; 2] = [RenamePolicy::Reject, RenamePolicy::Reinvite];
+}
+
+impl std::str::FromStr for RenamePolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RenamePolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?} is not a rename policy: use reject or reinvite"))
+    }
+}
+
 /// Who writes, and why: carried into every job's `origin` and the conflict log.
 #[derive(Debug, Clone)]
 pub struct WriteCtx {

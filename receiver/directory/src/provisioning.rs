@@ -19,6 +19,7 @@ pub mod state {
 
 /// The provisioning state of one key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProvisioningStatus {
     /// The key.
     pub key: String,

@@ -42,6 +42,7 @@ pub struct Application {
     health: Health,
     limits: splashsync_runtime::http::Limits,
     addr: SocketAddr,
+    schedule: Option<crate::reconcile::Schedule>,
 }
 
 /// What the console's sampler task needs.
@@ -71,6 +72,15 @@ impl Application {
         let stores = splashsync_directory::engine::open(&settings.database_url).await?;
         let (directory, audit): (Arc<dyn Directory>, Arc<dyn AuditStore>) =
             (stores.directory, stores.audit);
+        let reconcile_store = match stores.reconcile {
+            Some(store) => Some(store),
+            None if settings.reconcile.enabled() => anyhow::bail!(
+                "drift reconciliation needs the SQLite store for now (docs/DESIGN.md, \"PostgreSQL\"): \
+                 use a sqlite: SPLASHSYNC_DATABASE_URL, or unset SPLASHTOP_API_URL, \
+                 SPLASHTOP_API_TOKEN and SPLASHTOP_TEAM_ID"
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         let tenant = Tenant::parse(&settings.tenant)
@@ -82,6 +92,7 @@ impl Application {
             page_size: settings.page_size,
             max_page_size: settings.max_page_size,
             group_policy: settings.group_policy,
+            rename_policy: settings.rename_policy,
             caller: crate::routes::token_fingerprint(settings.scim_token.expose_secret()).into(),
         };
         let topology = Topology::new(settings.amqp_prefix.clone(), settings.partitions);
@@ -96,6 +107,7 @@ impl Application {
         let relay = Relay::new(directory, link.clone());
         let intake_metrics = IntakeMetrics::register(&metrics);
         let intake = Intake::new(audit.clone(), link, intake_metrics.clone());
+        let reconcile_tenant = tenant.clone();
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {
             let samples = Arc::new(Samples::default());
@@ -126,7 +138,20 @@ impl Application {
             "Authentication attempts refused with 429 because their address failed too often, by realm",
             auth_guard.throttled(),
         );
-        let app = router(Services {
+        let reconciler = match reconcile_store {
+            Some(store) => crate::reconcile::from_settings(
+                &settings.reconcile,
+                store,
+                splashsync_directory::WriteCtx {
+                    tenant: reconcile_tenant,
+                    origin: "reconciliation".into(),
+                    policy: settings.group_policy,
+                },
+                &metrics,
+            )?,
+            None => None,
+        };
+        let mut app = router(Services {
             scim,
             scim_token: token_of(&settings.scim_token),
             audit,
@@ -135,6 +160,14 @@ impl Application {
             admin,
             auth_guard,
         });
+        if let Some(reconciler) = &reconciler {
+            let control: splashsync_admin::reconcile::Control = Arc::new(reconciler.clone());
+            app = app.layer(axum::Extension(control));
+        }
+        let every = settings.reconcile.interval;
+        let schedule = reconciler
+            .filter(|_| !every.is_zero())
+            .map(|reconciler| crate::reconcile::Schedule { reconciler, every });
         Ok(Self {
             listener,
             router: app,
@@ -145,6 +178,7 @@ impl Application {
             health,
             limits: settings.limits.listener(),
             addr,
+            schedule,
         })
     }
 
@@ -202,6 +236,9 @@ impl Application {
             stop.clone(),
             move |stop| intake.clone().run(on.clone(), stop),
         )));
+        if let Some(schedule) = self.schedule.clone() {
+            tasks.push(tokio::spawn(schedule.run(stop.clone())));
+        }
         if let Some(sampler) = self.sampler.clone() {
             let broker = self.broker.clone();
             tasks.push(tokio::spawn(supervise(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use secrecy::SecretString;
+use splashsync_directory::model::RenamePolicy;
 use splashsync_directory::GroupPolicy;
 use splashsync_runtime::telemetry::LogFormat;
 
@@ -75,6 +76,16 @@ pub struct Settings {
     )]
     pub group_policy: GroupPolicy,
 
+    /// What a userName change that changes the Splashtop account does: reject (400
+    /// mutability) or reinvite (invite the new account, retire the old one).
+    #[arg(
+        long,
+        env = "SPLASHSYNC_RENAME_POLICY",
+        default_value = "reject",
+        value_parser = rename_policy_parser()
+    )]
+    pub rename_policy: RenamePolicy,
+
     /// Token of the admin API and console (`/admin`, `/console`); both are off when unset.
     #[arg(long, env = "SPLASHSYNC_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
@@ -91,6 +102,10 @@ pub struct Settings {
     /// Connection and request limits.
     #[command(flatten)]
     pub limits: LimitSettings,
+
+    /// Drift reconciliation: its Splashtop client, interval and pacing.
+    #[command(flatten)]
+    pub reconcile: crate::reconcile::settings::ReconcileSettings,
 }
 
 /// Connection and request limits of the listener (`Default` is the documented defaults).
@@ -169,6 +184,13 @@ fn group_policy_parser() -> impl clap::builder::TypedValueParser<Value = GroupPo
         .map(|name| name.parse::<GroupPolicy>().unwrap_or_default())
 }
 
+/// The rename policies by name, listed in `--help` like an enum's values.
+fn rename_policy_parser() -> impl clap::builder::TypedValueParser<Value = RenamePolicy> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(RenamePolicy::ALL.map(RenamePolicy::as_str))
+        .map(|name| name.parse::<RenamePolicy>().unwrap_or_default())
+}
+
 impl Settings {
     /// Checks what clap cannot, with a message that says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
@@ -207,7 +229,7 @@ impl Settings {
                 "SPLASHSYNC_PAGE_SIZE must be between 1 and SPLASHSYNC_MAX_PAGE_SIZE".into(),
             );
         }
-        Ok(())
+        self.reconcile.validate()
     }
 
     /// The base URL resources' `meta.location` starts with.
@@ -289,6 +311,39 @@ mod tests {
             GroupPolicy::Reject
         );
         assert!(parse(&["--scim-token", "0123456789abcdef", "--group-policy", "last"]).is_err());
+    }
+
+    #[test]
+    fn the_rename_policy_is_reject_unless_reinvite_is_asked_for() {
+        let token = ["--scim-token", "0123456789abcdef"];
+        assert_eq!(parse(&token).unwrap().rename_policy, RenamePolicy::Reject);
+        let s = parse(&[token[0], token[1], "--rename-policy", "reinvite"]).unwrap();
+        assert_eq!(s.rename_policy, RenamePolicy::Reinvite);
+        assert!(parse(&[token[0], token[1], "--rename-policy", "rename"]).is_err());
+    }
+
+    #[test]
+    fn reconciliation_is_off_by_default_and_on_with_all_three_splashtop_settings() {
+        let s = parse(&["--scim-token", "0123456789abcdef"]).unwrap();
+        assert!(!s.reconcile.enabled() && s.validate().is_ok());
+        assert_eq!(s.reconcile.interval, Duration::from_secs(3600));
+        let on = [
+            "--scim-token",
+            "0123456789abcdef",
+            "--splashtop-api-url",
+            "http://127.0.0.1:9090",
+            "--splashtop-api-token",
+            "t",
+            "--splashtop-team-id",
+            "team-1",
+            "--reconcile-interval",
+            "15m",
+        ];
+        let s = parse(&on).unwrap();
+        assert!(s.reconcile.enabled() && s.validate().is_ok());
+        assert_eq!(s.reconcile.interval, Duration::from_secs(900));
+        let s = parse(&on[..4]).unwrap();
+        assert!(s.validate().unwrap_err().contains("SPLASHTOP_TEAM_ID"));
     }
 
     #[test]

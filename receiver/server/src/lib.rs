@@ -26,6 +26,8 @@
 //! - [`link`]: the relay's and the intake's connection to RabbitMQ, retried and reported,
 //!   and the prefix claimed for the tenant (the tenant guard).
 //! - [`relay`]: the outbox relay that publishes pending jobs with publisher confirms.
+//! - [`reconcile`]: drift reconciliation: the team read page by page, compared with the
+//!   directory, fixed through the outbox; on demand and on a schedule.
 //! - [`events`]: intake of outcome events and dead letters into the audit store.
 //! - [`metrics`]: the registry every component registers its metrics into, and the
 //!   supervised tasks' health (a leaf).
@@ -44,6 +46,7 @@ pub mod link;
 pub mod metrics;
 pub mod ops;
 pub mod provisioning;
+pub mod reconcile;
 pub mod relay;
 pub mod request_limits;
 pub mod routes;

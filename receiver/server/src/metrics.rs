@@ -1,5 +1,6 @@
-//! The receiver's metrics registry, served at `/metrics` in the OpenMetrics text format,
-//! and the process's [`Health`].
+//! The receiver's metrics registry, served at `/metrics` as OpenMetrics or Prometheus
+//! text 0.0.4 (as the scrape asks: `splashsync_runtime::exposition`), and the process's
+//! [`Health`].
 //!
 //! A leaf: it knows no component. Each component (the SCIM request tracker, the intake,
 //! the store gauges) registers its own metrics here when it is built. The registry also
@@ -13,6 +14,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Metric, Registry};
+use splashsync_runtime::exposition::{build_info_gauge, BUILD_INFO, BUILD_INFO_HELP};
 use splashsync_runtime::supervisor::Health;
 
 /// The registry every component registers into.
@@ -26,6 +28,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let health = Health::new();
+        registry.register(BUILD_INFO, BUILD_INFO_HELP, build_info_gauge());
         registry.register_collector(Box::new(TaskCollector {
             health: health.clone(),
         }));

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -117,20 +117,11 @@ pub fn router(
         .with_state(ops)
 }
 
-/// `GET /metrics`: refreshes the store-backed gauges, then encodes everything.
-async fn serve_metrics(State(ops): State<Ops>) -> Response {
+/// `GET /metrics`: refreshes the store-backed gauges, then encodes everything, as
+/// OpenMetrics or Prometheus text 0.0.4 as the scrape's `Accept` asks.
+async fn serve_metrics(State(ops): State<Ops>, headers: HeaderMap) -> Response {
     ops.gauges.refresh(ops.audit.as_ref()).await;
-    match ops.metrics.encode() {
-        Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    splashsync_runtime::exposition::respond(&headers, ops.metrics.encode())
 }
 
 /// 200 when the store and the broker both answer and every supervised task runs, else

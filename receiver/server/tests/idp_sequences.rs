@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{api, api_with, assert_scim_error};
+use common::{api, api_with, api_with_policies, assert_scim_error};
 use serde_json::{json, Value};
+use splashsync_directory::model::RenamePolicy;
 use splashsync_directory::GroupPolicy;
+use splashsync_protocol::job::Job;
 
 fn okta_user(email: &str, given: &str) -> Value {
     json!({
@@ -26,7 +28,16 @@ fn patch(ops: Value) -> Value {
 
 #[tokio::test]
 async fn okta_user_lifecycle_writes_one_job_per_change_with_increasing_versions() {
-    let api = api().await;
+    okta_user_lifecycle(api().await).await;
+}
+
+/// Okta's lifecycle changes no userName: the same jobs under the rename policy `reinvite`.
+#[tokio::test]
+async fn okta_user_lifecycle_is_the_same_under_the_reinvite_rename_policy() {
+    okta_user_lifecycle(api_with_policies(GroupPolicy::Reject, RenamePolicy::Reinvite).await).await;
+}
+
+async fn okta_user_lifecycle(api: common::Api) {
     // Test API Credentials.
     let (s, _, b) = api.get("/scim/v2/Users?startIndex=1&count=2").await;
     assert_eq!(s, 200);
@@ -109,6 +120,87 @@ async fn okta_user_lifecycle_writes_one_job_per_change_with_increasing_versions(
         .await;
     assert_eq!(s, 200);
     assert_eq!(api.jobs().await.len(), 4);
+}
+
+/// Entra's recorded `create_user` then `update_user` (fixtures/idp/azuread, verbatim): a
+/// user created with a non-email userName (its primary email is the account), then one
+/// PATCH that changes the work email, the family name and the userName (now an email,
+/// the new account) and deactivates. `reject` refuses the PATCH with 400 `mutability`;
+/// `reinvite` answers what Entra recorded, and writes the new account's job (inactive:
+/// nothing to invite) and the old account's retirement.
+#[tokio::test]
+async fn entra_recorded_update_user_under_both_rename_policies() {
+    let load = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    let create = load(include_str!("fixtures/idp/azuread/create_user.json"));
+    let update = load(include_str!("fixtures/idp/azuread/update_user.json"));
+    for rename in RenamePolicy::ALL {
+        let api = api_with_policies(GroupPolicy::Reject, rename).await;
+        let (s, _, created) = api.post("/scim/v2/Users", &create["request"]).await;
+        assert_eq!(json!(s.as_u16()), create["statusCode"], "{created}");
+        for attr in ["userName", "externalId", "active", "name", "emails"] {
+            assert_eq!(created[attr], create["response"][attr], "{attr}");
+        }
+        let id = created["id"].as_str().unwrap();
+        let skip = api.jobs().await.len();
+        let (s, ct, b) = api
+            .send("PATCH", &format!("/scim/v2/Users/{id}"), &update["request"])
+            .await;
+        let jobs: Vec<Job> = api
+            .jobs_after(skip)
+            .await
+            .into_iter()
+            .map(|j| serde_json::from_value(j).unwrap())
+            .collect();
+        if rename == RenamePolicy::Reject {
+            let bad = axum::http::StatusCode::BAD_REQUEST;
+            assert_scim_error(s, &ct, &b, bad, Some("mutability"));
+            assert!(jobs.is_empty(), "{jobs:?}");
+            continue;
+        }
+        assert_eq!(json!(s.as_u16()), update["statusCode"], "{b}");
+        for attr in ["userName", "active", "emails"] {
+            assert_eq!(b[attr], update["response"][attr], "{attr}");
+        }
+        assert_eq!(b["id"], id);
+        assert_eq!(b["name"]["familyName"], "updatedFamilyName");
+        let said: Vec<(String, &str, bool)> = jobs
+            .iter()
+            .map(|j| match j {
+                Job::UserV1(u) => (
+                    u.meta.key.to_string(),
+                    u.state.email.as_str(),
+                    u.state.active,
+                ),
+                Job::GroupV1(_) => panic!("a user job"),
+            })
+            .collect();
+        let (old, new) = (
+            "Test_User_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com",
+            "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com",
+        );
+        assert_eq!(
+            said,
+            [
+                (format!("default/user/{id}"), new, false),
+                (
+                    format!("default/user/{id}/account/{}", old.to_lowercase()),
+                    old,
+                    false
+                ),
+            ]
+        );
+        let Job::UserV1(invite) = &jobs[0] else {
+            unreachable!()
+        };
+        assert!(
+            invite.meta.origin.contains(&format!(
+                "userName changed from Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1 to {new}: \
+                 {new} not invited (the user is inactive), {old} retired"
+            )),
+            "{}",
+            invite.meta.origin
+        );
+    }
 }
 
 #[tokio::test]

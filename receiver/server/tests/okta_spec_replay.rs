@@ -100,7 +100,18 @@ fn check(assertion: &Value, status: u16, body: &Value, vars: &HashMap<String, St
 
 #[tokio::test]
 async fn okta_scim_spec_test_passes_step_by_step() {
-    let api = common::api().await;
+    replay_spec(common::api().await).await;
+}
+
+/// The suite also passes under the rename policy `reinvite` (it changes no userName).
+#[tokio::test]
+async fn okta_scim_spec_test_passes_under_the_reinvite_rename_policy() {
+    use splashsync_directory::model::RenamePolicy;
+    use splashsync_directory::GroupPolicy;
+    replay_spec(common::api_with_policies(GroupPolicy::Reject, RenamePolicy::Reinvite).await).await;
+}
+
+async fn replay_spec(api: common::Api) {
     // The spec test expects at least one user in the app before it starts.
     let (s, _, _) = api
         .post("/scim/v2/Users", &json!({"userName": "existing@atko.com", "name": {"givenName": "Existing", "familyName": "User"},

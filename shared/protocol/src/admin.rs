@@ -8,6 +8,16 @@
 
 use serde::{Deserialize, Serialize};
 
+mod incidents;
+mod records;
+
+pub use incidents::{
+    cause_of, incident_state, what_to_do, BulkAnswer, BulkFailure, BulkRequest, CauseCount,
+    Incident, IncidentDetail, IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery,
+    IncidentReplayed, RetryingKey, UserMatch,
+};
+pub use records::{Attempt, DeadLetter, TimelineEntry};
+
 /// Where the admin API is mounted.
 pub const PREFIX: &str = "/admin";
 
@@ -29,6 +39,18 @@ pub mod route {
     pub const GROUP_STATUS: &str = "/groups/{id}/status";
     /// Queue statistics (GET).
     pub const QUEUES: &str = "/queues";
+    /// List incidents (GET) with an [`super::IncidentQuery`].
+    pub const INCIDENTS: &str = "/incidents";
+    /// Replay every open incident of a [`super::BulkRequest`] (POST; counts first).
+    pub const REPLAY_INCIDENTS: &str = "/incidents/replay";
+    /// Discard every open incident of a [`super::BulkRequest`] (POST; counts first).
+    pub const DISCARD_INCIDENTS: &str = "/incidents/discard";
+    /// One incident with its dead letters and timeline (GET).
+    pub const INCIDENT: &str = "/incidents/{id}";
+    /// Replay one incident: one fresh job with the key's current state (POST).
+    pub const REPLAY_INCIDENT: &str = "/incidents/{id}/replay";
+    /// Discard one incident with an [`super::IncidentDiscardBody`] (POST).
+    pub const DISCARD_INCIDENT: &str = "/incidents/{id}/discard";
     /// The OpenAPI document, served without the token (GET).
     pub const OPENAPI: &str = "/openapi.json";
 }
@@ -48,22 +70,47 @@ pub fn discard_path(id: i64) -> String {
     format!("/dead-letters/{id}/discard")
 }
 
+/// The path of one incident.
+pub fn incident_path(id: i64) -> String {
+    format!("/incidents/{id}")
+}
+
+/// The path that replays one incident.
+pub fn incident_replay_path(id: i64) -> String {
+    format!("/incidents/{id}/replay")
+}
+
+/// The path that discards one incident.
+pub fn incident_discard_path(id: i64) -> String {
+    format!("/incidents/{id}/discard")
+}
+
 /// The status path of a user, its userName percent-encoded (`@` kept: it is legal there).
 pub fn user_status_path(user_name: &str) -> String {
-    let encoded: String = user_name
-        .bytes()
+    format!("/users/{}/status", path_segment(user_name))
+}
+
+/// The status path of a group, by its id or displayName, percent-encoded.
+pub fn group_status_path(id_or_name: &str) -> String {
+    format!("/groups/{}/status", path_segment(id_or_name))
+}
+
+/// `s` as one path segment: unreserved characters and `@` as they are, the rest
+/// percent-encoded.
+fn path_segment(s: &str) -> String {
+    s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
         })
-        .collect();
-    format!("/users/{encoded}/status")
+        .collect()
 }
 
 /// A dead-letter filter, as a query string (list) or a JSON body (replay matching).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FilterParams {
     /// Exact reason (`permanent`, `retry_budget_exhausted`, `delivery_limit`…).
@@ -75,7 +122,7 @@ pub struct FilterParams {
     /// Exact job key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// `open` (default), `replayed`, `discarded` or `all`.
+    /// `open` (default), `replayed`, `discarded`, `resolved` or `all`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Received at least this long ago: `90s`, `15m`, `2h`, `7d` or seconds.
@@ -87,10 +134,14 @@ pub struct FilterParams {
     /// Most rows (1 to 1000; default 100).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Rows skipped (paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
 }
 
 /// The body of a discard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DiscardBody {
     /// Why the dead letter is discarded (required: the audit log keeps it).
@@ -99,6 +150,7 @@ pub struct DiscardBody {
 
 /// Every admin API error: `{"error": {"status", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -106,6 +158,7 @@ pub struct ErrorBody {
 
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorDetail {
     /// The HTTP status.
     pub status: u16,

@@ -17,6 +17,9 @@ pub enum OutcomeStatus {
     Retrying,
     /// A permanent failure or an exhausted retry budget; the job is in the dead-letter queue.
     DeadLettered,
+    /// Not applied: a newer job of the same key was already delivered to the worker behind
+    /// it, and only that one is applied (coalescing; `detail` names it). Nothing was done.
+    Superseded,
 }
 
 impl OutcomeStatus {
@@ -27,6 +30,7 @@ impl OutcomeStatus {
             OutcomeStatus::SkippedStale => "skipped_stale",
             OutcomeStatus::Retrying => "retrying",
             OutcomeStatus::DeadLettered => "dead_lettered",
+            OutcomeStatus::Superseded => "superseded",
         }
     }
 }
@@ -98,5 +102,25 @@ mod tests {
         let wire = serde_json::to_value(&e).unwrap();
         assert_eq!(wire["status"], "dead_lettered");
         assert_eq!(serde_json::from_value::<OutcomeEvent>(wire).unwrap(), e);
+    }
+
+    #[test]
+    fn every_status_round_trips_with_its_wire_spelling() {
+        for (status, wire) in [
+            (OutcomeStatus::Applied, "applied"),
+            (OutcomeStatus::SkippedStale, "skipped_stale"),
+            (OutcomeStatus::Retrying, "retrying"),
+            (OutcomeStatus::DeadLettered, "dead_lettered"),
+            (OutcomeStatus::Superseded, "superseded"),
+        ] {
+            assert_eq!(status.as_str(), wire);
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, wire, "serde and as_str agree");
+            assert_eq!(
+                serde_json::from_value::<OutcomeStatus>(json).unwrap(),
+                status
+            );
+        }
+        assert!(serde_json::from_str::<OutcomeStatus>("\"coalesced\"").is_err());
     }
 }

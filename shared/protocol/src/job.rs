@@ -86,6 +86,21 @@ pub struct UserState {
     /// The user was deleted from the directory (hard delete).
     #[serde(default)]
     pub deleted: bool,
+    /// The incarnation of the account this state acts under, which the workers'
+    /// incarnation guard compares ([`UserState::account_incarnation`]): a UUIDv7 minted
+    /// when the user took this account by a userName change (rename policy `reinvite`);
+    /// absent while the user holds the account it was created with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<String>,
+}
+
+impl UserState {
+    /// Who acts on the account, ordered by when it took the account: the incarnation
+    /// minted at a userName change, else the SCIM id (a UUIDv7 minted at the create). A
+    /// job of an older holder of the account never acts on it after a newer one's.
+    pub fn account_incarnation(&self) -> &str {
+        self.incarnation.as_deref().unwrap_or(&self.user_id)
+    }
 }
 
 /// A reference to a group from a user job.
@@ -182,6 +197,7 @@ mod tests {
                 group: None,
                 sso_name: Some("Okta SSO".into()),
                 deleted: false,
+                incarnation: None,
             },
         });
         let wire = serde_json::to_value(&job).unwrap();
@@ -206,6 +222,7 @@ mod tests {
             group: None,
             sso_name: None,
             deleted: false,
+            incarnation: None,
         };
         let first = Job::UserV1(UserJob {
             meta: meta(),
@@ -242,6 +259,22 @@ mod tests {
             "default/groups",
             "all group jobs of a tenant in order"
         );
+    }
+
+    #[test]
+    fn the_incarnation_is_the_scim_id_until_a_rename_mints_one() {
+        let mut state: UserState = serde_json::from_value(serde_json::json!({
+            "user_id": "u1", "user_name": "a@b.com", "email": "a@b.com", "active": true
+        }))
+        .unwrap();
+        assert_eq!(state.account_incarnation(), "u1");
+        assert!(!serde_json::to_string(&state)
+            .unwrap()
+            .contains("incarnation"));
+        state.incarnation = Some("u9".into());
+        assert_eq!(state.account_incarnation(), "u9");
+        let wire = serde_json::to_value(&state).unwrap();
+        assert_eq!(wire["incarnation"], "u9");
     }
 
     #[test]

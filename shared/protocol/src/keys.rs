@@ -1,8 +1,11 @@
 //! Job keys, tenants and account emails as types: built and parsed here only.
 //!
 //! A job key orders the versions of one directory object: `{tenant}/user/{id}` or
-//! `{tenant}/group/{id}`. It travels as that string (in jobs, outcome events, the outbox
-//! and the audit store); everywhere else it is a [`JobKey`], so no other crate splits it.
+//! `{tenant}/group/{id}`; the retirement of an account a user left by a userName change
+//! has a key of its own, `{tenant}/user/{id}/account/{email, lower case}` (its versions
+//! must not compete with the user's jobs on its new account, which travel on another
+//! partition). A key travels as that string (in jobs, outcome events, the outbox and the
+//! audit store); everywhere else it is a [`JobKey`], so no other crate splits it.
 
 use std::fmt;
 
@@ -62,13 +65,18 @@ impl fmt::Display for KeyKind {
     }
 }
 
-/// The ordering key of one directory object: `{tenant}/{user|group}/{id}`.
+/// The ordering key of one directory object: `{tenant}/{user|group}/{id}`, or of the
+/// retirement of an account a user left: `{tenant}/user/{id}/account/{email}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobKey {
     tenant: Tenant,
     kind: KeyKind,
     id: String,
+    account: Option<String>,
 }
+
+/// What separates a user id from the account a retirement key names.
+const ACCOUNT_SEGMENT: &str = "/account/";
 
 impl JobKey {
     /// The key of a user.
@@ -81,15 +89,29 @@ impl JobKey {
         Self::new(tenant, KeyKind::Group, group_id)
     }
 
+    /// The key of the retirement of `account`, which user `user_id` left by a userName
+    /// change: its versions are the user's directory versions, but counted apart from the
+    /// user's own key, so that the retirement (on the old account's partition) and the
+    /// user's jobs on its new account (on another partition) never skip one another.
+    pub fn retirement(tenant: &Tenant, user_id: &str, account: &Email) -> Self {
+        Self {
+            account: Some(account.normalized()),
+            ..Self::new(tenant, KeyKind::User, user_id)
+        }
+    }
+
     fn new(tenant: &Tenant, kind: KeyKind, id: &str) -> Self {
         Self {
             tenant: tenant.clone(),
             kind,
             id: id.to_string(),
+            account: None,
         }
     }
 
-    /// Parses `{tenant}/{user|group}/{id}`; the id may itself contain `/`.
+    /// Parses `{tenant}/{user|group}/{id}` and `{tenant}/user/{id}/account/{email}`. A
+    /// group id may itself contain `/`; a user id (server-assigned, a UUID) never
+    /// contains `/account/`.
     pub fn parse(key: &str) -> Option<Self> {
         let mut parts = key.splitn(3, '/');
         let tenant = Tenant::parse(parts.next()?)?;
@@ -98,8 +120,16 @@ impl JobKey {
             "group" => KeyKind::Group,
             _ => return None,
         };
-        let id = parts.next().filter(|id| !id.is_empty())?;
-        Some(Self::new(&tenant, kind, id))
+        let rest = parts.next().filter(|id| !id.is_empty())?;
+        match rest.split_once(ACCOUNT_SEGMENT) {
+            Some((id, account)) if kind == KeyKind::User => {
+                if id.is_empty() || account.is_empty() {
+                    return None;
+                }
+                Some(Self::retirement(&tenant, id, &Email::new(account)))
+            }
+            _ => Some(Self::new(&tenant, kind, rest)),
+        }
     }
 
     /// The tenant.
@@ -112,15 +142,29 @@ impl JobKey {
         self.kind
     }
 
-    /// The directory's SCIM id of the object.
+    /// The directory's SCIM id of the object (of the user, for a retirement key).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The account (lower case) a retirement key retires; `None` for every other key.
+    pub fn retired_account(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
+    /// The key of the user a retirement key belongs to (the key itself otherwise).
+    pub fn owner(&self) -> JobKey {
+        Self::new(&self.tenant, self.kind, &self.id)
     }
 }
 
 impl fmt::Display for JobKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.tenant, self.kind, self.id)
+        write!(f, "{}/{}/{}", self.tenant, self.kind, self.id)?;
+        match &self.account {
+            Some(account) => write!(f, "{ACCOUNT_SEGMENT}{account}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -217,6 +261,30 @@ mod tests {
         let wire = serde_json::to_string(&key).unwrap();
         assert_eq!(wire, "\"default/group/g1\"");
         assert_eq!(serde_json::from_str::<JobKey>(&wire).unwrap(), key);
+    }
+
+    #[test]
+    fn a_retirement_key_prints_and_parses_back_apart_from_its_user() {
+        let t = default();
+        let key = JobKey::retirement(&t, "u1", &Email::new("Old@X.com"));
+        assert_eq!(key.to_string(), "default/user/u1/account/old@x.com");
+        let back = JobKey::parse("default/user/u1/account/old@x.com").unwrap();
+        assert_eq!(back, key);
+        assert_eq!(
+            (back.kind(), back.id(), back.retired_account()),
+            (KeyKind::User, "u1", Some("old@x.com"))
+        );
+        assert_ne!(key, JobKey::user(&t, "u1"), "versions are counted apart");
+        assert_eq!(key.owner(), JobKey::user(&t, "u1"));
+        assert_eq!(JobKey::user(&t, "u1").retired_account(), None);
+        let wire = serde_json::to_string(&key).unwrap();
+        assert_eq!(serde_json::from_str::<JobKey>(&wire).unwrap(), key);
+        // A group id may hold the segment: it stays the id.
+        let group = JobKey::parse("t/group/g/account/x").unwrap();
+        assert_eq!((group.id(), group.retired_account()), ("g/account/x", None));
+        for bad in ["t/user//account/a@b.com", "t/user/u1/account/"] {
+            assert_eq!(JobKey::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

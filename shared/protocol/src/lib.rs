@@ -10,6 +10,7 @@
 //! - [`deadletter`]: why a job was dead-lettered ([`DeadReason`]) and the `x-splashsync-*`
 //!   headers that carry it, encoded and decoded in one place.
 //! - [`partition`]: the stable hash (FNV-1a 64) that maps a route to its partition.
+//! - [`reconcile`]: drift reconciliation's request and report, for the admin API and the CLI.
 //! - `topology` (feature `amqp`): every exchange and queue name and its arguments.
 //! - `amqp` (feature `amqp`): connecting to RabbitMQ with retries.
 
@@ -21,6 +22,7 @@ pub mod events;
 pub mod job;
 pub mod keys;
 pub mod partition;
+pub mod reconcile;
 #[cfg(feature = "amqp")]
 pub mod topology;
 

@@ -22,6 +22,6 @@ pub use client::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use wire::{
-    GroupBody, GroupName, GroupsBody, InviteUser, MembersBody, RemoveMode, TeamGroup, TeamUser,
-    UpdateUser, UserBody, UsersBody, API_PREFIX,
+    GroupBody, GroupName, GroupsPage, InviteUser, MembersBody, RemoveMode, TeamGroup, TeamUser,
+    UpdateUser, UserBody, UsersPage, API_PREFIX, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };

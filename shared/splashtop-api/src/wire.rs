@@ -167,11 +167,20 @@ impl RemoveMode {
     }
 }
 
-/// `GET /teams/{team_id}/users`: `{"users":[…]}`.
+/// The default page size of a listing (`limit` absent).
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// The largest page size a listing accepts.
+pub const MAX_PAGE_LIMIT: u32 = 500;
+
+/// One page of `GET /teams/{team_id}/users[?limit=&cursor=]`:
+/// `{"users":[…],"next_cursor":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct UsersBody {
-    /// Sorted by email.
+pub struct UsersPage {
+    /// Sorted by email (case-insensitive).
     pub users: Vec<TeamUser>,
+    /// The opaque cursor of the next page; `None` (null or absent) on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// One user: `{"user":…}`.
@@ -181,11 +190,15 @@ pub struct UserBody {
     pub user: TeamUser,
 }
 
-/// `GET /teams/{team_id}/groups`: `{"groups":[…]}`.
+/// One page of `GET /teams/{team_id}/groups[?limit=&cursor=]`:
+/// `{"groups":[…],"next_cursor":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct GroupsBody {
-    /// Sorted by name, the default group included.
+pub struct GroupsPage {
+    /// Sorted by name (case-insensitive), the default group included.
     pub groups: Vec<TeamGroup>,
+    /// The opaque cursor of the next page; `None` (null or absent) on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// One group: `{"group":…}`.
@@ -228,6 +241,16 @@ mod tests {
         assert_eq!((user.group_id, user.sso_name), (None, None));
         let group: TeamGroup = serde_json::from_str(r#"{"id":"g_1","name":"Sales"}"#).unwrap();
         assert!(!group.is_default);
+    }
+
+    #[test]
+    fn a_last_page_may_send_null_or_nothing() {
+        for text in [r#"{"users":[]}"#, r#"{"users":[],"next_cursor":null}"#] {
+            let page: UsersPage = serde_json::from_str(text).unwrap();
+            assert_eq!(page.next_cursor, None);
+        }
+        let page: GroupsPage = serde_json::from_str(r#"{"groups":[],"next_cursor":"c"}"#).unwrap();
+        assert_eq!(page.next_cursor.as_deref(), Some("c"));
     }
 
     #[test]

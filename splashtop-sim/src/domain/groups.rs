@@ -5,10 +5,26 @@ use splashtop_api::{ErrorCode, TeamGroup, TeamUser};
 
 use super::error::ApiError;
 use super::journal::Applied;
+use super::paging::{Listing, PageRequest};
 use super::rules;
 use super::{new_id, Group, Team, User};
 
 impl Team {
+    /// One page of the groups, optionally only the one with this name
+    /// (case-insensitive), sorted by name; and the next page's cursor.
+    pub(crate) fn page_groups(
+        &self,
+        name: Option<&str>,
+        page: &PageRequest,
+    ) -> (Vec<TeamGroup>, Option<String>) {
+        // Names are unique case-insensitively: the lowercase name is a unique sort key.
+        let keyed = self
+            .list_groups(name)
+            .into_iter()
+            .map(|g| (g.name.to_lowercase(), g));
+        page.page(Listing::Groups, keyed)
+    }
+
     /// Groups, optionally only the one with this name (case-insensitive), sorted by name.
     pub(crate) fn list_groups(&self, name: Option<&str>) -> Vec<TeamGroup> {
         let counts = self.member_counts();

@@ -14,6 +14,7 @@
 mod error;
 mod groups;
 mod journal;
+mod paging;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,6 +28,7 @@ pub(crate) use error::ApiError;
 use groups::group_not_found;
 pub use journal::LogEntry;
 pub(crate) use journal::{Applied, Journal, RequestMeta};
+pub(crate) use paging::{Listing, PageRequest};
 pub(crate) use rules::{check_length, validate_email, Rules};
 
 /// A team member.
@@ -122,15 +124,24 @@ impl Team {
             .find(|u| u.email.eq_ignore_ascii_case(email))
     }
 
-    /// Users, optionally only the one with this email (case-insensitive), sorted by email.
-    pub(crate) fn list_users(&self, email: Option<&str>) -> Vec<TeamUser> {
-        let mut users: Vec<&User> = self
+    /// One page of the users, optionally only the one with this email
+    /// (case-insensitive), sorted by email; and the next page's cursor.
+    pub(crate) fn list_users(
+        &self,
+        email: Option<&str>,
+        page: &PageRequest,
+    ) -> (Vec<TeamUser>, Option<String>) {
+        let email = email.map(str::to_lowercase);
+        let mut users: Vec<(String, &User)> = self
             .users
             .values()
-            .filter(|u| email.is_none_or(|e| u.email.to_lowercase() == e.to_lowercase()))
+            .map(|u| (u.email.to_lowercase(), u))
+            .filter(|(key, _)| email.as_ref().is_none_or(|e| e == key))
             .collect();
-        users.sort_by_key(|u| u.email.to_lowercase());
-        users.into_iter().map(|u| self.user_wire(u)).collect()
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+        let (users, next) = page.page(Listing::Users, users);
+        let users = users.into_iter().map(|u| self.user_wire(u)).collect();
+        (users, next)
     }
 
     /// One user, or 404 `user_not_found`.

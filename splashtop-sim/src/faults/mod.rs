@@ -34,6 +34,9 @@ pub struct Faults {
     pub timeout_secs: u64,
     /// Fraction of API requests whose connection is closed without any answer, not applied.
     pub reset_rate: f64,
+    /// Fraction of successful API requests (applied, for a change) whose 2xx answer comes
+    /// with a body that does not parse: the head is right, the JSON is cut short.
+    pub garbled_answer_rate: f64,
 }
 
 impl Default for Faults {
@@ -48,6 +51,7 @@ impl Default for Faults {
             timeout_rate: 0.0,
             timeout_secs: 120,
             reset_rate: 0.0,
+            garbled_answer_rate: 0.0,
         }
     }
 }
@@ -61,6 +65,7 @@ impl Faults {
             ("throttle_rate", self.throttle_rate),
             ("timeout_rate", self.timeout_rate),
             ("reset_rate", self.reset_rate),
+            ("garbled_answer_rate", self.garbled_answer_rate),
         ];
         for (name, rate) in rates {
             if !(0.0..=1.0).contains(&rate) {
@@ -82,6 +87,7 @@ pub(crate) struct Stats {
     pub(crate) errors_after_apply: u64,
     pub(crate) timeouts: u64,
     pub(crate) resets: u64,
+    pub(crate) garbled_answers: u64,
 }
 
 impl Stats {
@@ -104,10 +110,13 @@ pub(crate) enum Decision {
     Timeout(u64),
     /// Close the connection without an answer.
     Reset,
-    /// Handle it; with `error_after_apply`, answer 500 after applying.
+    /// Handle it; with `error_after_apply`, answer 500 after applying; with `garbled`,
+    /// cut a successful answer's body short.
     Pass {
         /// Apply, then answer 500.
         error_after_apply: bool,
+        /// Apply, then answer the success status with a body that does not parse.
+        garbled: bool,
     },
 }
 
@@ -178,7 +187,11 @@ impl FaultState {
             Decision::Reset
         } else {
             let error_after_apply = changes_state && hit(faults.error_after_apply_rate);
-            Decision::Pass { error_after_apply }
+            let garbled = !error_after_apply && hit(faults.garbled_answer_rate);
+            Decision::Pass {
+                error_after_apply,
+                garbled,
+            }
         }
     }
 }

@@ -13,12 +13,12 @@ use axum::{Json, Router};
 use serde::Serialize;
 use splashtop_api::wire::{JOB_ID_HEADER, KEY_HEADER, VERSION_HEADER};
 use splashtop_api::{
-    ErrorCode, GroupBody, GroupsBody, MembersBody, RemoveMode, UserBody, UsersBody, API_PREFIX,
+    ErrorCode, GroupBody, GroupsPage, MembersBody, RemoveMode, UserBody, UsersPage, API_PREFIX,
 };
 
 use super::body;
 use super::gate::ErrorAfterApply;
-use crate::domain::{ApiError, Applied, RequestMeta, Team};
+use crate::domain::{ApiError, Applied, Listing, PageRequest, RequestMeta, Team};
 use crate::sim::Sim;
 
 /// The API routes, relative to `/api/open/v1`.
@@ -109,15 +109,25 @@ fn check_team(team: &Team, team_id: &str) -> Result<(), ApiError> {
 
 type QueryMap = Query<HashMap<String, String>>;
 
+/// The page a listing's `limit` and `cursor` ask for (400 when bad).
+fn page_request(
+    listing: Listing,
+    query: &HashMap<String, String>,
+) -> Result<PageRequest, ApiError> {
+    let value = |name: &str| query.get(name).map(String::as_str);
+    PageRequest::parse(listing, value("limit"), value("cursor"))
+}
+
 async fn list_users(
     State(sim): State<Sim>,
     Path(team_id): Path<String>,
     Query(query): QueryMap,
-) -> Result<Json<UsersBody>, ApiError> {
-    let users = read(&sim, &team_id, |team| {
-        Ok(team.list_users(query.get("email").map(String::as_str)))
+) -> Result<Json<UsersPage>, ApiError> {
+    let page = page_request(Listing::Users, &query)?;
+    let (users, next_cursor) = read(&sim, &team_id, |team| {
+        Ok(team.list_users(query.get("email").map(String::as_str), &page))
     })?;
-    Ok(Json(UsersBody { users }))
+    Ok(Json(UsersPage { users, next_cursor }))
 }
 
 async fn get_user(
@@ -177,11 +187,15 @@ async fn list_groups(
     State(sim): State<Sim>,
     Path(team_id): Path<String>,
     Query(query): QueryMap,
-) -> Result<Json<GroupsBody>, ApiError> {
-    let groups = read(&sim, &team_id, |team| {
-        Ok(team.list_groups(query.get("name").map(String::as_str)))
+) -> Result<Json<GroupsPage>, ApiError> {
+    let page = page_request(Listing::Groups, &query)?;
+    let (groups, next_cursor) = read(&sim, &team_id, |team| {
+        Ok(team.page_groups(query.get("name").map(String::as_str), &page))
     })?;
-    Ok(Json(GroupsBody { groups }))
+    Ok(Json(GroupsPage {
+        groups,
+        next_cursor,
+    }))
 }
 
 async fn get_group(

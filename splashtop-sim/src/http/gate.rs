@@ -81,7 +81,10 @@ async fn answer(sim: &Sim, decision: Decision, mut request: Request, next: Next)
             }
         }
         Decision::Reset => reset_response(),
-        Decision::Pass { error_after_apply } => {
+        Decision::Pass {
+            error_after_apply,
+            garbled,
+        } => {
             if error_after_apply {
                 request.extensions_mut().insert(ErrorAfterApply);
             }
@@ -94,9 +97,30 @@ async fn answer(sim: &Sim, decision: Decision, mut request: Request, next: Next)
                 )
                 .into_response();
             }
+            if garbled && response.status().is_success() {
+                sim.lock().faults.stats.garbled_answers += 1;
+                return garble(response).await;
+            }
             response
         }
     }
+}
+
+/// The same answer with its body cut in half; a 204 becomes a 200 whose body is a stray
+/// `{` (a 204 can carry no body). The head says success, the JSON does not parse.
+async fn garble(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let cut = if bytes.is_empty() {
+        parts.status = axum::http::StatusCode::OK;
+        Bytes::from_static(b"{")
+    } else {
+        bytes.slice(..bytes.len() / 2)
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(cut))
 }
 
 /// True when the request carries `Authorization: Bearer <token>` (compared in constant time).

@@ -60,10 +60,12 @@ impl TestReceiver {
             page_size: 100,
             max_page_size: 1000,
             group_policy: Default::default(),
+            rename_policy: Default::default(),
             admin_token: None,
             sample_interval_secs: 15,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
             limits: Default::default(),
+            reconcile: Default::default(),
         };
         let app = Application::build(settings).await?;
         let addr = app.addr();

@@ -45,7 +45,7 @@ pub struct TestApp {
     pub scim_url: String,
     /// The simulator.
     pub sim: SimHandle,
-    /// This test's topology (unique prefix, 2 partitions).
+    /// This test's topology (unique prefix, `Options::partitions` partitions).
     pub topology: Topology,
     /// An HTTP client.
     pub http: reqwest::Client,
@@ -64,6 +64,10 @@ pub struct Options {
     pub worker: bool,
     /// Simulator configuration.
     pub sim: SimConfig,
+    /// The receiver's `SPLASHSYNC_RENAME_POLICY`.
+    pub rename_policy: splashsync_receiver::directory::model::RenamePolicy,
+    /// Partitions of the topology (2 unless a test needs more concurrency).
+    pub partitions: u16,
 }
 
 impl Default for Options {
@@ -72,6 +76,8 @@ impl Default for Options {
             receiver_amqp_url: amqp_url(),
             worker: true,
             sim: SimConfig::default(),
+            rename_policy: Default::default(),
+            partitions: 2,
         }
     }
 }
@@ -88,7 +94,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("directory.db");
         let prefix = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let topology = Topology::new(prefix, 2);
+        let topology = Topology::new(prefix, options.partitions);
         let sim = splashtop_sim::spawn(options.sim.clone())
             .await
             .expect("simulator starts");
@@ -102,7 +108,8 @@ impl TestApp {
             worker: None,
             _dir: dir,
         };
-        app.start_receiver(&options.receiver_amqp_url).await;
+        app.start_receiver(&options.receiver_amqp_url, options.rename_policy)
+            .await;
         if options.worker {
             let main = WorkerOptions {
                 retry_budget: Duration::from_secs(20),
@@ -115,7 +122,11 @@ impl TestApp {
     }
 
     /// Starts the receiver on this app's database with `amqp_url` for its relay and intake.
-    async fn start_receiver(&mut self, amqp_url: &str) {
+    async fn start_receiver(
+        &mut self,
+        amqp_url: &str,
+        rename_policy: splashsync_receiver::directory::model::RenamePolicy,
+    ) {
         let settings = splashsync_receiver::config::Settings {
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url: self.database_url(),
@@ -128,10 +139,22 @@ impl TestApp {
             page_size: 100,
             max_page_size: 1000,
             group_policy: Default::default(),
+            rename_policy,
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),
             sample_interval_secs: 1,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
             limits: Default::default(),
+            // Reconciliation on demand only, against this app's simulator, fast and in
+            // small pages so that a test team spans several.
+            reconcile: splashsync_receiver::reconcile::settings::ReconcileSettings {
+                api_url: Some(self.sim.base_url()),
+                api_token: Some(SecretString::from(self.sim.token().to_string())),
+                team_id: Some(self.sim.team_id().to_string()),
+                interval: Duration::ZERO,
+                calls_per_minute: 6000,
+                page_size: 3,
+                ..Default::default()
+            },
         };
         let app = Application::build(settings).await.expect("receiver builds");
         self.scim_url = format!("http://{}/scim/v2", app.addr());
@@ -148,6 +171,11 @@ impl TestApp {
             rate_limit_per_minute,
             ..WorkerOptions::default()
         };
+        ExtraWorker(RunningWorker::start(&self.sim, &self.topology, options).await)
+    }
+
+    /// Starts one more worker configured by `options`.
+    pub async fn start_worker_with(&self, options: WorkerOptions) -> ExtraWorker {
         ExtraWorker(RunningWorker::start(&self.sim, &self.topology, options).await)
     }
 

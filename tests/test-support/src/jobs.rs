@@ -78,6 +78,7 @@ fn user_job_of(user_id: &str, email: &str, version: i64, state: UserSpec, delete
             }),
             sso_name: state.sso_name,
             deleted,
+            incarnation: None,
         },
     })
 }

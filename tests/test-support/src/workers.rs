@@ -31,6 +31,12 @@ pub struct WorkerOptions {
     pub amqp_url: Option<String>,
     /// How often it heartbeats (`None`: the worker's default).
     pub heartbeat: Option<Duration>,
+    /// Coalescing (`SPLASHSYNC_COALESCE`): on unless a test compares without it.
+    pub coalesce: bool,
+    /// Each partition consumer's prefetch (`None`: the worker's default).
+    pub prefetch: Option<u16>,
+    /// How long a partition's window may hold a job (`None`: the worker's default).
+    pub window_hold: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -43,6 +49,9 @@ impl Default for WorkerOptions {
             amqp_url: None,
             // Fast, so that workers joining and leaving rebalance within a test's patience.
             heartbeat: Some(Duration::from_millis(500)),
+            coalesce: true,
+            prefetch: None,
+            window_hold: None,
         }
     }
 }
@@ -79,7 +88,14 @@ impl RunningWorker {
         )
         .with_redis(&redis_url(), topology.prefix())
         .with_retry_budget(options.retry_budget)
-        .with_rate_limit(options.rate_limit_per_minute);
+        .with_rate_limit(options.rate_limit_per_minute)
+        .with_coalesce(options.coalesce);
+        if let Some(hold) = options.window_hold {
+            worker = worker.with_window_hold(hold);
+        }
+        if let Some(prefetch) = options.prefetch {
+            worker = worker.with_prefetch(prefetch);
+        }
         if let Some(every) = options.heartbeat {
             worker = worker.with_heartbeat(every);
         }
@@ -121,6 +137,11 @@ impl RunningWorker {
 pub struct ExtraWorker(pub(crate) RunningWorker);
 
 impl ExtraWorker {
+    /// `http://<addr>` of its health and metrics listener, if it has one.
+    pub fn url(&self) -> Option<String> {
+        self.0.addr.map(|addr| format!("http://{addr}"))
+    }
+
     /// Graceful stop: in-flight jobs finish and are acked.
     pub async fn stop(self) {
         self.0.stop().await;

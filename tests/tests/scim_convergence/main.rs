@@ -1,9 +1,15 @@
 //! Issue 4's property test, driven through the real receiver over SCIM: random sequences
 //! of user and group operations (creates, PUT and PATCH profile updates, deactivations and
-//! reactivations, group creates, renames, membership moves, group and user deletes) go to
-//! the receiver, RabbitMQ and two workers against a simulator injecting faults. Afterwards
-//! the simulated team equals the directory as the receiver answered it, the versions
-//! applied per user key never decrease, and nothing is dead-lettered.
+//! reactivations, userName changes under the rename policy `reinvite`, group creates,
+//! renames, membership moves, group and user deletes) go to the receiver, RabbitMQ and two
+//! workers against a simulator injecting faults. Afterwards the simulated team equals the
+//! directory as the receiver answered it, the versions applied per user key never
+//! decrease, every account's changes were applied in commit order, and nothing is
+//! dead-lettered.
+//!
+//! userName changes move users between accounts (issue 9): to fresh addresses, to
+//! addresses other users released (including users created after the renamed one), and
+//! creates take released addresses, so old and new addresses are reused both ways.
 //!
 //! `SPLASHSYNC_PROP_SEED=<n>` replays one seed (the operations; the simulator's faults are
 //! random); otherwise three random seeds run. A deleted user is re-created with the same
@@ -13,11 +19,14 @@
 //! # Layout
 //! - `model`: the directory as the receiver answered it, and the team it implies.
 //! - `run`: the generator of SCIM operations, recording each in the trace and the model.
+//! - `renames`: the rename cases the generator meets by chance, each spelled out once.
 //! - this file: one case, its wait for a quiet system, and the checks.
 
 mod model;
+mod renames;
 mod run;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -28,6 +37,7 @@ use splashsync_protocol::events::OutcomeStatus;
 use splashsync_protocol::{JobKey, Tenant};
 use splashsync_receiver::directory::audit::sqlite::SqliteAudit;
 use splashsync_receiver::directory::audit::{state, AuditStore};
+use splashsync_receiver::directory::model::RenamePolicy;
 use splashsync_receiver::directory::sqlite::SqliteDirectory;
 use splashsync_test_support::{
     email_in_partition, eventually, has_user, versions_never_decrease, Options, ScimUser, TestApp,
@@ -71,6 +81,34 @@ async fn dead_lettered(audit: &SqliteAudit, keys: &[String]) -> Vec<String> {
     dead
 }
 
+/// Per-account order: on every Splashtop account, the user jobs Splashtop applied (by the
+/// job id each call carried) come in the order the receiver committed them. Job ids are
+/// UUIDv7 minted by the directory's single writer inside each write, so they sort in
+/// commit order; a retried call repeats its job's id.
+fn accounts_in_order(log: &[splashtop_sim::LogEntry]) -> Result<(), String> {
+    let mut last: HashMap<String, (&str, u64)> = HashMap::new();
+    for e in log {
+        let is_user_job = e.key.as_deref().is_some_and(|k| k.contains("/user/"));
+        let (Some(email), Some(job)) = (e.email.as_deref(), e.job_id.as_deref()) else {
+            continue;
+        };
+        if !is_user_job {
+            continue;
+        }
+        let account = email.to_lowercase();
+        if let Some((before, at)) = last.get(&account) {
+            if job < *before {
+                return Err(format!(
+                    "{account}: job {job} (sim #{}) applied after the later job {before} (sim #{at})",
+                    e.seq
+                ));
+            }
+        }
+        last.insert(account, (job, e.seq));
+    }
+    Ok(())
+}
+
 /// The simulator's log, one line per applied operation.
 fn log_lines(log: &[splashtop_sim::LogEntry]) -> String {
     log.iter().fold(String::new(), |mut out, e| {
@@ -102,6 +140,7 @@ async fn run_case(seed: u64) {
     let app = TestApp::spawn_with(Options {
         worker: false,
         sim,
+        rename_policy: RenamePolicy::Reinvite,
         ..Options::default()
     })
     .await;
@@ -119,6 +158,7 @@ async fn run_case(seed: u64) {
         rejected: 0,
         reuse_emails: std::env::var_os("SPLASHSYNC_PROP_FRESH_EMAILS").is_none(),
         keys: Vec::new(),
+        released: Vec::new(),
     };
     for op in 0..ops {
         run.step(op).await;
@@ -164,6 +204,9 @@ async fn run_case(seed: u64) {
     if let Err(e) = versions_never_decrease(&sim.log()) {
         panic!("{e}\n{context}\n{}", seen(&state));
     }
+    if let Err(e) = accounts_in_order(&sim.log()) {
+        panic!("{e}\n{context}\n{}", seen(&state));
+    }
     let dead = dead_lettered(&audit, &keys).await;
     assert!(
         dead.is_empty(),
@@ -171,8 +214,9 @@ async fn run_case(seed: u64) {
         seen(&state)
     );
     let (users, groups) = expected;
+    let renames = run.released.len();
     eprintln!(
-        "seed {seed}: {ops} operations ({} refused) converged to {} users, {} groups; sim stats {}",
+        "seed {seed}: {ops} operations ({} refused, {renames} userName changes) converged to {} users, {} groups; sim stats {}",
         run.rejected,
         users.len(),
         groups.len(),

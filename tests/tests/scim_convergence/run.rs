@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use reqwest::Method;
 use serde_json::{json, Value};
+use splashsync_protocol::{Email, JobKey};
 use splashsync_test_support::{patch_op, TestApp};
 
 use crate::model::{MGroup, MUser, Model, GROUPS, USERS};
@@ -19,8 +20,10 @@ pub(crate) struct Run {
     pub(crate) trace: String,
     pub(crate) rejected: usize,
     pub(crate) reuse_emails: bool,
-    /// Every job key the run created (users and groups), deleted ones included.
+    /// Every job key the run created (users, groups, retirements), deleted ones included.
     pub(crate) keys: Vec<String>,
+    /// Addresses that renames released, oldest first: later creates and renames take them.
+    pub(crate) released: Vec<String>,
 }
 
 impl Run {
@@ -84,11 +87,12 @@ impl Run {
     pub(crate) async fn step(&mut self, op: usize) {
         match self.rng.random_range(0..100) {
             0..15 => self.create_user(op).await,
-            15..25 => self.put_user(op).await,
-            25..35 => self.patch_user(op).await,
-            35..47 => self.set_active().await,
-            47..55 => self.create_group(op).await,
-            55..63 => self.rename_group(op).await,
+            15..23 => self.put_user(op).await,
+            23..31 => self.patch_user(op).await,
+            31..41 => self.set_active().await,
+            41..51 => self.rename_user(op).await,
+            51..57 => self.create_group(op).await,
+            57..63 => self.rename_group(op).await,
             63..85 => self.move_member().await,
             85..92 => self.delete_group().await,
             _ => self.delete_user().await,
@@ -102,9 +106,12 @@ impl Run {
         // A re-created user keeps its slot's email, as identity providers do: its jobs must
         // queue behind its deleted predecessor's (they share the Splashtop account, hence the
         // partition), or a late job of the old user acts on the new one.
-        let email = match self.reuse_emails {
-            true => format!("u{slot}@example.com"),
-            false => format!("u{slot}-{op}@example.com"),
+        // Sometimes an address a rename released: the new user's jobs must queue behind the
+        // retirement of the account under its former holder.
+        let email = match self.released_address(0.3) {
+            Some(email) => email,
+            None if self.reuse_emails => format!("u{slot}@example.com"),
+            None => format!("u{slot}-{op}@example.com"),
         };
         let (given, family) = (format!("G{op}"), format!("F{op}"));
         let display = self.rng.random_bool(0.5).then(|| format!("D{op}"));
@@ -129,6 +136,59 @@ impl Run {
                 active,
                 group: None,
             });
+        }
+    }
+
+    /// One of the addresses renames released, with probability `p` (when there is one).
+    fn released_address(&mut self, p: f64) -> Option<String> {
+        if self.released.is_empty() || !self.rng.random_bool(p) {
+            return None;
+        }
+        let i = self.rng.random_range(0..self.released.len());
+        Some(self.released[i].clone())
+    }
+
+    /// A userName change (rename policy `reinvite`): Okta's GET-change-PUT or Entra's
+    /// PATCH, to an address a rename released (held before by this or another user, maybe
+    /// created after this one), to an empty slot's home address (which a later create there
+    /// then finds taken, or reuses once released), or to a fresh one. An address a live
+    /// user holds is refused with 409.
+    async fn rename_user(&mut self, op: usize) {
+        let Some(slot) = self.user_slot(true) else {
+            return;
+        };
+        let user = self.model.user(slot).clone();
+        let to = match self.released_address(0.4) {
+            Some(to) => to,
+            None if self.rng.random_bool(0.4) => {
+                format!("u{}@example.com", self.rng.random_range(0..USERS))
+            }
+            None => format!("r{op}-u{slot}@example.com"),
+        };
+        if to.eq_ignore_ascii_case(&user.email) {
+            return;
+        }
+        let path = format!("/Users/{}", user.id);
+        let accepted = if self.rng.random_bool(0.5) {
+            let Some(mut body) = self.send(Method::GET, &path, None).await else {
+                return;
+            };
+            body["userName"] = json!(to);
+            body["emails"] = json!([{"primary": true, "value": to, "type": "work"}]);
+            self.send(Method::PUT, &path, Some(body)).await.is_some()
+        } else {
+            let ops = json!([
+                {"op": "Replace", "path": "userName", "value": to},
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": to}
+            ]);
+            self.patch(&path, ops).await
+        };
+        if accepted {
+            let retired =
+                JobKey::retirement(&Default::default(), &user.id, &Email::new(&user.email));
+            self.keys.push(retired.to_string());
+            self.released.push(user.email);
+            self.model.user_mut(slot).email = to;
         }
     }
 

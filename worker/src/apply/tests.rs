@@ -4,16 +4,19 @@ use splashsync_protocol::{JobKey, Tenant};
 use splashtop_sim::SimConfig;
 
 use super::*;
+use crate::metrics::MirrorMetrics;
 use crate::state::MemoryStore;
 use crate::testkit::{group_state, sim, user_state, users};
 
 fn env<'a>(api: &'a dyn TeamApi, store: &'a MemoryStore, cx: &'a CallContext) -> Env<'a> {
     static TENANT: std::sync::OnceLock<Tenant> = std::sync::OnceLock::new();
+    static METRICS: std::sync::OnceLock<MirrorMetrics> = std::sync::OnceLock::new();
     Env {
         api,
         store,
         cx,
         tenant: TENANT.get_or_init(Tenant::default),
+        metrics: METRICS.get_or_init(MirrorMetrics::default),
     }
 }
 

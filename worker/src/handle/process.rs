@@ -112,8 +112,10 @@ impl Runtime {
         // Splashtop account. Its jobs share the account's partition, so they come in commit
         // order; but should the broker refuse one job and the relay publish it again after
         // a newer incarnation's, the older incarnation must not act on the account again.
+        // A user that took the account by a userName change carries the incarnation minted
+        // then (`UserState::account_incarnation`), not its older SCIM id.
         let account = match job {
-            Job::UserV1(j) => Some((job.route(), j.state.user_id.as_str())),
+            Job::UserV1(j) => Some((job.route(), j.state.account_incarnation())),
             Job::GroupV1(_) => None,
         };
         if let Some((route, user_id)) = &account {
@@ -128,6 +130,7 @@ impl Runtime {
             store,
             cx,
             tenant: meta.key.tenant(),
+            metrics: self.metrics.mirror(),
         };
         let applied = match job {
             Job::UserV1(j) => apply_user(env, &j.state, self.mode).await?,

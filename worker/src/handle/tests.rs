@@ -19,20 +19,37 @@ use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::state::MemoryStore;
-use crate::testkit::{group_job, group_state, sim, user_job, user_state, users, Flaky};
+use crate::testkit::{
+    fill_mirror, group_job, group_state, sim, user_job, user_state, users, Flaky,
+};
 use splashtop_api::{ApiError, TeamApi};
 
 fn runtime(api: Arc<dyn TeamApi>, retry: RetryPolicy) -> Runtime {
+    with_store(api, retry, Arc::new(MemoryStore::new()))
+}
+
+/// A runtime whose team mirror is already filled from `plain` (a client without
+/// faults): the job's first call is then its write, not a listing.
+async fn filled(plain: Arc<dyn TeamApi>, api: Arc<dyn TeamApi>, retry: RetryPolicy) -> Runtime {
+    let store = Arc::new(MemoryStore::new());
+    fill_mirror(&store, plain.as_ref()).await;
+    with_store(api, retry, store)
+}
+
+fn with_store(api: Arc<dyn TeamApi>, retry: RetryPolicy, store: Arc<MemoryStore>) -> Runtime {
     let metrics = Arc::new(Metrics::new());
     Runtime {
         api,
         limiter: Arc::new(RateLimiter::new(0, metrics.limiter_wait())),
         metrics,
-        store: Arc::new(MemoryStore::new()),
+        store,
         topology: Topology::new("unit", 1),
         mode: DeactivateMode::Remove,
         retry,
         worker: "unit-worker".into(),
+        prefetch: 1,
+        coalesce: false,
+        window_hold: None,
     }
 }
 
@@ -116,8 +133,8 @@ async fn a_group_job_is_applied_once_per_version() {
 #[tokio::test]
 async fn transient_failures_are_retried_in_place_and_reported_before_each_wait() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let flaky = Flaky::new(api, vec![unavailable(None), unavailable(None)]);
-    let rt = runtime(Arc::new(flaky), quick(Duration::from_secs(30)));
+    let flaky = Flaky::new(api.clone(), vec![unavailable(None), unavailable(None)]);
+    let rt = filled(api, Arc::new(flaky), quick(Duration::from_secs(30))).await;
     let (_stop_tx, stop) = watch::channel(false);
     let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
     let job = user_job(user_state("u-1", "ada@example.com", "Ada", None), 1);
@@ -131,6 +148,7 @@ async fn transient_failures_are_retried_in_place_and_reported_before_each_wait()
         matches!(done, Outcome::Done(Applied::Invited(_))),
         "{done:?}"
     );
+    // The invite failed, then the read its lost answer calls for, then both went through.
     assert_eq!(attempts, 3);
     assert_eq!(*waits.lock().unwrap(), [(1, Some(503)), (2, Some(503))]);
     assert_eq!(users(&sim).len(), 1);
@@ -161,8 +179,8 @@ async fn a_permanent_error_is_dead_lettered_at_once_with_its_code() {
 #[tokio::test]
 async fn an_exhausted_budget_is_dead_lettered_with_the_last_failure() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let flaky = Arc::new(Flaky::always(api, unavailable(None)));
-    let rt = runtime(flaky.clone(), quick(Duration::from_millis(200)));
+    let flaky = Arc::new(Flaky::always(api.clone(), unavailable(None)));
+    let rt = filled(api, flaky.clone(), quick(Duration::from_millis(200))).await;
     let job = user_job(user_state("u-1", "ada@example.com", "Ada", None), 1);
     let (dead, attempts) = process(&rt, &job).await;
     let expected = DeadCause {
@@ -185,8 +203,11 @@ async fn an_exhausted_budget_is_dead_lettered_with_the_last_failure() {
 async fn a_stop_while_waiting_for_a_retry_leaves_the_job_unfinished() {
     let (sim, api) = sim(SimConfig::default()).await;
     // Splashtop asks for a minute; the stop comes while the job waits for it.
-    let flaky = Flaky::new(api, vec![unavailable(Some(Duration::from_secs(60)))]);
-    let rt = runtime(Arc::new(flaky), RetryPolicy::default());
+    let flaky = Flaky::new(
+        api.clone(),
+        vec![unavailable(Some(Duration::from_secs(60)))],
+    );
+    let rt = filled(api, Arc::new(flaky), RetryPolicy::default()).await;
     let (stop_tx, stop) = watch::channel(false);
     let job = user_job(user_state("u-1", "ada@example.com", "Ada", None), 1);
     let (stopped, attempts) = rt

@@ -120,3 +120,35 @@ async fn a_stop_ends_the_wait_for_a_slot_and_the_call_is_not_made() {
     assert_eq!(waiting.get(), 0);
     assert!(started.elapsed() < Duration::from_secs(600));
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_listing_page_takes_one_slot() {
+    use crate::testkit::Flaky;
+    let client = splashtop_api::HttpTeamApi::new(
+        "http://127.0.0.1:9",
+        "team-1",
+        secrecy::SecretString::from("unused-token".to_owned()),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    // Every call answers 400 without leaving the process: only the slots take time.
+    let refused = ApiError::Permanent {
+        status: 400,
+        code: splashtop_api::ErrorCode::InvalidRequest,
+        message: "cursor is not one this listing handed out".into(),
+        body: String::new(),
+    };
+    let flaky = Arc::new(Flaky::always(Arc::new(client), refused));
+    let limiter = Arc::new(RateLimiter::new(600, unobserved()));
+    let api = RateLimitedApi::new(flaky.clone(), limiter.clone());
+    let cx = CallContext::default();
+    // The first slot is free; each later one waits one interval of 1/9.7 s.
+    let start = Instant::now();
+    assert!(api.users_page(&cx, None, 100).await.is_err());
+    assert!(api.users_page(&cx, Some("u1"), 100).await.is_err());
+    assert!(api.groups_page(&cx, None, 500).await.is_err());
+    assert!(api.groups_page(&cx, Some("g1"), 500).await.is_err());
+    assert_eq!(flaky.calls(), 4);
+    let took = start.elapsed().as_secs_f64();
+    assert!((took - 3.0 / 9.7).abs() < 0.01, "took {took}");
+}

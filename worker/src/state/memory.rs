@@ -11,6 +11,8 @@ use tokio::time::Instant;
 
 use super::{GroupIntent, StateStore, StoreError};
 
+mod mirror;
+
 /// The shared state in memory; it never fails.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -24,6 +26,8 @@ struct Inner {
     groups: HashMap<String, GroupIntent>,
     /// Live worker ids and when their heartbeat expires.
     workers: HashMap<String, Instant>,
+    /// The team mirror of each tenant.
+    mirrors: HashMap<String, mirror::TeamMirror>,
 }
 
 impl MemoryStore {

@@ -11,6 +11,10 @@
 //!   recreate a group that is being renamed or deleted.
 //! - `{prefix}:workers`: sorted set of live worker ids scored by the expiry of their
 //!   heartbeat, on Redis's clock (one clock for every process).
+//! - `{prefix}:mir:{tenant}` and `{prefix}:mirlease:{tenant}`: the team mirror and the
+//!   lease of its fill ([`mirror`]).
+
+mod mirror;
 
 use std::sync::Arc;
 use std::time::Duration;

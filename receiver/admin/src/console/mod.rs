@@ -9,16 +9,24 @@
 //! caching, scripts and referrers.
 //!
 //! # Layout
-//! - [`pages`]: the pages (overview, dead letters, one dead letter, user search).
+//! - [`overview`]: the overview: what is wrong first, the chart, the partitions.
+//! - [`incidents`]: incidents (list, one incident, replay, discard).
+//! - [`bulk`]: replay-all and discard-all, confirmed with the count.
+//! - [`pages`]: dead letters, one dead letter, user search.
 //! - [`actions`]: the replay and discard forms' handlers.
+//! - [`reconcile`]: the reconciliation page and its buttons.
 //! - [`session`]: sessions, CSRF tokens, cookies and the `Origin` check.
 //! - [`chart`]: the backlog and throughput chart as inline SVG.
 //! - [`html`]: escaping, layout, forms.
 
 pub mod actions;
+pub mod bulk;
 pub mod chart;
 pub mod html;
+pub mod incidents;
+pub mod overview;
 pub mod pages;
+pub mod reconcile;
 pub mod session;
 
 use std::sync::Arc;
@@ -182,7 +190,19 @@ pub fn router(admin: AdminState) -> Router {
         sessions: Arc::new(Sessions::default()),
     };
     let protected = Router::new()
-        .route("/console", get(pages::overview))
+        .route("/console", get(overview::overview))
+        .route("/console/incidents", get(incidents::list))
+        .route("/console/incidents/replay", post(bulk::replay_all))
+        .route("/console/incidents/discard", post(bulk::discard_all))
+        .route("/console/incidents/{id}", get(incidents::show))
+        .route(
+            "/console/incidents/{id}/replay",
+            post(incidents::replay_one),
+        )
+        .route(
+            "/console/incidents/{id}/discard",
+            post(incidents::discard_one),
+        )
         .route("/console/dead-letters", get(pages::dead_letters))
         .route(
             "/console/dead-letters/replay",
@@ -196,6 +216,7 @@ pub fn router(admin: AdminState) -> Router {
         .route("/console/dead-letters/{id}/discard", post(actions::discard))
         .route("/console/users", get(pages::users))
         .route("/console/logout", post(logout))
+        .merge(reconcile::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_session,

@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
-use serde_json::Value;
 use splashsync_protocol::JobKey;
 
 use super::html::{button, enc, esc, page, Csrf};
-use super::{chart, ConsoleState};
+use super::ConsoleState;
 use splashsync_directory::audit::{DeadLetter, TimelineEntry};
 
 use crate::params::{FilterParams, Validate};
@@ -18,67 +17,9 @@ use crate::{api, AdminError};
 
 type Params = Query<HashMap<String, String>>;
 
-fn error_page(title: &str, e: AdminError, csrf: &Csrf) -> Response {
+pub(crate) fn error_page(title: &str, e: AdminError, csrf: &Csrf) -> Response {
     let msg = format!("error: {}", e.message);
     (e.status, Html(page(title, Some(&msg), "", Some(csrf)))).into_response()
-}
-
-fn num(v: &Value) -> String {
-    v.as_f64().map_or_else(|| "0".into(), |n| format!("{n:.1}"))
-}
-
-/// `GET /console`: backlog per partition, drain rate, dead letters by reason, the chart.
-pub async fn overview(
-    State(state): State<ConsoleState>,
-    Extension(csrf): Extension<Csrf>,
-    Query(q): Params,
-) -> Response {
-    let stats = match api::stats(&state.admin).await {
-        Ok(s) => s,
-        Err(e) => return error_page("Overview", e, &csrf),
-    };
-    let mut body = String::from("<h2>Backlog per partition</h2><table><tr><th>Queue</th><th>Jobs waiting</th><th>Consumers</th></tr>");
-    for p in stats["partitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(stats["queues"].as_array().into_iter().flatten())
-    {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(p["queue"].as_str().unwrap_or("")),
-            p["messages"],
-            p["consumers"]
-        ));
-    }
-    body.push_str("</table>");
-    if let Some(e) = stats["broker_error"].as_str() {
-        body.push_str(&format!("<p class=\"msg err\">RabbitMQ: {}</p>", esc(e)));
-    }
-    let outbox = &stats["outbox"];
-    body.push_str(&format!(
-        "<p>Outbox: <strong id=\"outbox-pending\">{}</strong> jobs not yet published (oldest {} s). \
-         Drain rate: <strong id=\"drain-rate\">{}</strong> jobs/min (last 5 min).</p>",
-        outbox["pending"],
-        num(&outbox["oldest_pending_age_seconds"]),
-        num(&stats["drain_rate_per_minute"])
-    ));
-    body.push_str("<h2>Backlog and throughput, last hour</h2>");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    body.push_str(&chart::render(&state.admin.samples.all(), now));
-    body.push_str(
-        "<h2>Open dead letters by reason</h2><table><tr><th>Reason</th><th>Count</th></tr>",
-    );
-    for (reason, n) in stats["dead_letters_open"].as_object().into_iter().flatten() {
-        body.push_str(&format!(
-            "<tr><td><a href=\"/console/dead-letters?reason={}\">{}</a></td><td>{n}</td></tr>",
-            enc(reason),
-            esc(reason)
-        ));
-    }
-    body.push_str("</table>");
-    let msg = q.get("msg").map(String::as_str);
-    Html(page("Overview", msg, &body, Some(&csrf))).into_response()
 }
 
 fn filter_form(q: &HashMap<String, String>, csrf: &Csrf) -> String {
@@ -225,7 +166,7 @@ pub async fn dead_letter(
     Html(page(&format!("Dead letter {id}"), None, &body, Some(&csrf))).into_response()
 }
 
-fn timeline_table(entries: &[TimelineEntry]) -> String {
+pub(crate) fn timeline_table(entries: &[TimelineEntry]) -> String {
     let mut out = String::from("<table id=\"timeline\"><tr><th>At</th><th>What</th><th>Status</th><th>HTTP</th><th>Detail</th><th>Job</th></tr>");
     for e in entries {
         out.push_str(&format!(
@@ -242,7 +183,9 @@ fn timeline_table(entries: &[TimelineEntry]) -> String {
     out
 }
 
-/// `GET /console/users?q=<userName>`: a user's state and timeline.
+/// `GET /console/users?q=<userName or email prefix>`: the matching users; for one (or
+/// an exact userName), its state, its open incident (cause and what to do, beside any
+/// transient error being retried) and its timeline.
 pub async fn users(
     State(state): State<ConsoleState>,
     Extension(csrf): Extension<Csrf>,
@@ -250,23 +193,56 @@ pub async fn users(
 ) -> Response {
     let name = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
     let mut body = format!(
-        "<form method=\"get\" action=\"/console/users\">userName <input name=\"q\" id=\"q\" value=\"{}\"> <button id=\"search\">Show</button></form>",
+        "<form method=\"get\" action=\"/console/users\">userName or email (or their beginning) \
+         <input name=\"q\" id=\"q\" value=\"{}\"> <button id=\"search\">Show</button></form>",
         esc(&name)
     );
     if name.is_empty() {
         return Html(page("Users", None, &body, Some(&csrf))).into_response();
     }
     let audit = &state.admin.audit;
-    let id = match audit.user_id_by_name(name.clone()).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            body.push_str(&format!("<p>No user with userName {}.</p>", esc(&name)));
-            return Html(page("Users", None, &body, Some(&csrf))).into_response();
-        }
+    let exact = match audit.user_id_by_name(name.clone()).await {
+        Ok(id) => id.map(|id| (id, name.clone())),
         Err(e) => return error_page("Users", e.into(), &csrf),
+    };
+    let (id, user_name) = match exact {
+        Some(found) => found,
+        None => {
+            let found = match audit.find_users(name.clone(), 50).await {
+                Ok(f) => f,
+                Err(e) => return error_page("Users", e.into(), &csrf),
+            };
+            match found.as_slice() {
+                [] => {
+                    body.push_str(&format!(
+                        "<p id=\"no-user\">No user's userName or email starts with {}.</p>",
+                        esc(&name)
+                    ));
+                    return Html(page("Users", None, &body, Some(&csrf))).into_response();
+                }
+                [one] => (one.id.clone(), one.user_name.clone()),
+                many => {
+                    body.push_str("<table id=\"matches\"><tr><th>userName</th><th>Email</th></tr>");
+                    for u in many {
+                        body.push_str(&format!(
+                            "<tr><td><a href=\"/console/users?q={}\">{}</a></td><td>{}</td></tr>",
+                            enc(&u.user_name),
+                            esc(&u.user_name),
+                            esc(u.email.as_deref().unwrap_or(""))
+                        ));
+                    }
+                    body.push_str("</table>");
+                    return Html(page("Users", None, &body, Some(&csrf))).into_response();
+                }
+            }
+        }
     };
     let key = JobKey::user(&state.admin.tenant, &id).to_string();
     let status = audit.status(key.clone()).await.ok().flatten();
+    let incident = api::active_incident(&state.admin, &key)
+        .await
+        .ok()
+        .flatten();
     let timeline = audit.timeline(key).await.unwrap_or_default();
     let (st, err, sid, updated) = status
         .map(|s| {
@@ -287,16 +263,28 @@ pub async fn users(
         });
     body.push_str(&format!(
         "<p>{} ({}): <strong id=\"state\" class=\"state-{st}\">{st}</strong> since {}; Splashtop id: {}</p>",
-        esc(&name),
+        esc(&user_name),
         esc(&id),
         esc(&updated),
         esc(&sid),
         st = esc(&st),
     ));
+    if let Some(i) = &incident {
+        body.push_str(&format!(
+            "<p class=\"msg err\" id=\"open-incident\"><a href=\"/console/incidents/{}\">Incident {}</a> ({}): \
+             <strong>{}</strong>: {} What to do: {}</p>",
+            i.id,
+            i.id,
+            esc(&i.state),
+            esc(&i.cause),
+            esc(&i.message),
+            esc(&i.what_to_do)
+        ));
+    }
     if !err.is_empty() {
         body.push_str(&format!(
             "<p>Last error: <span id=\"last-error\">{}</span></p>",
-            esc(&err)
+            esc(&splashsync_directory::audit::humane::detail(&err))
         ));
     }
     body.push_str(&timeline_table(&timeline));

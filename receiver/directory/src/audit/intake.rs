@@ -87,11 +87,14 @@ pub(crate) async fn insert_outcome(
         Some(format!("{http}{code}: {}", e.detail))
     };
     let (new_state, last_error) = match e.status {
-        OutcomeStatus::Applied => (state::APPLIED, None),
+        OutcomeStatus::Applied => {
+            super::incidents::on_applied(conn, e).await?;
+            (state::APPLIED, None)
+        }
         OutcomeStatus::Retrying => (state::RETRYING, error()),
         OutcomeStatus::DeadLettered => (state::DEAD_LETTERED, error()),
-        OutcomeStatus::SkippedStale => {
-            // A newer version was applied already; the state is that version's.
+        OutcomeStatus::SkippedStale | OutcomeStatus::Superseded => {
+            // A newer version was applied already (or is, right behind it); the state is that version's.
             if let Some(id) = &e.splashtop_id {
                 sqlx::query("UPDATE provisioning_status SET splashtop_id = ? WHERE key = ?")
                     .bind(id)
@@ -150,6 +153,7 @@ pub(crate) async fn insert_dead_letter(
     if inserted.rows_affected() == 0 {
         return Ok(false);
     }
+    super::incidents::on_dead_letter(conn, d, inserted.last_insert_rowid()).await?;
     if !d.key.is_empty() {
         let code = d
             .error_code

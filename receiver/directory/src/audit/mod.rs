@@ -10,7 +10,14 @@
 //! - [`intake`]: storing outcome events and dead letters, moving key states forward.
 //! - [`replay`]: building a replay job from the key's current directory state.
 //! - [`timeline`]: a key's timeline, merged from the outbox, the events and the dead letters.
+//! - [`incidents`]: incidents (one per failing key) opened, updated, resolved and reopened
+//!   by the intake, replayed and discarded by operators.
+//! - [`incident_read`]: incidents listed (filters, paging, total), shown, counted by cause;
+//!   the keys retrying now and the oldest waiting job.
 
+pub mod humane;
+pub mod incident_read;
+pub mod incidents;
 pub mod intake;
 pub mod replay;
 pub mod sqlite;
@@ -20,6 +27,10 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+pub use splashsync_protocol::admin::{
+    Attempt, CauseCount, DeadLetter, Incident, IncidentDetail, IncidentDiscarded, IncidentPage,
+    IncidentReplayed, RetryingKey, TimelineEntry, UserMatch,
+};
 use splashsync_protocol::events::OutcomeEvent;
 
 use crate::error::StoreError;
@@ -57,52 +68,6 @@ pub struct NewDeadLetter {
     pub payload: String,
 }
 
-/// A stored dead letter.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeadLetter {
-    /// Its id in the dead-letters table.
-    pub id: i64,
-    /// The job id.
-    pub job_id: String,
-    /// The tenant.
-    pub tenant: String,
-    /// The job key.
-    pub key: String,
-    /// `user` or `group`.
-    pub kind: String,
-    /// The key version the job carried.
-    pub version: i64,
-    /// Why it was dead-lettered.
-    pub reason: String,
-    /// Splashtop's HTTP status.
-    pub http_status: Option<i64>,
-    /// Splashtop's error code.
-    pub error_code: Option<String>,
-    /// Splashtop's answer or the error text.
-    pub error_body: String,
-    /// Attempts made.
-    pub attempts: i64,
-    /// First attempt.
-    pub first_attempt: Option<String>,
-    /// Last attempt.
-    pub last_attempt: Option<String>,
-    /// When the receiver took it from the queue.
-    pub received_at: String,
-    /// `open`, `replayed` or `discarded`.
-    pub state: String,
-    /// When it was replayed or discarded.
-    pub resolved_at: Option<String>,
-    /// The operator's note on discard.
-    pub note: Option<String>,
-    /// The job a replay wrote.
-    pub replay_job_id: Option<String>,
-    /// The SCIM call that caused the job (from the outbox).
-    pub origin: Option<String>,
-    /// The job body (on `show` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job: Option<serde_json::Value>,
-}
-
 /// Which dead letters to list or replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeadLetterFilter {
@@ -112,7 +77,7 @@ pub struct DeadLetterFilter {
     pub tenant: Option<String>,
     /// Exact key.
     pub key: Option<String>,
-    /// `open` (default), `replayed`, `discarded` or `all`.
+    /// `open` (default), `replayed`, `discarded`, `resolved` or `all`.
     pub state: Option<String>,
     /// Received at least this long ago.
     pub older_than: Option<Duration>,
@@ -120,51 +85,38 @@ pub struct DeadLetterFilter {
     pub newer_than: Option<Duration>,
     /// Most rows returned (default 100, at most 1000).
     pub limit: Option<u32>,
+    /// Rows skipped.
+    pub offset: Option<u32>,
 }
 
-/// One outcome event as stored: one attempt at a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Attempt {
-    /// The job.
-    pub job_id: String,
-    /// Attempt number.
-    pub attempt: i64,
-    /// When it ended.
-    pub at: String,
-    /// `applied`, `skipped_stale`, `retrying`, `dead_lettered`.
-    pub status: String,
-    /// What happened, or the error.
-    pub detail: String,
-    /// Splashtop's HTTP status.
-    pub http_status: Option<i64>,
-    /// Splashtop's error code.
-    pub error_code: Option<String>,
-    /// The worker.
-    pub worker: String,
-}
-
-/// One line of a key's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimelineEntry {
-    /// When.
-    pub at: String,
-    /// `asked`, `attempt`, `dead-lettered`, `replayed`, `discarded`, or `warning` (a
-    /// group member kept but not provisioned).
-    pub what: String,
-    /// The job concerned (empty for a warning).
-    pub job_id: String,
-    /// What was asked (the SCIM call), what Splashtop answered, or the operator's note.
-    pub detail: String,
-    /// The attempt's status, for `attempt` lines.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// Splashtop's HTTP status, when it answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<i64>,
+/// Which incidents to list, replay or discard (validated).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    /// `open` (default), `replaying`, `resolved`, `discarded`, `active` or `all`.
+    pub state: Option<String>,
+    /// Exact cause (Splashtop code or reason).
+    pub cause: Option<String>,
+    /// Prefix of the userName or email, case-insensitive.
+    pub person: Option<String>,
+    /// Prefix of a group's displayName: the group's incidents and its members'.
+    pub group: Option<String>,
+    /// `user`, `group` or `unknown`.
+    pub kind: Option<String>,
+    /// Exact key.
+    pub key: Option<String>,
+    /// First seen at least this long ago.
+    pub older_than: Option<Duration>,
+    /// Last seen at most this long ago.
+    pub newer_than: Option<Duration>,
+    /// Rows per page (default 100, at most 1000).
+    pub limit: Option<u32>,
+    /// Rows skipped.
+    pub offset: Option<u32>,
 }
 
 /// The outbox backlog.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OutboxStats {
     /// Jobs not yet confirmed by the broker.
     pub pending: i64,
@@ -176,6 +128,7 @@ pub struct OutboxStats {
 
 /// What a replay did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Replayed {
     /// The dead letter.
     pub id: i64,
@@ -215,10 +168,51 @@ pub trait AuditStore: Send + Sync + 'static {
         &self,
         user_name: String,
     ) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
+    /// The id of the group with this displayName (case-insensitive).
+    fn group_id_by_name(
+        &self,
+        display_name: String,
+    ) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
     /// The outbox backlog.
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>>;
     /// Open dead letters per reason.
     fn open_by_reason(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, StoreError>>;
+    /// How many dead letters match `filter` (paging ignored).
+    fn count_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+    ) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// One page of incidents matching `filter`, latest failure first, with the total.
+    fn incidents(&self, filter: IncidentFilter) -> BoxFuture<'_, Result<IncidentPage, StoreError>>;
+    /// One incident with its dead letters and its key's timeline.
+    fn incident(&self, id: i64) -> BoxFuture<'_, Result<Option<IncidentDetail>, StoreError>>;
+    /// Writes one fresh job with the key's current state for an open incident and marks
+    /// it and its open dead letters replayed.
+    fn replay_incident(
+        &self,
+        cx: WriteCtx,
+        id: i64,
+    ) -> BoxFuture<'_, Result<IncidentReplayed, StoreError>>;
+    /// Discards an open incident and its open dead letters with a note and who decided.
+    fn discard_incident(
+        &self,
+        id: i64,
+        note: String,
+        by: String,
+    ) -> BoxFuture<'_, Result<IncidentDiscarded, StoreError>>;
+    /// Open incidents per cause, most first.
+    fn open_incidents_by_cause(&self) -> BoxFuture<'_, Result<Vec<CauseCount>, StoreError>>;
+    /// Keys whose last attempt failed transiently (the worker retries them), latest first.
+    fn retrying_now(&self, limit: u32) -> BoxFuture<'_, Result<Vec<RetryingKey>, StoreError>>;
+    /// Age in seconds of the oldest job written but not yet finished (applied, skipped or
+    /// dead-lettered), among the latest jobs.
+    fn oldest_waiting_age(&self) -> BoxFuture<'_, Result<Option<f64>, StoreError>>;
+    /// Users whose userName or email starts with `prefix` (case-insensitive).
+    fn find_users(
+        &self,
+        prefix: String,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<UserMatch>, StoreError>>;
     /// Whether the store answers a query.
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }

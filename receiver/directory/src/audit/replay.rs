@@ -2,13 +2,14 @@
 //! state (docs/DESIGN.md, invariant 4), never the dead letter's stale body. The job goes into the outbox
 //! in the same transaction that marks the dead letter replayed, so the relay publishes
 //! it in commit order after any job already waiting for the key: per-key order is kept.
+//! An incident is replayed the same way, once, however many dead letters it holds.
 
 use splashsync_protocol::job::{GroupState, Job, JobMeta};
 use splashsync_protocol::{JobKey, KeyKind};
 use sqlx::{Row, SqliteConnection};
 
 use super::intake::{set_state, StateChange};
-use super::{now_fixed, state, Replayed};
+use super::{now_fixed, state, IncidentReplayed, Replayed};
 use crate::error::StoreError;
 use crate::model::WriteCtx;
 use crate::plan;
@@ -20,13 +21,14 @@ fn unreplayable(detail: impl Into<String>) -> StoreError {
     StoreError::Unreplayable(detail.into())
 }
 
-/// Replays dead letter `id` (runs inside the writer's transaction).
+/// Replays dead letter `id` (runs inside the writer's transaction); its incident, if still
+/// open, is then being replayed by the same job.
 pub(crate) async fn replay(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     id: i64,
 ) -> Result<Replayed, StoreError> {
-    let row = sqlx::query("SELECT key, state, payload FROM dead_letters WHERE id = ?")
+    let row = sqlx::query("SELECT key, state, payload, incident_id FROM dead_letters WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -34,25 +36,117 @@ pub(crate) async fn replay(
     let key: String = row.try_get("key")?;
     let current: String = row.try_get("state")?;
     let payload: String = row.try_get("payload")?;
+    let incident: Option<i64> = row.try_get("incident_id")?;
     if current != "open" {
         return Err(StoreError::AlreadyResolved { id, state: current });
     }
-    let parsed = JobKey::parse(&key).ok_or_else(|| {
+    let what = format!("dead letter {id}");
+    let (job_id, version) = fresh_job(conn, cx, &key, &what, &payload).await?;
+    mark_replayed(conn, "id = ?", id, &job_id).await?;
+    if let Some(incident) = incident {
+        mark_incident_replaying(conn, incident, &job_id).await?;
+    }
+    Ok(Replayed {
+        id,
+        job_id,
+        key,
+        version,
+    })
+}
+
+/// Replays incident `id`: one fresh job with its key's current state, whatever the number
+/// of dead letters under it; they are all marked replayed by that job.
+pub(crate) async fn replay_incident(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    id: i64,
+) -> Result<IncidentReplayed, StoreError> {
+    let key = super::incidents::active(conn, id).await?;
+    let payload: Option<String> = sqlx::query_scalar(
+        "SELECT payload FROM dead_letters WHERE incident_id = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let what = format!("incident {id}");
+    let (job_id, version) =
+        fresh_job(conn, cx, &key, &what, payload.as_deref().unwrap_or("")).await?;
+    let dead_letters =
+        mark_replayed(conn, "incident_id = ? AND state = 'open'", id, &job_id).await?;
+    mark_incident_replaying(conn, id, &job_id).await?;
+    Ok(IncidentReplayed {
+        incident: id,
+        key,
+        job_id,
+        version,
+        dead_letters,
+    })
+}
+
+async fn mark_replayed(
+    conn: &mut SqliteConnection,
+    which: &str,
+    id: i64,
+    job_id: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let sql = format!(
+        "UPDATE dead_letters SET state = 'replayed', resolved_at = ?, replay_job_id = ? WHERE {which} RETURNING id"
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(now_fixed())
+        .bind(job_id)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+async fn mark_incident_replaying(
+    conn: &mut SqliteConnection,
+    id: i64,
+    job_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE incidents SET state = 'replaying', replay_job_id = ?, replayed_at = ? \
+         WHERE id = ? AND state IN ('open', 'replaying')",
+    )
+    .bind(job_id)
+    .bind(now_fixed())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a fresh job for `key` with its current directory state (or "deleted", built
+/// from `payload`, when the key is gone) and marks the key pending; `what` names the dead
+/// letter or incident replayed, for the job's origin and errors.
+async fn fresh_job(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    key: &str,
+    what: &str,
+    payload: &str,
+) -> Result<(String, i64), StoreError> {
+    let parsed = JobKey::parse(key).ok_or_else(|| {
         unreplayable(format!(
-            "dead letter {id} has no usable job key ({key:?}); discard it instead"
+            "{what} has no usable job key ({key:?}); discard it instead"
         ))
     })?;
     let cx = WriteCtx {
         tenant: parsed.tenant().clone(),
-        origin: format!("replay of dead letter {id}"),
+        origin: format!("replay of {what}"),
         policy: cx.policy,
     };
-    let stale: Option<Job> = serde_json::from_str(&payload).ok();
+    let stale: Option<Job> = serde_json::from_str(payload).ok();
     let object_id = parsed.id();
-    if parsed.kind() == KeyKind::User {
+    if parsed.retired_account().is_some() {
+        // The retirement of an account its user left: still its desired state (should the
+        // user hold the account again, its newer incarnation supersedes this one).
+        gone(conn, &cx, &parsed, what, stale).await?;
+    } else if parsed.kind() == KeyKind::User {
         match load_user(conn, object_id).await? {
             Some(record) => current_job(conn, &cx, &record).await?,
-            None => gone(conn, &cx, &parsed, id, stale).await?,
+            None => gone(conn, &cx, &parsed, what, stale).await?,
         }
     } else {
         let group =
@@ -73,28 +167,20 @@ pub(crate) async fn replay(
                 let version: i64 = g.try_get("version")?;
                 insert_job(conn, &plan::group_job(&cx, state, version)).await?;
             }
-            None => gone(conn, &cx, &parsed, id, stale).await?,
+            None => gone(conn, &cx, &parsed, what, stale).await?,
         }
     }
     let fresh =
         sqlx::query("SELECT job_id, version FROM outbox WHERE key = ? ORDER BY seq DESC LIMIT 1")
-            .bind(&key)
+            .bind(key)
             .fetch_one(&mut *conn)
             .await?;
     let job_id: String = fresh.try_get("job_id")?;
     let version: i64 = fresh.try_get("version")?;
-    sqlx::query(
-        "UPDATE dead_letters SET state = 'replayed', resolved_at = ?, replay_job_id = ? WHERE id = ?",
-    )
-    .bind(now_fixed())
-    .bind(&job_id)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
     set_state(
         conn,
         StateChange {
-            key: &key,
+            key,
             tenant: parsed.tenant().as_str(),
             kind: parsed.kind().as_str(),
             state: state::PENDING,
@@ -104,12 +190,7 @@ pub(crate) async fn replay(
         },
     )
     .await?;
-    Ok(Replayed {
-        id,
-        job_id,
-        key,
-        version,
-    })
+    Ok((job_id, version))
 }
 
 /// The key is no longer in the directory: its current state is "deleted", at the key's
@@ -118,7 +199,7 @@ async fn gone(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     key: &JobKey,
-    id: i64,
+    what: &str,
     stale: Option<Job>,
 ) -> Result<(), StoreError> {
     let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM outbox WHERE key = ?")
@@ -135,7 +216,8 @@ async fn gone(
     let job = match stale {
         Some(Job::UserV1(mut j)) => {
             j.meta = meta(&j.meta);
-            j.state.deleted = true;
+            // A retirement stays a retirement (removed or deleted per the worker's mode).
+            j.state.deleted = key.retired_account().is_none();
             j.state.active = false;
             j.state.group = None;
             Job::UserV1(j)
@@ -147,7 +229,7 @@ async fn gone(
         }
         None => {
             return Err(unreplayable(format!(
-                "dead letter {id}: {key} is no longer in the directory and the dead letter's body is not a job; discard it instead"
+                "{what}: {key} is no longer in the directory and the dead letter's body is not a job; discard it instead"
             )))
         }
     };

@@ -6,10 +6,13 @@ use splashsync_protocol::events::OutcomeEvent;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::Row;
 
+use super::incident_read;
 use super::intake::{insert_dead_letter, insert_outcome};
 use super::{
-    fixed, now_fixed, Attempt, AuditStore, DeadLetter, DeadLetterFilter, NewDeadLetter,
-    OutboxStats, ProvisioningStatus, Replayed, TimelineEntry,
+    fixed, now_fixed, Attempt, AuditStore, CauseCount, DeadLetter, DeadLetterFilter,
+    IncidentDetail, IncidentDiscarded, IncidentFilter, IncidentPage, IncidentReplayed,
+    NewDeadLetter, OutboxStats, ProvisioningStatus, Replayed, RetryingKey, TimelineEntry,
+    UserMatch,
 };
 use crate::error::StoreError;
 use crate::model::WriteCtx;
@@ -34,7 +37,11 @@ impl SqliteAudit {
 
 const DL_COLUMNS: &str = "d.id, d.job_id, d.tenant, d.key, d.kind, d.version, d.reason, d.http_status, d.error_code, \
     d.error_body, d.attempts, d.first_attempt, d.last_attempt, d.received_at, d.state, d.resolved_at, d.note, \
-    d.replay_job_id, o.origin, d.payload";
+    d.replay_job_id, o.origin, d.payload, d.incident_id, i.name, i.email";
+
+/// Dead letters with the SCIM call that caused their job and their incident's names.
+const DL_FROM: &str = "FROM dead_letters d LEFT JOIN outbox o ON o.job_id = d.job_id \
+    LEFT JOIN incidents i ON i.id = d.incident_id";
 
 fn dead_letter_from_row(row: &SqliteRow, with_job: bool) -> Result<DeadLetter, StoreError> {
     let payload: String = row.try_get("payload")?;
@@ -58,6 +65,9 @@ fn dead_letter_from_row(row: &SqliteRow, with_job: bool) -> Result<DeadLetter, S
         note: row.try_get("note")?,
         replay_job_id: row.try_get("replay_job_id")?,
         origin: row.try_get("origin")?,
+        incident_id: row.try_get("incident_id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
         job: with_job
             .then(|| serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload))),
     })
@@ -100,13 +110,37 @@ fn filter_clause(f: &DeadLetterFilter) -> (String, Vec<String>) {
     }
 }
 
+/// The dead letters of incident `id`, newest first (the latest 500).
+async fn dead_letters_of_incident(
+    readers: &SqlitePool,
+    id: i64,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let sql = format!(
+        "SELECT {DL_COLUMNS} {DL_FROM} WHERE d.incident_id = ? ORDER BY d.id DESC LIMIT 500"
+    );
+    let rows = sqlx::query(&sql).bind(id).fetch_all(readers).await?;
+    rows.iter()
+        .map(|r| dead_letter_from_row(r, false))
+        .collect()
+}
+
 impl SqliteAudit {
+    async fn count(&self, filter: DeadLetterFilter) -> Result<i64, StoreError> {
+        let (clause, args) = filter_clause(&filter);
+        let sql = format!("SELECT COUNT(*) FROM dead_letters d {clause}");
+        let mut q = sqlx::query_scalar(&sql);
+        for a in &args {
+            q = q.bind(a);
+        }
+        Ok(q.fetch_one(&self.readers).await?)
+    }
+
     async fn list(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
         let (clause, args) = filter_clause(&filter);
         let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+        let offset = filter.offset.unwrap_or(0);
         let sql = format!(
-            "SELECT {DL_COLUMNS} FROM dead_letters d LEFT JOIN outbox o ON o.job_id = d.job_id \
-             {clause} ORDER BY d.id DESC LIMIT {limit}"
+            "SELECT {DL_COLUMNS} {DL_FROM} {clause} ORDER BY d.id DESC LIMIT {limit} OFFSET {offset}"
         );
         let mut q = sqlx::query(&sql);
         for a in &args {
@@ -147,9 +181,7 @@ impl AuditStore for SqliteAudit {
 
     fn dead_letter(&self, id: i64) -> BoxFuture<'_, Result<Option<DeadLetter>, StoreError>> {
         Box::pin(async move {
-            let sql = format!(
-                "SELECT {DL_COLUMNS} FROM dead_letters d LEFT JOIN outbox o ON o.job_id = d.job_id WHERE d.id = ?"
-            );
+            let sql = format!("SELECT {DL_COLUMNS} {DL_FROM} WHERE d.id = ?");
             let row = sqlx::query(&sql)
                 .bind(id)
                 .fetch_optional(&self.readers)
@@ -174,7 +206,7 @@ impl AuditStore for SqliteAudit {
                         attempt: r.try_get("attempt")?,
                         at: r.try_get("at")?,
                         status: r.try_get("status")?,
-                        detail: r.try_get("detail")?,
+                        detail: super::humane::detail(&r.try_get::<String, _>("detail")?),
                         http_status: r.try_get("http_status")?,
                         error_code: r.try_get("error_code")?,
                         worker: r.try_get("worker")?,
@@ -243,6 +275,20 @@ impl AuditStore for SqliteAudit {
         })
     }
 
+    fn group_id_by_name(
+        &self,
+        display_name: String,
+    ) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            Ok(
+                sqlx::query_scalar("SELECT id FROM groups WHERE display_name_key = ?")
+                    .bind(display_name.to_lowercase())
+                    .fetch_optional(&self.readers)
+                    .await?,
+            )
+        })
+    }
+
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
         Box::pin(async move {
             let pending: i64 =
@@ -289,6 +335,73 @@ impl AuditStore for SqliteAudit {
                 .map(|r| Ok((r.try_get("reason")?, r.try_get("n")?)))
                 .collect()
         })
+    }
+
+    fn count_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+    ) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(self.count(filter))
+    }
+
+    fn incidents(&self, filter: IncidentFilter) -> BoxFuture<'_, Result<IncidentPage, StoreError>> {
+        Box::pin(async move { incident_read::list(&self.readers, &filter).await })
+    }
+
+    fn incident(&self, id: i64) -> BoxFuture<'_, Result<Option<IncidentDetail>, StoreError>> {
+        Box::pin(async move {
+            let Some(incident) = incident_read::one(&self.readers, id).await? else {
+                return Ok(None);
+            };
+            let dead_letters = dead_letters_of_incident(&self.readers, id).await?;
+            let timeline = super::timeline::timeline(&self.readers, &incident.key).await?;
+            Ok(Some(IncidentDetail {
+                incident,
+                dead_letters,
+                timeline,
+            }))
+        })
+    }
+
+    fn replay_incident(
+        &self,
+        cx: WriteCtx,
+        id: i64,
+    ) -> BoxFuture<'_, Result<IncidentReplayed, StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { super::replay::replay_incident(conn, &cx, id).await })
+        })))
+    }
+
+    fn discard_incident(
+        &self,
+        id: i64,
+        note: String,
+        by: String,
+    ) -> BoxFuture<'_, Result<IncidentDiscarded, StoreError>> {
+        Box::pin(self.writer.write(Box::new(move |conn| {
+            Box::pin(async move { super::incidents::discard(conn, id, note, by).await })
+        })))
+    }
+
+    fn open_incidents_by_cause(&self) -> BoxFuture<'_, Result<Vec<CauseCount>, StoreError>> {
+        Box::pin(incident_read::by_cause(&self.readers))
+    }
+
+    fn retrying_now(&self, limit: u32) -> BoxFuture<'_, Result<Vec<RetryingKey>, StoreError>> {
+        Box::pin(incident_read::retrying(&self.readers, limit))
+    }
+
+    fn oldest_waiting_age(&self) -> BoxFuture<'_, Result<Option<f64>, StoreError>> {
+        Box::pin(incident_read::oldest_waiting(&self.readers))
+    }
+
+    fn find_users(
+        &self,
+        prefix: String,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<UserMatch>, StoreError>> {
+        Box::pin(async move { incident_read::find_users(&self.readers, &prefix, limit).await })
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -4,9 +4,11 @@
 //!
 //! # Layout
 //! - [`user`]: a user record's desired state and the user jobs that carry it.
+//! - [`rename`]: userName changes under the rename policy, and the two jobs of a reinvite.
 //! - [`group`]: group jobs, and what a group write changes (members, name, former names).
 
 pub mod group;
+pub mod rename;
 pub mod user;
 
 use std::collections::HashSet;
@@ -18,6 +20,7 @@ use splashsync_scim::now_rfc3339;
 use crate::model::WriteCtx;
 
 pub use group::{group_job, group_update, groups_after, unresolved_warning, GroupUpdate};
+pub use rename::{account_change, admit_user_name, reinvite_jobs, AccountChange};
 pub use user::{account_email, desired_state, user_job, user_jobs, AccountSource};
 
 /// The fields every job of a write carries: a fresh, time-ordered job id, the write's

@@ -90,32 +90,43 @@ pub fn desired_state(record: &UserRecord, group: Option<GroupRef>) -> UserState 
         group,
         sso_name: str_at(obj, &[schema::SPLASHTOP_USER, "ssoName"]).map(str::to_string),
         deleted: false,
+        incarnation: None,
     }
 }
 
 /// The job carrying `record`'s desired state in `group`, at the record's version
-/// (`deleted`: the user is gone from the directory, and from Splashtop too).
-pub fn user_job(cx: &WriteCtx, record: &UserRecord, group: Option<GroupRef>, deleted: bool) -> Job {
+/// (`deleted`: the user is gone from the directory, and from Splashtop too), under the
+/// account incarnation minted when a userName change gave it its account (`None`: it has
+/// held it since its create).
+pub fn user_job(
+    cx: &WriteCtx,
+    record: &UserRecord,
+    group: Option<GroupRef>,
+    deleted: bool,
+    incarnation: Option<String>,
+) -> Job {
     let mut state = desired_state(record, group);
     state.deleted = deleted;
+    state.incarnation = incarnation;
     Job::UserV1(UserJob {
         meta: meta(cx, JobKey::user(&cx.tenant, &record.id), record.version),
         state,
     })
 }
 
-/// One job per record, in order, each in its Splashtop group from `groups` (by user id;
-/// none when absent).
+/// One job per record, in order, each in its Splashtop group from `groups` and under its
+/// account incarnation from `incarnations` (by user id; none when absent).
 pub fn user_jobs(
     cx: &WriteCtx,
     records: &[UserRecord],
     mut groups: HashMap<String, GroupRef>,
+    mut incarnations: HashMap<String, String>,
 ) -> Vec<Job> {
     records
         .iter()
         .map(|record| {
             let group = groups.remove(&record.id);
-            user_job(cx, record, group, false)
+            user_job(cx, record, group, false, incarnations.remove(&record.id))
         })
         .collect()
 }
@@ -175,7 +186,7 @@ mod tests {
             .iter()
             .map(|r| (r.id.clone(), sales.clone()))
             .collect();
-        let jobs = user_jobs(&cx, &records, groups);
+        let jobs = user_jobs(&cx, &records, groups, HashMap::new());
         assert_eq!(jobs.len(), 5);
         for (job, record) in jobs.iter().zip(&records) {
             let Job::UserV1(j) = job else {
@@ -186,6 +197,7 @@ mod tests {
             assert_eq!(j.meta.origin, cx.origin);
             assert_eq!(j.state.group.as_ref(), Some(&sales));
             assert_eq!(j.state.email, record.user_name);
+            assert_eq!(j.state.account_incarnation(), record.id);
             assert!(!j.state.deleted);
         }
         let ids: std::collections::HashSet<_> = jobs.iter().map(|j| &j.meta().job_id).collect();
@@ -196,15 +208,21 @@ mod tests {
     fn a_user_without_a_group_or_deleted_says_so() {
         let cx = crate::plan::tests::cx();
         let r = record("u1", "a@x.com", 3);
-        let Job::UserV1(j) = user_jobs(&cx, std::slice::from_ref(&r), HashMap::new()).remove(0)
-        else {
+        let Job::UserV1(j) = user_jobs(
+            &cx,
+            std::slice::from_ref(&r),
+            HashMap::new(),
+            HashMap::new(),
+        )
+        .remove(0) else {
             panic!("a user job")
         };
         assert_eq!(j.state.group, None);
-        let Job::UserV1(gone) = user_job(&cx, &r, None, true) else {
+        let Job::UserV1(gone) = user_job(&cx, &r, None, true, Some("u9".into())) else {
             panic!("a user job")
         };
         assert!(gone.state.deleted);
         assert_eq!(gone.meta.version, 3);
+        assert_eq!(gone.state.account_incarnation(), "u9");
     }
 }

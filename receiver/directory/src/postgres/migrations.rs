@@ -6,9 +6,10 @@
 use sqlx::{Connection, PgConnection};
 
 /// (version, SQL) pairs; append only once released, never edit an applied one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE users (
     row            BIGSERIAL PRIMARY KEY,          -- creation order, for stable paging
     id             TEXT NOT NULL UNIQUE,
@@ -130,7 +131,74 @@ CREATE TABLE provisioning_status (
     updated       TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        // SQLite's migration 5: the incarnation under which a renamed user holds its
+        // Splashtop account (NULL: since its create).
+        "ALTER TABLE users ADD COLUMN incarnation TEXT;",
+    ),
+    (
+        3,
+        // SQLite's migration 6: incidents, one per key that failed (a new database has no
+        // dead letters to backfill from; one migrated from 2 files its open ones below).
+        r#"
+CREATE TABLE incidents (
+    id               BIGSERIAL PRIMARY KEY,
+    tenant           TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    object_id        TEXT NOT NULL,
+    name             TEXT,
+    email            TEXT,
+    state            TEXT NOT NULL DEFAULT 'open',
+    cause            TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    error_code       TEXT,
+    http_status      BIGINT,
+    message          TEXT NOT NULL,
+    first_seen       TEXT NOT NULL,
+    last_seen        TEXT NOT NULL,
+    attempts         BIGINT NOT NULL,
+    dead_letters     BIGINT NOT NULL,
+    last_job_id      TEXT NOT NULL,
+    last_version     BIGINT NOT NULL,
+    reopened         BIGINT NOT NULL DEFAULT 0,
+    closed_at        TEXT,
+    resolved_by_job  TEXT,
+    replay_job_id    TEXT,
+    replayed_at      TEXT,
+    note             TEXT,
+    discarded_by     TEXT
+);
+CREATE UNIQUE INDEX incidents_active_key ON incidents(key) WHERE state IN ('open', 'replaying');
+CREATE INDEX incidents_state ON incidents(state, last_seen);
+CREATE INDEX incidents_key ON incidents(key, id);
+ALTER TABLE dead_letters ADD COLUMN incident_id BIGINT REFERENCES incidents(id);
+CREATE INDEX dead_letters_incident ON dead_letters(incident_id);
+INSERT INTO incidents (tenant, key, kind, object_id, name, email, state, cause, reason, error_code,
+    http_status, message, first_seen, last_seen, attempts, dead_letters, last_job_id, last_version)
+SELECT d.tenant,
+       CASE WHEN d.key = '' THEN 'unknown/' || d.job_id ELSE d.key END,
+       d.kind,
+       CASE WHEN d.key = '' THEN d.job_id ELSE split_part(d.key, '/', 3) END,
+       NULL, NULL, 'open',
+       COALESCE(NULLIF(d.error_code, ''), d.reason), d.reason, d.error_code, d.http_status, d.error_body,
+       (SELECT MIN(x.received_at) FROM dead_letters x WHERE x.key = d.key AND x.state = 'open'),
+       d.received_at,
+       (SELECT SUM(x.attempts) FROM dead_letters x WHERE x.key = d.key AND x.state = 'open'),
+       (SELECT COUNT(*) FROM dead_letters x WHERE x.key = d.key AND x.state = 'open'),
+       d.job_id, d.version
+FROM dead_letters d
+WHERE d.state = 'open'
+  AND (d.key = '' OR d.id = (SELECT MAX(y.id) FROM dead_letters y WHERE y.key = d.key AND y.state = 'open'));
+UPDATE dead_letters SET incident_id = (
+    SELECT i.id FROM incidents i
+    WHERE i.key = CASE WHEN dead_letters.key = '' THEN 'unknown/' || dead_letters.job_id ELSE dead_letters.key END)
+WHERE state = 'open';
+"#,
+    ),
+];
 
 /// The advisory lock migrations run under (another one than the relay lease's).
 const MIGRATION_LOCK: i64 = 0x5350_4d49_4752; // "SPMIGR"

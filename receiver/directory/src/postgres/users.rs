@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use splashsync_protocol::job::GroupRef;
 use splashsync_scim::now_rfc3339;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::memberships::effective_groups;
 use super::outbox::{insert_job, insert_jobs, JobRow};
@@ -22,21 +22,40 @@ fn taken(user_name: &str) -> StoreError {
     StoreError::UserNameTaken(user_name.to_string())
 }
 
+/// The incarnation under which user `id` holds its account (`None`: since its create).
+async fn incarnation(conn: &mut PgConnection, id: &str) -> Result<Option<String>, StoreError> {
+    let held: Option<Option<String>> =
+        sqlx::query_scalar("SELECT incarnation FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(held.flatten())
+}
+
+/// The Splashtop group of a user, read from the memberships.
+async fn group_of(
+    conn: &mut PgConnection,
+    cx: &WriteCtx,
+    id: &str,
+) -> Result<Option<GroupRef>, StoreError> {
+    let ids = [id.to_string()];
+    Ok(effective_groups(conn, &ids, cx.policy).await?.remove(id))
+}
+
+/// Writes the job carrying `record`'s desired state under the incarnation it `held` its
+/// account by, its Splashtop group read from the memberships (none once deleted).
 async fn write_job(
     conn: &mut PgConnection,
     cx: &WriteCtx,
     record: &UserRecord,
     deleted: bool,
+    held: Option<String>,
 ) -> Result<(), StoreError> {
-    let group = if deleted {
-        None
-    } else {
-        let ids = std::slice::from_ref(&record.id);
-        effective_groups(conn, ids, cx.policy)
-            .await?
-            .remove(&record.id)
+    let group = match deleted {
+        true => None,
+        false => group_of(conn, cx, &record.id).await?,
     };
-    insert_job(conn, &plan::user_job(cx, record, group, deleted)).await
+    insert_job(conn, &plan::user_job(cx, record, group, deleted, held)).await
 }
 
 /// The job of a user as the directory holds it now (a dead letter's replay).
@@ -45,7 +64,8 @@ pub(crate) async fn current_job(
     cx: &WriteCtx,
     record: &UserRecord,
 ) -> Result<(), StoreError> {
-    write_job(conn, cx, record, false).await
+    let held = incarnation(conn, &record.id).await?;
+    write_job(conn, cx, record, false, held).await
 }
 
 /// Bumps the versions of users whose desired state changed through a group write and
@@ -62,18 +82,25 @@ pub(crate) async fn touch(
     }
     let rows = sqlx::query(
         "WITH t AS (UPDATE users SET version = version + 1, last_modified = $1 WHERE id = ANY($2) \
-         RETURNING row, id, user_name, resource::text AS resource, version, created, last_modified) \
-         SELECT id, user_name, resource, version, created, last_modified FROM t ORDER BY row",
+         RETURNING row, id, user_name, resource::text AS resource, version, created, last_modified, \
+         incarnation) \
+         SELECT id, user_name, resource, version, created, last_modified, incarnation FROM t ORDER BY row",
     )
     .bind(now_rfc3339())
     .bind(user_ids)
     .fetch_all(&mut *conn)
     .await?;
+    let mut incarnations = HashMap::new();
+    for row in &rows {
+        if let Some(held) = row.try_get::<Option<String>, _>("incarnation")? {
+            incarnations.insert(row.try_get::<String, _>("id")?, held);
+        }
+    }
     let records = rows
         .iter()
         .map(user_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    insert_jobs(conn, &plan::user_jobs(cx, &records, groups)).await?;
+    insert_jobs(conn, &plan::user_jobs(cx, &records, groups, incarnations)).await?;
     Ok(records)
 }
 
@@ -88,7 +115,7 @@ pub(crate) async fn create(
 ) -> Result<UserRecord, StoreError> {
     let (external_id, display_name) = user_columns_of(&record.resource);
     // A new user is in no group yet: no membership lookup.
-    let job = JobRow::of(&plan::user_job(cx, &record, None, false))?;
+    let job = JobRow::of(&plan::user_job(cx, &record, None, false, None))?;
     let inserted = sqlx::query(
         "WITH u AS (INSERT INTO users (id, user_name, user_name_key, external_id, display_name, resource, \
          version, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)) \
@@ -137,6 +164,11 @@ pub(crate) async fn update(
     if resource == current.resource {
         return Ok(current);
     }
+    // The user as it was, for an account change: the old account and its names.
+    let before = UserRecord {
+        groups: Vec::new(),
+        ..current.clone()
+    };
     let user_name = resource
         .get("userName")
         .and_then(Value::as_str)
@@ -171,8 +203,37 @@ pub(crate) async fn update(
         Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
         other => other?,
     };
-    write_job(conn, cx, &record, false).await?;
+    let held = incarnation(conn, &record.id).await?;
+    if plan::account_change(&before, &record).is_some() {
+        reinvite(conn, cx, &before, &record, held).await?;
+    } else {
+        write_job(conn, cx, &record, false, held).await?;
+    }
     Ok(record)
+}
+
+/// A change of the user's Splashtop account (only the rename policy `reinvite` lets one
+/// through): the user takes the new account as a new incarnation, minted now and kept,
+/// and two jobs go out in this transaction: the invite of the new account and the
+/// retirement of the old one (docs/DESIGN.md, invariant 5).
+async fn reinvite(
+    conn: &mut PgConnection,
+    cx: &WriteCtx,
+    current: &UserRecord,
+    record: &UserRecord,
+    held: Option<String>,
+) -> Result<(), StoreError> {
+    let minted = uuid::Uuid::now_v7().to_string();
+    sqlx::query("UPDATE users SET incarnation = $1 WHERE id = $2")
+        .bind(&minted)
+        .bind(&record.id)
+        .execute(&mut *conn)
+        .await?;
+    let group = group_of(conn, cx, &record.id).await?;
+    if let Some(jobs) = plan::reinvite_jobs(cx, current, record, group, held, minted) {
+        insert_jobs(conn, &jobs).await?;
+    }
+    Ok(())
 }
 
 /// Deletes a user (its memberships go with it) and writes its `deleted` job.
@@ -186,10 +247,11 @@ pub(crate) async fn delete(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("User {id:?}")))?;
     check_version(if_match, current.version)?;
+    let held = incarnation(conn, id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     current.version += 1;
-    write_job(conn, cx, &current, true).await
+    write_job(conn, cx, &current, true, held).await
 }

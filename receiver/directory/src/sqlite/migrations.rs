@@ -152,6 +152,92 @@ CREATE INDEX IF NOT EXISTS unresolved_members_seq ON unresolved_members(seq);
 CREATE INDEX IF NOT EXISTS memberships_seq ON memberships(seq);
 "#,
     ),
+    (
+        5,
+        r#"
+-- The incarnation under which a user holds its Splashtop account: a UUIDv7 minted when a
+-- userName change moved it to a new account (rename policy `reinvite`); NULL while it holds
+-- the account it was created with (its id stands for it). Workers compare incarnations so
+-- that a job of an earlier holder of an account never acts on it after a later one's.
+ALTER TABLE users ADD COLUMN incarnation TEXT;
+"#,
+    ),
+    (
+        6,
+        r#"
+-- Incidents: one per key that failed, with its current cause (the latest failure), so that
+-- operators handle people and groups, not attempts. At most one is active (open or being
+-- replayed) per key; it resolves itself when a later job for the key is applied.
+CREATE TABLE incidents (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant           TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    object_id        TEXT NOT NULL,
+    name             TEXT,                         -- userName or group displayName
+    email            TEXT,
+    state            TEXT NOT NULL DEFAULT 'open', -- open | replaying | resolved | discarded
+    cause            TEXT NOT NULL,                -- Splashtop code, else the reason
+    reason           TEXT NOT NULL,
+    error_code       TEXT,
+    http_status      INTEGER,
+    message          TEXT NOT NULL,
+    first_seen       TEXT NOT NULL,
+    last_seen        TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    dead_letters     INTEGER NOT NULL,
+    last_job_id      TEXT NOT NULL,
+    last_version     INTEGER NOT NULL,
+    reopened         INTEGER NOT NULL DEFAULT 0,
+    closed_at        TEXT,
+    resolved_by_job  TEXT,
+    replay_job_id    TEXT,
+    replayed_at      TEXT,
+    note             TEXT,
+    discarded_by     TEXT
+);
+CREATE UNIQUE INDEX incidents_active_key ON incidents(key) WHERE state IN ('open', 'replaying');
+CREATE INDEX incidents_state ON incidents(state, last_seen);
+CREATE INDEX incidents_key ON incidents(key, id);
+ALTER TABLE dead_letters ADD COLUMN incident_id INTEGER REFERENCES incidents(id);
+CREATE INDEX dead_letters_incident ON dead_letters(incident_id);
+-- Backfill: one open incident per key from the open dead letters, its cause the latest.
+INSERT INTO incidents (tenant, key, kind, object_id, name, email, state, cause, reason, error_code,
+    http_status, message, first_seen, last_seen, attempts, dead_letters, last_job_id, last_version)
+SELECT d.tenant,
+       CASE WHEN d.key = '' THEN 'unknown/' || d.job_id ELSE d.key END,
+       d.kind,
+       CASE WHEN d.key = '' THEN d.job_id ELSE substr(d.key, instr(substr(d.key, instr(d.key, '/') + 1), '/') + instr(d.key, '/') + 1) END,
+       CASE WHEN json_valid(d.payload) THEN COALESCE(json_extract(d.payload, '$.state.user_name'), json_extract(d.payload, '$.state.display_name')) END,
+       CASE WHEN json_valid(d.payload) THEN json_extract(d.payload, '$.state.email') END,
+       'open',
+       COALESCE(NULLIF(d.error_code, ''), d.reason), d.reason, d.error_code, d.http_status, d.error_body,
+       (SELECT MIN(x.received_at) FROM dead_letters x WHERE x.key = d.key AND x.state = 'open'),
+       d.received_at,
+       (SELECT SUM(x.attempts) FROM dead_letters x WHERE x.key = d.key AND x.state = 'open'),
+       (SELECT COUNT(*) FROM dead_letters x WHERE x.key = d.key AND x.state = 'open'),
+       d.job_id, d.version
+FROM dead_letters d
+WHERE d.state = 'open'
+  AND (d.key = '' OR d.id = (SELECT MAX(y.id) FROM dead_letters y WHERE y.key = d.key AND y.state = 'open'));
+UPDATE dead_letters SET incident_id = (
+    SELECT i.id FROM incidents i
+    WHERE i.key = CASE WHEN dead_letters.key = '' THEN 'unknown/' || dead_letters.job_id ELSE dead_letters.key END)
+WHERE state = 'open';
+-- Keys applied since at the failed version or later were fixed: resolved, by the job that did it.
+UPDATE incidents SET state = 'resolved',
+    closed_at = (SELECT p.updated FROM provisioning_status p WHERE p.key = incidents.key),
+    resolved_by_job = (SELECT e.job_id FROM audit_events e WHERE e.key = incidents.key
+                       AND e.status = 'applied' ORDER BY e.version DESC, e.at DESC LIMIT 1)
+WHERE EXISTS (SELECT 1 FROM provisioning_status p WHERE p.key = incidents.key
+              AND p.state = 'applied' AND p.version >= incidents.last_version);
+UPDATE dead_letters SET state = 'resolved',
+    resolved_at = (SELECT i.closed_at FROM incidents i WHERE i.id = dead_letters.incident_id)
+WHERE state = 'open'
+  AND incident_id IN (SELECT id FROM incidents WHERE state = 'resolved');
+"#,
+    ),
+    (7, super::reconcile_runs::MIGRATION),
 ];
 
 /// Applies every migration newer than the database's version.

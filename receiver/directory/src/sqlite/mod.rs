@@ -10,12 +10,14 @@
 //! - [`writer`]: the single writer that batches concurrent writes into group commits,
 //!   light writes ahead of the heavy group writes queued before them.
 //! - [`migrations`]: schema migrations run at start-up.
+//! - [`reconcile_runs`]: the schema of drift reconciliation's runs.
 
 pub(crate) mod groups;
 pub(crate) mod memberships;
 pub(crate) mod migrations;
 pub(crate) mod outbox;
 pub(crate) mod read;
+pub(crate) mod reconcile_runs;
 pub(crate) mod status;
 pub(crate) mod users;
 pub(crate) mod writer;

@@ -20,23 +20,40 @@ fn taken(user_name: &str) -> StoreError {
     StoreError::UserNameTaken(user_name.to_string())
 }
 
-/// Writes the job carrying `record`'s desired state, its Splashtop group read from the
-/// memberships (none once deleted).
+/// The incarnation under which user `id` holds its account (`None`: since its create).
+async fn incarnation(conn: &mut SqliteConnection, id: &str) -> Result<Option<String>, StoreError> {
+    let held: Option<Option<String>> =
+        sqlx::query_scalar("SELECT incarnation FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(held.flatten())
+}
+
+/// The Splashtop group of a user, read from the memberships.
+async fn group_of(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    id: &str,
+) -> Result<Option<GroupRef>, StoreError> {
+    let ids = [id.to_string()];
+    Ok(effective_groups(conn, &ids, cx.policy).await?.remove(id))
+}
+
+/// Writes the job carrying `record`'s desired state under the incarnation it `held` its
+/// account by, its Splashtop group read from the memberships (none once deleted).
 async fn write_job(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     record: &UserRecord,
     deleted: bool,
+    held: Option<String>,
 ) -> Result<(), StoreError> {
-    let group = if deleted {
-        None
-    } else {
-        let ids = std::slice::from_ref(&record.id);
-        effective_groups(conn, ids, cx.policy)
-            .await?
-            .remove(&record.id)
+    let group = match deleted {
+        true => None,
+        false => group_of(conn, cx, &record.id).await?,
     };
-    insert_job(conn, &plan::user_job(cx, record, group, deleted)).await
+    insert_job(conn, &plan::user_job(cx, record, group, deleted, held)).await
 }
 
 /// The job of a user as the directory holds it now (a dead letter's replay).
@@ -45,7 +62,8 @@ pub(crate) async fn current_job(
     cx: &WriteCtx,
     record: &UserRecord,
 ) -> Result<(), StoreError> {
-    write_job(conn, cx, record, false).await
+    let held = incarnation(conn, &record.id).await?;
+    write_job(conn, cx, record, false, held).await
 }
 
 /// Bumps the versions of users whose desired state changed through a group write and
@@ -71,17 +89,22 @@ pub(crate) async fn touch(
     .await?;
     // One row holding them all: rows cross the driver one by one, at a cost per row.
     let all: Option<String> = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(id, user_name, json(resource), version, created, last_modified)) \
+        "SELECT json_group_array(json_array(id, user_name, json(resource), version, created, last_modified, incarnation)) \
          FROM users WHERE id IN (SELECT value FROM json_each(?))",
     )
     .bind(&list)
     .fetch_one(&mut *conn)
     .await?;
-    let records: Vec<UserRecord> =
-        decode_rows::<(String, String, Value, i64, String, String)>(all)?
-            .into_iter()
-            .map(
-                |(id, user_name, resource, version, created, last_modified)| UserRecord {
+    type Row = (String, String, Value, i64, String, String, Option<String>);
+    let mut incarnations = HashMap::new();
+    let records: Vec<UserRecord> = decode_rows::<Row>(all)?
+        .into_iter()
+        .map(
+            |(id, user_name, resource, version, created, last_modified, held)| {
+                if let Some(held) = held {
+                    incarnations.insert(id.clone(), held);
+                }
+                UserRecord {
                     id,
                     user_name,
                     resource,
@@ -90,10 +113,11 @@ pub(crate) async fn touch(
                     last_modified,
                     groups: Vec::new(),
                     provisioning: None,
-                },
-            )
-            .collect();
-    insert_jobs(conn, &plan::user_jobs(cx, &records, groups)).await?;
+                }
+            },
+        )
+        .collect();
+    insert_jobs(conn, &plan::user_jobs(cx, &records, groups, incarnations)).await?;
     Ok(records)
 }
 
@@ -124,7 +148,7 @@ pub(crate) async fn create(
         other => other?,
     };
     // A new user is in no group yet: no membership lookup on the create hot path.
-    insert_job(conn, &plan::user_job(cx, &record, None, false)).await?;
+    insert_job(conn, &plan::user_job(cx, &record, None, false, None)).await?;
     Ok(record)
 }
 
@@ -145,6 +169,11 @@ pub(crate) async fn update(
         // Nothing changed: no new version, no job (Okta re-sends whole profiles often).
         return Ok(current);
     }
+    // The user as it was, for an account change: the old account and its names.
+    let before = UserRecord {
+        groups: Vec::new(),
+        ..current.clone()
+    };
     let user_name = resource
         .get("userName")
         .and_then(Value::as_str)
@@ -179,8 +208,37 @@ pub(crate) async fn update(
         Err(e) if is_unique_violation(&e) => return Err(taken(&record.user_name)),
         other => other?,
     };
-    write_job(conn, cx, &record, false).await?;
+    let held = incarnation(conn, &record.id).await?;
+    if plan::account_change(&before, &record).is_some() {
+        reinvite(conn, cx, &before, &record, held).await?;
+    } else {
+        write_job(conn, cx, &record, false, held).await?;
+    }
     Ok(record)
+}
+
+/// A change of the user's Splashtop account (only the rename policy `reinvite` lets one
+/// through): the user takes the new account as a new incarnation, minted now and kept,
+/// and two jobs go out in this transaction: the invite of the new account and the
+/// retirement of the old one (docs/DESIGN.md, invariant 5).
+async fn reinvite(
+    conn: &mut SqliteConnection,
+    cx: &WriteCtx,
+    current: &UserRecord,
+    record: &UserRecord,
+    held: Option<String>,
+) -> Result<(), StoreError> {
+    let minted = uuid::Uuid::now_v7().to_string();
+    sqlx::query("UPDATE users SET incarnation = ? WHERE id = ?")
+        .bind(&minted)
+        .bind(&record.id)
+        .execute(&mut *conn)
+        .await?;
+    let group = group_of(conn, cx, &record.id).await?;
+    if let Some(jobs) = plan::reinvite_jobs(cx, current, record, group, held, minted) {
+        insert_jobs(conn, &jobs).await?;
+    }
+    Ok(())
 }
 
 /// Deletes a user (its memberships go with it) and writes its `deleted` job.
@@ -194,10 +252,11 @@ pub(crate) async fn delete(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("User {id:?}")))?;
     check_version(if_match, current.version)?;
+    let held = incarnation(conn, id).await?;
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     current.version += 1;
-    write_job(conn, cx, &current, true).await
+    write_job(conn, cx, &current, true, held).await
 }

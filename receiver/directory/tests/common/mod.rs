@@ -156,12 +156,27 @@ pub fn group(id: &str, name: &str) -> GroupRecord {
 impl Store {
     /// Every unsent job, in commit order.
     pub async fn jobs(&self) -> Vec<Job> {
-        self.directory
-            .pending_jobs(100_000)
-            .await
-            .unwrap()
+        let payloads: Vec<String> = match self.engine {
+            Engine::Sqlite => self
+                .directory
+                .pending_jobs(100_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|j| j.payload)
+                .collect(),
+            // The outbox itself: pending_jobs answers only once this directory holds the
+            // outbox lease, which a fresh directory takes in the background.
+            Engine::Postgres => self
+                .strings("SELECT payload FROM outbox WHERE sent_at IS NULL ORDER BY seq")
+                .await
+                .into_iter()
+                .map(|mut row| row.remove(0))
+                .collect(),
+        };
+        payloads
             .iter()
-            .map(|j| serde_json::from_str(&j.payload).unwrap())
+            .map(|p| serde_json::from_str(p).unwrap())
             .collect()
     }
 

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use splashsync_scim::schema::{self, Mutability, Resource, SchemaDef};
 use splashsync_scim::{ListResponse, ScimError};
 
+use splashsync_directory::model::RenamePolicy;
+
 use super::response::scim_json;
 use super::AppState;
 
@@ -102,26 +104,38 @@ pub async fn get_resource_type(
 }
 
 /// Every schema served (RFC 7643 §7, §8.7.1 text with its descriptions), each with its
-/// `meta`.
-fn schemas(base: &str) -> Vec<Value> {
+/// `meta`, userName's mutability per the rename policy.
+fn schemas(base: &str, rename: RenamePolicy) -> Vec<Value> {
     schema::all()
         .iter()
-        .map(|def| schema_json(def, base))
+        .map(|def| schema_json(def, base, rename))
         .collect()
 }
 
-/// One schema's representation. The core User schema declares `userName` immutable: it
-/// is the user's Splashtop account, which Splashtop cannot rename, and a change is
-/// refused with 400 `mutability` (RFC 7644 §3.5.1).
-fn schema_json(def: &SchemaDef, base: &str) -> Value {
+/// One schema's representation. The core User schema's `userName` is the user's Splashtop
+/// account, which Splashtop cannot rename: under the rename policy `reject` it is
+/// declared immutable and a change is refused with 400 `mutability` (RFC 7644 §3.5.1);
+/// under `reinvite` it stays readWrite and a change re-invites the user.
+fn schema_json(def: &SchemaDef, base: &str, rename: RenamePolicy) -> Value {
     let mut def = def.clone();
     if def.id == schema::USER {
         if let Some(user_name) = def.attributes.iter_mut().find(|a| a.name == "userName") {
-            user_name.mutability = Mutability::Immutable;
-            user_name.description.push_str(
+            let (mutability, says) = match rename {
+                RenamePolicy::Reject => (
+                    Mutability::Immutable,
+                    "which cannot change once provisioned.",
+                ),
+                RenamePolicy::Reinvite => (
+                    Mutability::ReadWrite,
+                    "which Splashtop cannot rename: a change invites the new account and \
+                     removes the old one.",
+                ),
+            };
+            user_name.mutability = mutability;
+            user_name.description.push_str(&format!(
                 " In splashsync it is the user's Splashtop account (an email, or the primary \
-                 email stands for it), which cannot change once provisioned.",
-            );
+                 email stands for it), {says}"
+            ));
         }
     }
     let mut json = def.to_json();
@@ -134,7 +148,7 @@ fn schema_json(def: &SchemaDef, base: &str) -> Value {
 
 /// `GET /Schemas`.
 pub async fn list_schemas(State(state): State<AppState>) -> Response {
-    list_of(schemas(&state.base_url))
+    list_of(schemas(&state.base_url, state.rename_policy))
 }
 
 /// `GET /Schemas/{id}`.
@@ -142,5 +156,5 @@ pub async fn get_schema(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
-    one_of(schemas(&state.base_url), &id, "Schema")
+    one_of(schemas(&state.base_url, state.rename_policy), &id, "Schema")
 }

@@ -59,6 +59,8 @@ pub struct AppState {
     pub max_page_size: u64,
     /// What a second group for one user does.
     pub group_policy: GroupPolicy,
+    /// What a userName change that changes the Splashtop account does.
+    pub rename_policy: splashsync_directory::model::RenamePolicy,
     /// Who writes: the SCIM token's fingerprint (`token:` and 8 hex digits of its
     /// SHA-256), recorded with every job so the timeline says which token asked.
     pub caller: Arc<str>,
@@ -82,6 +84,7 @@ impl std::fmt::Debug for AppState {
             .field("tenant", &self.tenant)
             .field("base_url", &self.base_url)
             .field("group_policy", &self.group_policy)
+            .field("rename_policy", &self.rename_policy)
             .finish_non_exhaustive()
     }
 }

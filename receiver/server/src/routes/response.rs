@@ -78,6 +78,7 @@ pub fn store_error(err: StoreError) -> ScimError {
         StoreError::UserNameTaken(_)
         | StoreError::GroupNameTaken(_)
         | StoreError::AlreadyResolved { .. }
+        | StoreError::IncidentClosed { .. }
         | StoreError::GroupConflict(..) => ScimError::conflict(err.to_string()),
         StoreError::NotFound(_) => ScimError::new(StatusCode::NOT_FOUND, None, err.to_string()),
         StoreError::PreconditionFailed { current } => ScimError::new(
@@ -98,15 +99,4 @@ pub fn store_error(err: StoreError) -> ScimError {
             ScimError::internal()
         }
     }
-}
-
-/// 400 `mutability` for a userName change, saying why.
-pub fn user_name_immutable(from: &str, to: &str) -> ScimError {
-    ScimError::bad_request(
-        ScimType::Mutability,
-        format!(
-            "userName cannot change (from {from:?} to {to:?}): it is the user's Splashtop account, which Splashtop \
-             cannot rename. Deprovision the user and provision the new userName instead"
-        ),
-    )
 }

@@ -12,12 +12,13 @@ use splashsync_scim::{now_rfc3339, ScimError, ScimType};
 
 use super::listing;
 use super::query::{ListParams, ListRequest};
-use super::response::{created, if_match, new_id, resource, store_error, user_name_immutable};
+use super::response::{created, if_match, new_id, resource, store_error};
 use super::AppState;
 use crate::extract::ScimJson;
 use crate::provisioning::{self, annotate};
 use crate::user;
-use splashsync_directory::model::UserRecord;
+use splashsync_directory::model::{RenamePolicy, UserRecord};
+use splashsync_directory::plan::admit_user_name;
 
 /// `POST /Users`.
 pub async fn create(
@@ -82,23 +83,6 @@ pub async fn list(
     Ok(page.respond(&request))
 }
 
-/// The userName of `new` unless it changes `current`'s (a case-only change keeps the
-/// original spelling: Splashtop emails are case-insensitive).
-fn keep_user_name(current: &UserRecord, mut new: Value) -> Result<Value, ScimError> {
-    let proposed = new
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if !proposed.eq_ignore_ascii_case(&current.user_name) {
-        return Err(user_name_immutable(&current.user_name, &proposed));
-    }
-    if let Some(obj) = new.as_object_mut() {
-        obj.insert("userName".into(), Value::String(current.user_name.clone()));
-    }
-    Ok(new)
-}
-
 /// `PUT /Users/{id}`: replaces every attribute the client may set.
 pub async fn replace(
     State(state): State<AppState>,
@@ -110,7 +94,9 @@ pub async fn replace(
     let version = if_match(&headers)?;
     let valid = user::validate(body)?;
     let cx = state.write_ctx(format!("PUT /Users/{id}"));
-    let edit = Box::new(move |current: &UserRecord| keep_user_name(current, valid.resource));
+    let policy = state.rename_policy;
+    let edit =
+        Box::new(move |current: &UserRecord| admit_user_name(policy, current, valid.resource));
     let record = state
         .directory
         .update_user(cx, id, version, edit)
@@ -130,7 +116,8 @@ fn updated(state: &AppState, record: &UserRecord, params: &ListParams) -> Respon
 
 /// A case-only (or whitespace-only) change of userName is the same Splashtop account:
 /// such operations are given the current spelling, so that the immutability check lets
-/// them through and the original spelling stays (as PUT does in [`keep_user_name`]).
+/// them through and the original spelling stays (as a PUT's does, by
+/// [`admit_user_name`]).
 fn fold_user_name_case(request: &mut PatchRequest, current: &str) {
     let same = |v: &Value| {
         v.as_str()
@@ -160,14 +147,17 @@ fn fold_user_name_case(request: &mut PatchRequest, current: &str) {
     }
 }
 
-/// A PATCH engine error as a SCIM 400; a userName change says why it is refused.
+/// A PATCH engine error as a SCIM 400; a userName change (rename policy `reject`) says
+/// why it is refused.
 fn user_patch_error(e: PatchError) -> ScimError {
     match e {
         PatchError::Mutability(d) if d.contains("'userName'") => ScimError::bad_request(
             ScimType::Mutability,
             format!(
-                "{d}: it is the user's Splashtop account, which Splashtop cannot rename. \
-                 Deprovision the user and provision the new userName instead"
+                "{d}: it is the user's Splashtop account, which Splashtop cannot rename \
+                 (rename policy: reject). Deprovision the user and provision the new userName, \
+                 or set SPLASHSYNC_RENAME_POLICY=reinvite to invite the new account and retire \
+                 the old one"
             ),
         ),
         other => patch_error(other),
@@ -176,8 +166,9 @@ fn user_patch_error(e: PatchError) -> ScimError {
 
 /// `PATCH /Users/{id}`: all operations apply, or none. Paths are checked against the
 /// User schemas (an unknown one is 400 `invalidPath`, a read-only one such as the
-/// provisioning extension 400 `mutability`, userName is immutable); password operations
-/// are dropped, answered as if applied; the result passes the same door as a PUT.
+/// provisioning extension 400 `mutability`, userName is immutable under the rename policy
+/// `reject`); password operations are dropped, answered as if applied; the result passes
+/// the same door as a PUT, the rename policy included.
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -188,7 +179,11 @@ pub async fn patch(
     let version = if_match(&headers)?;
     let mut request = patch::parse_patch(&body).map_err(patch_error)?;
     password::strip_password_ops(&mut request);
-    let rules = SchemaRules::new(Resource::User).with_immutable("userName");
+    let policy = state.rename_policy;
+    let rules = match policy {
+        RenamePolicy::Reject => SchemaRules::new(Resource::User).with_immutable("userName"),
+        RenamePolicy::Reinvite => SchemaRules::new(Resource::User),
+    };
     let cx = state.write_ctx(format!("PATCH /Users/{id}"));
     let edit = Box::new(move |current: &UserRecord| {
         let mut doc = current.resource.clone();
@@ -199,7 +194,7 @@ pub async fn patch(
         fold_user_name_case(&mut request, &current.user_name);
         let patched = patch::apply(&doc, &request, &rules).map_err(user_patch_error)?;
         let valid = user::validate(patched)?;
-        keep_user_name(current, valid.resource)
+        admit_user_name(policy, current, valid.resource)
     });
     let record = state
         .directory

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use splashsync_admin::broker::BrokerProbe;
 use splashsync_directory::audit::sqlite::SqliteAudit;
+use splashsync_directory::model::RenamePolicy;
 use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::{Directory, GroupPolicy};
 use splashsync_protocol::topology::Topology;
@@ -33,6 +34,11 @@ pub async fn api() -> Api {
 /// The receiver's router (the binary's, every layer included) over a fresh directory
 /// whose tenant has `policy`. The broker probe never connects unless `/readyz` is asked.
 pub async fn api_with(policy: GroupPolicy) -> Api {
+    api_with_policies(policy, RenamePolicy::Reject).await
+}
+
+/// As [`api_with`], with the rename policy `rename` too.
+pub async fn api_with_policies(policy: GroupPolicy, rename: RenamePolicy) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("d.db").display());
     let directory = Arc::new(SqliteDirectory::open(&url).await.unwrap());
@@ -43,6 +49,7 @@ pub async fn api_with(policy: GroupPolicy) -> Api {
         page_size: 100,
         max_page_size: 1000,
         group_policy: policy,
+        rename_policy: rename,
         caller: splashsync_receiver::routes::token_fingerprint(TOKEN).into(),
     };
     let services = Services {

@@ -19,8 +19,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{classify, ApiError, CallContext, CallObserver, TeamApi, UserProfile};
 use crate::wire::{
-    GroupBody, GroupName, GroupsBody, MembersBody, RemoveMode, TeamGroup, TeamUser, UserBody,
-    UsersBody, API_PREFIX, JOB_ID_HEADER, KEY_HEADER, VERSION_HEADER,
+    GroupBody, GroupName, GroupsPage, MembersBody, RemoveMode, TeamGroup, TeamUser, UserBody,
+    UsersPage, API_PREFIX, JOB_ID_HEADER, KEY_HEADER, MAX_PAGE_LIMIT, VERSION_HEADER,
 };
 
 /// The default limit of an answer's body: 1 MiB. The contract's largest answers (a page of
@@ -91,6 +91,23 @@ impl HttpTeamApi {
             .header(JOB_ID_HEADER, &cx.job_id)
             .header(KEY_HEADER, &cx.key)
             .header(VERSION_HEADER, cx.version.to_string())
+    }
+
+    /// A `GET` of one page of a listing.
+    fn list(
+        &self,
+        cx: &CallContext,
+        path: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> RequestBuilder {
+        let req = self
+            .request(cx, Method::GET, path)
+            .query(&[("limit", limit.to_string())]);
+        match cursor {
+            Some(cursor) => req.query(&[("cursor", cursor)]),
+            None => req,
+        }
     }
 
     fn observe(&self, method: &str, status: Option<u16>, elapsed: Duration) {
@@ -253,12 +270,30 @@ impl TeamApi for HttpTeamApi {
             let req = self
                 .request(cx, Method::GET, "/users")
                 .query(&[("email", email)]);
-            let body: UsersBody = self.send(req).await?;
+            let body: UsersPage = self.send(req).await?;
             Ok(body
                 .users
                 .into_iter()
                 .find(|u| u.email.eq_ignore_ascii_case(email)))
         })
+    }
+
+    fn users_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<UsersPage, ApiError>> {
+        Box::pin(self.send(self.list(cx, "/users", cursor, limit)))
+    }
+
+    fn groups_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<GroupsPage, ApiError>> {
+        Box::pin(self.send(self.list(cx, "/groups", cursor, limit)))
     }
 
     fn invite_user<'a>(
@@ -319,7 +354,7 @@ impl TeamApi for HttpTeamApi {
             let req = self
                 .request(cx, Method::GET, "/groups")
                 .query(&[("name", name)]);
-            let body: GroupsBody = self.send(req).await?;
+            let body: GroupsPage = self.send(req).await?;
             Ok(body
                 .groups
                 .into_iter()
@@ -335,13 +370,19 @@ impl TeamApi for HttpTeamApi {
             if let Some(g) = self.default_group.get() {
                 return Ok(g.clone());
             }
-            let body: GroupsBody = self.send(self.request(cx, Method::GET, "/groups")).await?;
-            let group = body
-                .groups
-                .into_iter()
-                .find(|g| g.is_default)
-                .ok_or_else(|| ApiError::transient("the team lists no default group"))?;
-            Ok(self.default_group.get_or_init(|| group).clone())
+            // Page through the groups: the default group sorts by its name like any other.
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = self.list(cx, "/groups", cursor.as_deref(), MAX_PAGE_LIMIT);
+                let page: GroupsPage = self.send(page).await?;
+                if let Some(group) = page.groups.into_iter().find(|g| g.is_default) {
+                    return Ok(self.default_group.get_or_init(|| group).clone());
+                }
+                cursor = match page.next_cursor {
+                    Some(next) => Some(next),
+                    None => return Err(ApiError::transient("the team lists no default group")),
+                };
+            }
         })
     }
 

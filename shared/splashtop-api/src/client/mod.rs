@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 pub use http::HttpTeamApi;
 
 use crate::error::{ErrorBody, ErrorCode};
-use crate::wire::{InviteUser, TeamGroup, TeamUser, UpdateUser};
+use crate::wire::{GroupsPage, InviteUser, TeamGroup, TeamUser, UpdateUser, UsersPage};
 
 /// The desired profile of a user, sent on invite and update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +189,23 @@ pub trait TeamApi: Send + Sync + std::fmt::Debug + 'static {
         cx: &'a CallContext,
         email: &'a str,
     ) -> BoxFuture<'a, Result<Option<TeamUser>, ApiError>>;
+    /// One page of the team's users (sorted by email): the first page with `cursor`
+    /// `None`, then each page with the previous page's `next_cursor`, until it is `None`.
+    /// `limit` is the page size (1 to [`crate::MAX_PAGE_LIMIT`]).
+    fn users_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<UsersPage, ApiError>>;
+    /// One page of the team's groups (sorted by name, the default group included), paged
+    /// as [`TeamApi::users_page`].
+    fn groups_page<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        cursor: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<GroupsPage, ApiError>>;
     /// Invites a user.
     fn invite_user<'a>(
         &'a self,

@@ -89,10 +89,14 @@ pub(crate) async fn insert_outcome(
         Some(format!("{http}{code}: {}", e.detail))
     };
     let (new_state, last_error) = match e.status {
-        OutcomeStatus::Applied => (state::APPLIED, None),
+        OutcomeStatus::Applied => {
+            super::incidents::on_applied(conn, e).await?;
+            (state::APPLIED, None)
+        }
         OutcomeStatus::Retrying => (state::RETRYING, error()),
         OutcomeStatus::DeadLettered => (state::DEAD_LETTERED, error()),
-        OutcomeStatus::SkippedStale => {
+        OutcomeStatus::SkippedStale | OutcomeStatus::Superseded => {
+            // A newer version was applied already (or is, right behind it); the state is that version's.
             if let Some(id) = &e.splashtop_id {
                 sqlx::query("UPDATE provisioning_status SET splashtop_id = $1 WHERE key = $2")
                     .bind(id)
@@ -125,10 +129,11 @@ pub(crate) async fn insert_dead_letter(
     d: &NewDeadLetter,
 ) -> Result<bool, StoreError> {
     let delivery_id = format!("{}@{}", d.job_id, d.last_attempt.as_deref().unwrap_or("-"));
-    let inserted = sqlx::query(
+    let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO dead_letters (delivery_id, job_id, tenant, key, kind, version, reason, http_status, \
          error_code, error_body, attempts, first_attempt, last_attempt, payload, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING \
+         RETURNING id",
     )
     .bind(delivery_id)
     .bind(&d.job_id)
@@ -145,11 +150,12 @@ pub(crate) async fn insert_dead_letter(
     .bind(&d.last_attempt)
     .bind(&d.payload)
     .bind(now_fixed())
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if inserted.rows_affected() == 0 {
+    let Some(dl_id) = inserted else {
         return Ok(false);
-    }
+    };
+    super::incidents::on_dead_letter(conn, d, dl_id).await?;
     if !d.key.is_empty() {
         let code = d
             .error_code

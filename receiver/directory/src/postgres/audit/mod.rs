@@ -2,24 +2,29 @@
 //! provisioning states in the directory's database, each write its own transaction.
 //!
 //! # Layout
+//! - [`dead_letters`]: dead letters read.
+//! - [`incidents`]: incidents written (filed, resolved, discarded); [`incident_read`]: read.
 //! - [`intake`]: storing outcome events and dead letters, moving key states forward.
 //! - [`replay`]: a replay job from the key's current directory state.
 //! - [`timeline`]: a key's timeline.
 
+pub(crate) mod dead_letters;
+pub(crate) mod incident_read;
+pub(crate) mod incidents;
 pub(crate) mod intake;
 pub(crate) mod replay;
 pub(crate) mod timeline;
 
 use futures_util::future::BoxFuture;
 use splashsync_protocol::events::OutcomeEvent;
-use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::status::statuses;
 use super::PgDirectory;
 use crate::audit::{
-    fixed, now_fixed, Attempt, AuditStore, DeadLetter, DeadLetterFilter, NewDeadLetter,
-    OutboxStats, ProvisioningStatus, Replayed, TimelineEntry,
+    now_fixed, Attempt, AuditStore, CauseCount, DeadLetter, DeadLetterFilter, IncidentDetail,
+    IncidentDiscarded, IncidentFilter, IncidentPage, IncidentReplayed, NewDeadLetter, OutboxStats,
+    ProvisioningStatus, Replayed, RetryingKey, TimelineEntry, UserMatch,
 };
 use crate::error::StoreError;
 use crate::model::WriteCtx;
@@ -43,90 +48,7 @@ impl PgAudit {
     }
 }
 
-const DL_COLUMNS: &str = "d.id, d.job_id, d.tenant, d.key, d.kind, d.version, d.reason, d.http_status, d.error_code, \
-    d.error_body, d.attempts, d.first_attempt, d.last_attempt, d.received_at, d.state, d.resolved_at, d.note, \
-    d.replay_job_id, o.origin, d.payload";
-
-fn dead_letter_from_row(row: &PgRow, with_job: bool) -> Result<DeadLetter, StoreError> {
-    let payload: String = row.try_get("payload")?;
-    Ok(DeadLetter {
-        id: row.try_get("id")?,
-        job_id: row.try_get("job_id")?,
-        tenant: row.try_get("tenant")?,
-        key: row.try_get("key")?,
-        kind: row.try_get("kind")?,
-        version: row.try_get("version")?,
-        reason: row.try_get("reason")?,
-        http_status: row.try_get("http_status")?,
-        error_code: row.try_get("error_code")?,
-        error_body: row.try_get("error_body")?,
-        attempts: row.try_get("attempts")?,
-        first_attempt: row.try_get("first_attempt")?,
-        last_attempt: row.try_get("last_attempt")?,
-        received_at: row.try_get("received_at")?,
-        state: row.try_get("state")?,
-        resolved_at: row.try_get("resolved_at")?,
-        note: row.try_get("note")?,
-        replay_job_id: row.try_get("replay_job_id")?,
-        origin: row.try_get("origin")?,
-        job: with_job
-            .then(|| serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload))),
-    })
-}
-
-/// The WHERE clause (numbered parameters) and its arguments for `filter`.
-fn filter_clause(f: &DeadLetterFilter) -> (String, Vec<String>) {
-    let mut clauses = Vec::new();
-    let mut args = Vec::new();
-    let mut push = |column: &str, op: &str, value: String| {
-        args.push(value);
-        clauses.push(format!("{column} {op} ${}", args.len()));
-    };
-    match f.state.as_deref().unwrap_or("open") {
-        "all" => {}
-        s => push("d.state", "=", s.to_string()),
-    }
-    for (column, value) in [
-        ("d.reason", &f.reason),
-        ("d.tenant", &f.tenant),
-        ("d.key", &f.key),
-    ] {
-        if let Some(v) = value {
-            push(column, "=", v.clone());
-        }
-    }
-    let now = time::OffsetDateTime::now_utc();
-    if let Some(age) = f.older_than {
-        push("d.received_at", "<=", fixed(now - age));
-    }
-    if let Some(age) = f.newer_than {
-        push("d.received_at", ">=", fixed(now - age));
-    }
-    if clauses.is_empty() {
-        (String::new(), args)
-    } else {
-        (format!("WHERE {}", clauses.join(" AND ")), args)
-    }
-}
-
 impl PgAudit {
-    async fn list(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
-        let (clause, args) = filter_clause(&filter);
-        let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-        let sql = format!(
-            "SELECT {DL_COLUMNS} FROM dead_letters d LEFT JOIN outbox o ON o.job_id = d.job_id \
-             {clause} ORDER BY d.id DESC LIMIT {limit}"
-        );
-        let mut q = sqlx::query(&sql);
-        for a in &args {
-            q = q.bind(a);
-        }
-        let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| dead_letter_from_row(r, false))
-            .collect()
-    }
-
     async fn discard_open(&self, id: i64, note: String) -> Result<(), StoreError> {
         self.directory
             .write(Box::new(move |conn| {
@@ -204,20 +126,11 @@ impl AuditStore for PgAudit {
         &self,
         filter: DeadLetterFilter,
     ) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
-        Box::pin(self.list(filter))
+        Box::pin(async move { dead_letters::list(self.pool(), &filter).await })
     }
 
     fn dead_letter(&self, id: i64) -> BoxFuture<'_, Result<Option<DeadLetter>, StoreError>> {
-        Box::pin(async move {
-            let sql = format!(
-                "SELECT {DL_COLUMNS} FROM dead_letters d LEFT JOIN outbox o ON o.job_id = d.job_id WHERE d.id = $1"
-            );
-            let row = sqlx::query(&sql)
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
-            row.map(|r| dead_letter_from_row(&r, true)).transpose()
-        })
+        Box::pin(dead_letters::one(self.pool(), id))
     }
 
     fn attempts(&self, job_id: String) -> BoxFuture<'_, Result<Vec<Attempt>, StoreError>> {
@@ -236,7 +149,7 @@ impl AuditStore for PgAudit {
                         attempt: r.try_get("attempt")?,
                         at: r.try_get("at")?,
                         status: r.try_get("status")?,
-                        detail: r.try_get("detail")?,
+                        detail: crate::audit::humane::detail(&r.try_get::<String, _>("detail")?),
                         http_status: r.try_get("http_status")?,
                         error_code: r.try_get("error_code")?,
                         worker: r.try_get("worker")?,
@@ -282,6 +195,20 @@ impl AuditStore for PgAudit {
         })
     }
 
+    fn group_id_by_name(
+        &self,
+        display_name: String,
+    ) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            Ok(
+                sqlx::query_scalar("SELECT id FROM groups WHERE display_name_key = $1")
+                    .bind(display_name.to_lowercase())
+                    .fetch_optional(self.pool())
+                    .await?,
+            )
+        })
+    }
+
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
         Box::pin(self.stats())
     }
@@ -299,10 +226,109 @@ impl AuditStore for PgAudit {
         })
     }
 
+    fn count_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+    ) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(async move { dead_letters::count(self.pool(), &filter).await })
+    }
+
+    fn incidents(&self, filter: IncidentFilter) -> BoxFuture<'_, Result<IncidentPage, StoreError>> {
+        Box::pin(async move { incident_read::list(self.pool(), &filter).await })
+    }
+
+    fn incident(&self, id: i64) -> BoxFuture<'_, Result<Option<IncidentDetail>, StoreError>> {
+        Box::pin(async move {
+            let Some(incident) = incident_read::one(self.pool(), id).await? else {
+                return Ok(None);
+            };
+            let dead_letters = dead_letters::of_incident(self.pool(), id).await?;
+            let timeline = timeline::timeline(self.pool(), &incident.key).await?;
+            Ok(Some(IncidentDetail {
+                incident,
+                dead_letters,
+                timeline,
+            }))
+        })
+    }
+
+    fn replay_incident(
+        &self,
+        cx: WriteCtx,
+        id: i64,
+    ) -> BoxFuture<'_, Result<IncidentReplayed, StoreError>> {
+        Box::pin(self.directory.write(Box::new(move |conn| {
+            Box::pin(async move { replay::replay_incident(conn, &cx, id).await })
+        })))
+    }
+
+    fn discard_incident(
+        &self,
+        id: i64,
+        note: String,
+        by: String,
+    ) -> BoxFuture<'_, Result<IncidentDiscarded, StoreError>> {
+        Box::pin(self.directory.write(Box::new(move |conn| {
+            Box::pin(async move { incidents::discard(conn, id, note, by).await })
+        })))
+    }
+
+    fn open_incidents_by_cause(&self) -> BoxFuture<'_, Result<Vec<CauseCount>, StoreError>> {
+        Box::pin(incident_read::by_cause(self.pool()))
+    }
+
+    fn retrying_now(&self, limit: u32) -> BoxFuture<'_, Result<Vec<RetryingKey>, StoreError>> {
+        Box::pin(incident_read::retrying(self.pool(), limit))
+    }
+
+    fn oldest_waiting_age(&self) -> BoxFuture<'_, Result<Option<f64>, StoreError>> {
+        Box::pin(incident_read::oldest_waiting(self.pool()))
+    }
+
+    fn find_users(
+        &self,
+        prefix: String,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<UserMatch>, StoreError>> {
+        Box::pin(async move { incident_read::find_users(self.pool(), &prefix, limit).await })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             sqlx::query("SELECT 1").execute(self.pool()).await?;
             Ok(())
         })
+    }
+}
+
+/// `sql` with its `?` placeholders (outside quoted text) numbered `$1`, `$2`, … in order:
+/// for SQL assembled from clauses, as SQLite's incident filter is.
+pub(crate) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let (mut n, mut quoted) = (0, false);
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(
+            super::numbered("a = ? AND b LIKE ? ESCAPE '?' OR c = ?"),
+            "a = $1 AND b LIKE $2 ESCAPE '?' OR c = $3"
+        );
     }
 }
