@@ -89,3 +89,53 @@ async fn a_user_name_and_a_version_are_one_across_directories() {
         "one update wins, the other sees version 2: {x:?} / {y:?}"
     );
 }
+
+/// A real deadlock between two transactions: PostgreSQL rolls one back, and the store
+/// reports it as contention (a 503 with Retry-After to the client), not a database failure.
+#[tokio::test]
+async fn a_deadlock_victim_is_contention_not_a_database_failure() {
+    use sqlx::Connection;
+    let db = PgDatabase::create().await;
+    let url = db.url();
+    let mut setup = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    // Each locks one row, then waits for the other's: one of them is the victim.
+    let lock = |first: i32, second: i32| {
+        let url = url.clone();
+        async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::query("SELECT id FROM t WHERE id = $1 FOR UPDATE")
+                .bind(first)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT pg_sleep(0.3)")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT id FROM t WHERE id = $1 FOR UPDATE")
+                .bind(second)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+    };
+    let (a, b) = join(lock(1, 2), lock(2, 1)).await;
+    let victim = match (a, b) {
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => e,
+        other => panic!("expected exactly one deadlock victim, got {other:?}"),
+    };
+    assert!(
+        splashsync_directory::error::is_contention(&victim),
+        "{victim}"
+    );
+    assert!(matches!(StoreError::from(victim), StoreError::Contention));
+    // A plain failure stays a database failure.
+    let plain = sqlx::query("SELECT * FROM no_such_table")
+        .execute(&mut setup)
+        .await
+        .unwrap_err();
+    assert!(matches!(StoreError::from(plain), StoreError::Database(_)));
+}
