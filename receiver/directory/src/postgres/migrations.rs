@@ -140,8 +140,9 @@ CREATE TABLE provisioning_status (
     ),
     (
         3,
-        // SQLite's migration 6: incidents, one per key that failed (a new database has no
-        // dead letters to backfill from; one migrated from 2 files its open ones below).
+        // SQLite's migration 6: incidents, one per key that failed; a database migrated
+        // from 2 files its open dead letters under incidents, resolved when applied since
+        // (names are left empty: SQLite's backfill reads them from the job bodies).
         r#"
 CREATE TABLE incidents (
     id               BIGSERIAL PRIMARY KEY,
@@ -196,6 +197,16 @@ UPDATE dead_letters SET incident_id = (
     SELECT i.id FROM incidents i
     WHERE i.key = CASE WHEN dead_letters.key = '' THEN 'unknown/' || dead_letters.job_id ELSE dead_letters.key END)
 WHERE state = 'open';
+UPDATE incidents SET state = 'resolved',
+    closed_at = (SELECT p.updated FROM provisioning_status p WHERE p.key = incidents.key),
+    resolved_by_job = (SELECT e.job_id FROM audit_events e WHERE e.key = incidents.key
+                       AND e.status = 'applied' ORDER BY e.version DESC, e.at DESC LIMIT 1)
+WHERE EXISTS (SELECT 1 FROM provisioning_status p WHERE p.key = incidents.key
+              AND p.state = 'applied' AND p.version >= incidents.last_version);
+UPDATE dead_letters SET state = 'resolved',
+    resolved_at = (SELECT i.closed_at FROM incidents i WHERE i.id = dead_letters.incident_id)
+WHERE state = 'open'
+  AND incident_id IN (SELECT id FROM incidents WHERE state = 'resolved');
 "#,
     ),
 ];

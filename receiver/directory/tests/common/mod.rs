@@ -59,6 +59,30 @@ pub async fn store_on(engine: Engine) -> Store {
             (db.url(), Database::Postgres(db))
         }
     };
+    if engine == Engine::Postgres {
+        // A fresh directory takes the outbox lease in the background; pending_jobs answers
+        // only once it holds it. The test's store is the only one: it gets the lease.
+        let pg = splashsync_directory::postgres::PgDirectory::open(&url)
+            .await
+            .unwrap();
+        splashsync_test_support::eventually(
+            std::time::Duration::from_secs(10),
+            "the test's directory to take the outbox lease",
+            || {
+                let held = pg.lease().held();
+                async move { held }
+            },
+        )
+        .await;
+        let audit = splashsync_directory::postgres::audit::PgAudit::new(&pg);
+        return Store {
+            directory: Arc::new(pg),
+            audit: Arc::new(audit),
+            url,
+            engine,
+            _db: db,
+        };
+    }
     let stores = engine::open(&url).await.unwrap();
     Store {
         directory: stores.directory,
@@ -156,27 +180,12 @@ pub fn group(id: &str, name: &str) -> GroupRecord {
 impl Store {
     /// Every unsent job, in commit order.
     pub async fn jobs(&self) -> Vec<Job> {
-        let payloads: Vec<String> = match self.engine {
-            Engine::Sqlite => self
-                .directory
-                .pending_jobs(100_000)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|j| j.payload)
-                .collect(),
-            // The outbox itself: pending_jobs answers only once this directory holds the
-            // outbox lease, which a fresh directory takes in the background.
-            Engine::Postgres => self
-                .strings("SELECT payload FROM outbox WHERE sent_at IS NULL ORDER BY seq")
-                .await
-                .into_iter()
-                .map(|mut row| row.remove(0))
-                .collect(),
-        };
-        payloads
+        self.directory
+            .pending_jobs(100_000)
+            .await
+            .unwrap()
             .iter()
-            .map(|p| serde_json::from_str(p).unwrap())
+            .map(|j| serde_json::from_str(&j.payload).unwrap())
             .collect()
     }
 
