@@ -69,6 +69,11 @@ impl From<StoreError> for AdminError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the receiver is shutting down".into(),
             ),
+            StoreError::Contention => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the write conflicted with a concurrent one and was not applied; send it again"
+                    .into(),
+            ),
             StoreError::Database(err) => {
                 // The cause goes to the log, not to the client.
                 tracing::error!(error = %err, "admin request failed in the store");

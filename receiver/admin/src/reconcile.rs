@@ -64,7 +64,8 @@ fn off() -> AdminError {
     AdminError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         message: "reconciliation is off: give the receiver SPLASHTOP_API_URL, SPLASHTOP_API_TOKEN \
-                  and SPLASHTOP_TEAM_ID"
+                  and SPLASHTOP_TEAM_ID (and a SQLite store: reconciliation does not run on \
+                  PostgreSQL yet)"
             .into(),
     }
 }

@@ -114,6 +114,10 @@ pub(crate) enum Incidents {
 
 /// What an incidents command does.
 #[derive(Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one plan per CLI run: its size does not matter"
+)]
 pub(crate) enum Plan {
     /// One call.
     One(Call),

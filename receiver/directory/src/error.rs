@@ -54,6 +54,11 @@ pub enum StoreError {
     /// A dead letter cannot be replayed (the text says why and what to do).
     #[error("{0}")]
     Unreplayable(String),
+    /// The database chose this request as the loser of a conflict with a concurrent one
+    /// (PostgreSQL's deadlock `40P01` or serialization failure `40001`): nothing was
+    /// applied, and the same request sent again succeeds once the other one is through.
+    #[error("the database refused a write that conflicted with a concurrent one; retry it")]
+    Contention,
     /// The database failed; the write was not applied.
     #[error("database error: {0}")]
     Database(Arc<sqlx::Error>),
@@ -64,6 +69,20 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if is_contention(&e) {
+            tracing::warn!(error = %e, "write lost a conflict with a concurrent one; the client is told to retry");
+            return StoreError::Contention;
+        }
         StoreError::Database(Arc::new(e))
     }
+}
+
+/// PostgreSQL's SQLSTATEs for "your transaction lost a conflict, retry it".
+const CONTENTION_CODES: [&str; 2] = ["40P01", "40001"];
+
+/// Whether `e` is a deadlock or serialization failure the database rolled back.
+pub fn is_contention(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| CONTENTION_CODES.contains(&code.as_ref()))
 }

@@ -15,16 +15,20 @@
 //! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
+//! - [`postgres`]: the PostgreSQL implementation, for several receivers on one database.
+//! - [`engine`]: opens the store a database URL names.
 //! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
 //!   fixes through the outbox and the runs' reports.
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
 
 pub mod audit;
+pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod postgres;
 pub mod provisioning;
 pub mod reconcile;
 pub mod sqlite;

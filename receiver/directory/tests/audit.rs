@@ -5,9 +5,8 @@ mod common;
 
 use common::{cx, store, user_job, Store};
 use serde_json::json;
-use splashsync_directory::audit::sqlite::SqliteAudit;
 use splashsync_directory::audit::{state, AuditStore, DeadLetterFilter, NewDeadLetter};
-use splashsync_directory::{Directory, GroupPolicy, StoreError};
+use splashsync_directory::{GroupPolicy, StoreError};
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use splashsync_protocol::{JobKey, Tenant};
 
@@ -53,9 +52,9 @@ fn dead_letter(id: &str, version: i64) -> NewDeadLetter {
     }
 }
 
-async fn audited() -> (Store, SqliteAudit) {
+async fn audited() -> (Store, std::sync::Arc<dyn AuditStore>) {
     let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     (s, audit)
 }
 

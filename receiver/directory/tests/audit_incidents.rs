@@ -1,13 +1,14 @@
-//! Incidents on a real database file: one per key whatever the number of dead letters,
+//! Incidents on a real database (SQLite or PostgreSQL, see `common`): one per key whatever the number of dead letters,
 //! the latest failure as cause, resolved by a later applied job, reopened by a new
 //! failure; filters, paging and totals; replay once per incident; discard with a note;
 //! existing databases backfilled by the migration.
 
 mod common;
 
-use common::{cx, store, Store};
+use common::{cx, store, store_on, Store};
 use splashsync_directory::audit::sqlite::SqliteAudit;
 use splashsync_directory::audit::{AuditStore, DeadLetterFilter, IncidentFilter, NewDeadLetter};
+use splashsync_directory::engine::Engine;
 use splashsync_directory::{GroupPolicy, StoreError};
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use splashsync_protocol::{JobKey, Tenant};
@@ -71,7 +72,7 @@ fn open() -> IncidentFilter {
 #[tokio::test]
 async fn two_causes_make_one_incident_with_the_latest_cause_that_resolves_and_reopens() {
     let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     s.users(&["u1"]).await;
     audit
         .record_dead_letter(failure(&s, "u1", 1, "sso_method_not_found", 1).await)
@@ -142,7 +143,7 @@ async fn two_causes_make_one_incident_with_the_latest_cause_that_resolves_and_re
 #[tokio::test]
 async fn a_failure_older_than_a_version_applied_since_opens_nothing() {
     let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     s.users(&["u1"]).await;
     audit
         .record_outcome(applied("u1", 3, "j-new"))
@@ -165,7 +166,7 @@ async fn a_failure_older_than_a_version_applied_since_opens_nothing() {
 #[tokio::test]
 async fn filters_page_and_count_by_cause_person_and_kind() {
     let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     let ids = ["alice", "albert", "bob", "carol", "dave"];
     s.users(&ids).await;
     for (n, id) in ids.iter().enumerate() {
@@ -242,7 +243,7 @@ async fn filters_page_and_count_by_cause_person_and_kind() {
 #[tokio::test]
 async fn a_replay_writes_one_job_per_incident_and_its_application_resolves_it() {
     let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     s.users(&["u1"]).await;
     for n in 1..=3 {
         audit
@@ -292,7 +293,7 @@ async fn a_replay_writes_one_job_per_incident_and_its_application_resolves_it() 
 #[tokio::test]
 async fn a_discard_keeps_who_why_and_when_and_a_later_failure_opens_a_new_incident() {
     let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     s.users(&["u1"]).await;
     audit
         .record_dead_letter(failure(&s, "u1", 1, "email_owned_by_other_team", 1).await)
@@ -326,8 +327,10 @@ async fn a_discard_keeps_who_why_and_when_and_a_later_failure_opens_a_new_incide
 
 #[tokio::test]
 async fn the_migration_files_existing_open_dead_letters_under_incidents() {
-    let s = store().await;
-    let audit = SqliteAudit::new(&s.directory);
+    // SQLite's migration backfills databases of before the incidents; PostgreSQL's has no
+    // such databases in the field (its engine came with the incidents' migration).
+    let s = store_on(Engine::Sqlite).await;
+    let audit = s.audit.clone();
     s.users(&["u1", "u2"]).await;
     for (id, n) in [("u1", 1), ("u1", 2), ("u2", 3)] {
         audit
@@ -339,7 +342,8 @@ async fn the_migration_files_existing_open_dead_letters_under_incidents() {
         .record_outcome(applied("u2", 1, "j-u2-fixed"))
         .await
         .unwrap();
-    // Back to a database of before the incidents: open dead letters, u2 applied since.
+    // Back to a database of before the incidents (schema version 5; the later migration 7
+    // reruns harmlessly): open dead letters, u2 applied since.
     let url = s.url.clone();
     drop(audit);
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();

@@ -7,10 +7,9 @@ mod common;
 use common::{cx, group, group_job, store, user_job, Store};
 use serde_json::json;
 use splashsync_directory::model::{GroupChange, GroupRecord};
-use splashsync_directory::{Directory, GroupPolicy, StoreError};
+use splashsync_directory::{GroupPolicy, StoreError};
 use splashsync_protocol::job::GroupRef;
 use splashsync_protocol::{JobKey, Tenant};
-use sqlx::Connection;
 
 fn members(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|i| i.to_string()).collect()
@@ -33,13 +32,7 @@ fn in_group(id: &str, name: &str) -> Option<GroupRef> {
 
 /// The group-conflict audit rows: (user, group, other group, policy, outcome).
 async fn conflicts(s: &Store) -> Vec<(String, String, String, String, String)> {
-    let mut conn = sqlx::SqliteConnection::connect(&s.url).await.unwrap();
-    sqlx::query_as(
-        "SELECT user_id, group_id, other_group_id, policy, outcome FROM group_conflicts ORDER BY rowid",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
+    s.conflicts().await
 }
 
 #[tokio::test]

@@ -7,10 +7,9 @@ mod common;
 
 use common::{cx, group, store, user_job};
 use serde_json::json;
-use splashsync_directory::audit::sqlite::SqliteAudit;
-use splashsync_directory::audit::{AuditStore, DeadLetterFilter, NewDeadLetter};
+use splashsync_directory::audit::{DeadLetterFilter, NewDeadLetter};
 use splashsync_directory::model::GroupChange;
-use splashsync_directory::{Directory, GroupPolicy};
+use splashsync_directory::GroupPolicy;
 use splashsync_protocol::{Email, JobKey, Tenant};
 
 fn renamed(to: &'static str) -> splashsync_directory::store::UserEdit {
@@ -83,7 +82,7 @@ async fn an_account_change_keeps_its_incarnation_for_later_jobs_and_a_retirement
     assert_eq!(mine.state.account_incarnation(), minted);
     // The retirement, dead-lettered, replays as a retirement of the old account, though
     // the user still exists (under its new account).
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = s.audit.clone();
     let retirement = JobKey::retirement(&Tenant::default(), "u1", &Email::new("u1@x.com"));
     let payload = serde_json::to_string(&jobs[1]).unwrap();
     audit

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use common::{cx, store, user, user_job};
 use serde_json::json;
 use splashsync_directory::model::{Indexed, Query};
-use splashsync_directory::{Directory, GroupPolicy, StoreError};
+use splashsync_directory::{GroupPolicy, StoreError};
 use splashsync_protocol::{JobKey, Tenant};
 use splashsync_scim::{ScimError, ScimType};
 

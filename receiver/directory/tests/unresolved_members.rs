@@ -6,8 +6,7 @@ mod common;
 
 use common::{cx, group, store, user_job, Store};
 use serde_json::json;
-use splashsync_directory::audit::sqlite::SqliteAudit;
-use splashsync_directory::audit::AuditStore;
+use splashsync_directory::engine::Engine;
 use splashsync_directory::model::{GroupChange, GroupRecord};
 use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::{Directory, GroupPolicy};
@@ -47,7 +46,7 @@ const GHOST_WARNING: &str = "member ghost is not a user of this directory; kept,
 
 /// The details of the group's timeline entries that are warnings.
 async fn warnings(s: &Store, group_id: &str) -> Vec<String> {
-    let audit = SqliteAudit::new(&s.directory);
+    let audit = &s.audit;
     let key = JobKey::group(&Tenant::default(), group_id).to_string();
     let timeline = audit.timeline(key).await.unwrap();
     assert!(
@@ -175,12 +174,7 @@ async fn a_deleted_group_takes_its_unknown_ids_along_without_a_job_for_them() {
         .unwrap();
     let jobs = s.jobs_after(before).await;
     assert_eq!(user_ids(&jobs), ["u1"]);
-    let mut conn = sqlx::SqliteConnection::connect(&s.url).await.unwrap();
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unresolved_members")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(s.count("unresolved_members").await, 0);
     // A group of the same id later starts clean.
     let g = s
         .directory
@@ -192,7 +186,8 @@ async fn a_deleted_group_takes_its_unknown_ids_along_without_a_job_for_them() {
 
 #[tokio::test]
 async fn the_migration_can_run_again_after_a_crash_before_it_was_recorded() {
-    let s = store().await;
+    // SQLite's migration 4 (PostgreSQL's schema starts with these tables).
+    let s = common::store_on(Engine::Sqlite).await;
     s.users(&["u1"]).await;
     s.directory
         .create_group(

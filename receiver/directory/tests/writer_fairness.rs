@@ -10,7 +10,7 @@ use common::{cx, group, store, user};
 use futures_util::future::{join_all, BoxFuture};
 use serde_json::json;
 use splashsync_directory::model::{GroupChange, GroupRecord};
-use splashsync_directory::{Directory, GroupPolicy, StoreError};
+use splashsync_directory::{GroupPolicy, StoreError};
 use splashsync_protocol::{JobKey, Tenant};
 
 const MEMBERS: usize = 20_000;

@@ -13,10 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use splashsync_admin::broker::BrokerProbe;
 use splashsync_admin::samples::{run_sampler, Finished, Samples};
 use splashsync_admin::AdminState;
-use splashsync_directory::audit::sqlite::SqliteAudit;
 use splashsync_directory::audit::AuditStore;
-use splashsync_directory::reconcile::sqlite::SqliteReconcile;
-use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::Directory;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::Tenant;
@@ -71,10 +68,19 @@ impl Application {
     /// intake claim it when they connect), binds the listener and wires the routes.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
-        let sqlite = SqliteDirectory::open(&settings.database_url).await?;
-        let audit: Arc<dyn AuditStore> = Arc::new(SqliteAudit::new(&sqlite));
-        let reconcile_store = Arc::new(SqliteReconcile::new(&sqlite));
-        let directory: Arc<dyn Directory> = Arc::new(sqlite);
+        // SQLite or PostgreSQL, by the URL's scheme.
+        let stores = splashsync_directory::engine::open(&settings.database_url).await?;
+        let (directory, audit): (Arc<dyn Directory>, Arc<dyn AuditStore>) =
+            (stores.directory, stores.audit);
+        let reconcile_store = match stores.reconcile {
+            Some(store) => Some(store),
+            None if settings.reconcile.enabled() => anyhow::bail!(
+                "drift reconciliation needs the SQLite store for now (docs/DESIGN.md, \"PostgreSQL\"): \
+                 use a sqlite: SPLASHSYNC_DATABASE_URL, or unset SPLASHTOP_API_URL, \
+                 SPLASHTOP_API_TOKEN and SPLASHTOP_TEAM_ID"
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         let tenant = Tenant::parse(&settings.tenant)
@@ -132,17 +138,20 @@ impl Application {
             "Authentication attempts refused with 429 because their address failed too often, by realm",
             auth_guard.throttled(),
         );
-        let reconciler = crate::reconcile::from_settings(
-            &settings.reconcile,
-            reconcile_store,
-            splashsync_directory::WriteCtx {
-                tenant: reconcile_tenant,
-                origin: "reconciliation".into(),
-                policy: settings.group_policy,
-                verify: false,
-            },
-            &metrics,
-        )?;
+        let reconciler = match reconcile_store {
+            Some(store) => crate::reconcile::from_settings(
+                &settings.reconcile,
+                store,
+                splashsync_directory::WriteCtx {
+                    tenant: reconcile_tenant,
+                    origin: "reconciliation".into(),
+                    policy: settings.group_policy,
+                    verify: false,
+                },
+                &metrics,
+            )?,
+            None => None,
+        };
         let mut app = router(Services {
             scim,
             scim_token: token_of(&settings.scim_token),

@@ -21,7 +21,8 @@ pub struct Settings {
     #[arg(long, env = "SPLASHSYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory store URL (`sqlite://path`; the file is created when missing).
+    /// Directory store URL: `sqlite://path` (the file is created when missing) or
+    /// `postgres://user@host/db` (several receivers may share the database).
     #[arg(
         long,
         env = "SPLASHSYNC_DATABASE_URL",
@@ -208,9 +209,9 @@ impl Settings {
                 );
             }
         }
-        if !self.database_url.starts_with("sqlite:") {
+        if splashsync_directory::engine::Engine::of(&self.database_url).is_none() {
             return Err(format!(
-                "SPLASHSYNC_DATABASE_URL must start with sqlite: (got {:?})",
+                "SPLASHSYNC_DATABASE_URL must start with sqlite: or postgres:// (got {:?})",
                 self.database_url.split(':').next().unwrap_or("")
             ));
         }

@@ -162,6 +162,12 @@ impl IntoResponse for ScimError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 here is momentary (a lost write conflict, a shutdown): retry soon.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -177,6 +183,15 @@ mod tests {
         assert_eq!(body["status"], "409");
         assert_eq!(body["scimType"], "uniqueness");
         assert_eq!(body["detail"], "userName \"a\" is taken");
+    }
+
+    #[test]
+    fn a_503_tells_the_client_when_to_retry() {
+        let response = ScimError::unavailable("busy").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let response = ScimError::conflict("taken").into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - `proxy`: a TCP proxy a test can cut and restore, to take the broker away from one
 //!   component.
 //! - `metrics`: reading one sample out of an OpenMetrics text.
+//! - `pg`: a PostgreSQL database of one test, dropped when the test ends.
 //! - `workers` (stack): starting and stopping in-process workers.
 //! - `app` (stack): `TestApp`, simulator + receiver + worker for one test.
 //! - `cluster` (stack): `Cluster`, simulator + N workers fed straight from the broker.
@@ -31,6 +32,7 @@ mod env;
 mod fake_worker;
 mod jobs;
 mod metrics;
+mod pg;
 mod poll;
 mod proxy;
 mod scim;
@@ -51,6 +53,7 @@ pub use env::{amqp_url, install_crypto, redis_url};
 pub use fake_worker::{outcome, DeadReason, FakeWorker};
 pub use jobs::{account_job, delete_job, email_in_partition, group_job, user_job, UserSpec};
 pub use metrics::metric;
+pub use pg::PgDatabase;
 pub use poll::{eventually, Check};
 pub use proxy::TcpProxy;
 pub use scim::{patch_op, ScimUser};

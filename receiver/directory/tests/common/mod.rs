@@ -1,27 +1,145 @@
-//! A fresh SQLite directory in a temporary file, and readers of what it wrote.
+//! A fresh directory for each test, on the engine `SPLASHSYNC_TEST_ENGINE` names:
+//! `sqlite` (default: a temporary file) or `postgres` (a database of its own, created on
+//! `SPLASHSYNC_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432`, and dropped
+//! when the test ends, also when it fails). CI runs this crate's tests on both.
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::Arc;
+
 use serde_json::json;
+use splashsync_directory::audit::AuditStore;
+use splashsync_directory::engine::{self, Engine};
 use splashsync_directory::model::{GroupRecord, UserRecord};
-use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::{Directory, GroupPolicy, WriteCtx};
 use splashsync_protocol::job::{GroupJob, Job, UserJob};
 use splashsync_protocol::Tenant;
+use splashsync_test_support::PgDatabase;
+use sqlx::{Connection, Row};
 
-/// The directory and the directory its file lives in (removed on drop).
+/// The directory and the audit store of one test, and the database they live in
+/// (removed on drop).
 pub struct Store {
-    pub directory: SqliteDirectory,
+    pub directory: Arc<dyn Directory>,
+    pub audit: Arc<dyn AuditStore>,
     pub url: String,
-    _dir: tempfile::TempDir,
+    pub engine: Engine,
+    _db: Database,
 }
 
+/// Where a test's database lives; dropping it removes it.
+enum Database {
+    File(tempfile::TempDir),
+    Postgres(PgDatabase),
+}
+
+/// The engine this run tests.
+pub fn engine() -> Engine {
+    match std::env::var("SPLASHSYNC_TEST_ENGINE").as_deref() {
+        Ok("postgres") => Engine::Postgres,
+        Ok("sqlite") | Err(_) => Engine::Sqlite,
+        Ok(other) => panic!("SPLASHSYNC_TEST_ENGINE={other:?}: use sqlite or postgres"),
+    }
+}
+
+/// A fresh store on [`engine`].
 pub async fn store() -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    store_on(engine()).await
+}
+
+/// A fresh store on `engine`.
+pub async fn store_on(engine: Engine) -> Store {
+    let (url, db) = match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("d.db").display());
+            (url, Database::File(dir))
+        }
+        Engine::Postgres => {
+            let db = PgDatabase::create().await;
+            (db.url(), Database::Postgres(db))
+        }
+    };
+    if engine == Engine::Postgres {
+        // A fresh directory takes the outbox lease in the background; pending_jobs answers
+        // only once it holds it. The test's store is the only one: it gets the lease.
+        let pg = splashsync_directory::postgres::PgDirectory::open(&url)
+            .await
+            .unwrap();
+        splashsync_test_support::eventually(
+            std::time::Duration::from_secs(10),
+            "the test's directory to take the outbox lease",
+            || {
+                let held = pg.lease().held();
+                async move { held }
+            },
+        )
+        .await;
+        let audit = splashsync_directory::postgres::audit::PgAudit::new(&pg);
+        return Store {
+            directory: Arc::new(pg),
+            audit: Arc::new(audit),
+            url,
+            engine,
+            _db: db,
+        };
+    }
+    let stores = engine::open(&url).await.unwrap();
     Store {
-        directory: SqliteDirectory::open(&url).await.unwrap(),
+        directory: stores.directory,
+        audit: stores.audit,
         url,
-        _dir: dir,
+        engine,
+        _db: db,
+    }
+}
+
+impl Store {
+    /// The text columns of `sql`'s rows, on whichever engine this store is.
+    pub async fn strings(&self, sql: &str) -> Vec<Vec<String>> {
+        fn text<R: Row>(row: &R) -> Vec<String>
+        where
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            usize: sqlx::ColumnIndex<R>,
+        {
+            (0..row.len()).map(|i| row.get::<String, _>(i)).collect()
+        }
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(text).collect()
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(text).collect()
+            }
+        }
+    }
+
+    /// The group-conflict audit rows in order: (user, group, other group, policy, outcome).
+    pub async fn conflicts(&self) -> Vec<(String, String, String, String, String)> {
+        let order = match self.engine {
+            Engine::Sqlite => "rowid",
+            Engine::Postgres => "row",
+        };
+        let sql = format!(
+            "SELECT user_id, group_id, other_group_id, policy, outcome FROM group_conflicts ORDER BY {order}"
+        );
+        self.strings(&sql)
+            .await
+            .into_iter()
+            .map(|r| {
+                let [a, b, c, d, e]: [String; 5] = r.try_into().unwrap();
+                (a, b, c, d, e)
+            })
+            .collect()
+    }
+
+    /// The number of rows in `table`.
+    pub async fn count(&self, table: &str) -> usize {
+        let sql = format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}");
+        self.strings(&sql).await[0][0].parse().unwrap()
     }
 }
 

@@ -94,9 +94,24 @@ pub fn store_error(err: StoreError) -> ScimError {
             ScimError::bad_request(ScimType::InvalidValue, err.to_string())
         }
         StoreError::Closed => ScimError::unavailable("the service is shutting down; retry shortly"),
+        StoreError::Contention => ScimError::unavailable(
+            "the write conflicted with a concurrent one and was not applied; send it again",
+        ),
         StoreError::Database(e) => {
             tracing::error!(error = %e, "store failure");
             ScimError::internal()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_write_conflict_is_a_503_to_retry_not_a_500() {
+        let err = store_error(StoreError::Contention);
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(err.detail().contains("send it again"), "{}", err.detail());
     }
 }
