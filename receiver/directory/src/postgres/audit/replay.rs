@@ -138,6 +138,7 @@ async fn fresh_job(
         tenant: parsed.tenant().clone(),
         origin: format!("replay of {what}"),
         policy: cx.policy,
+        verify: false,
     };
     let stale: Option<Job> = serde_json::from_str(payload).ok();
     let object_id = parsed.id();
