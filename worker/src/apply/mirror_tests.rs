@@ -29,6 +29,15 @@ fn env<'a>(
     }
 }
 
+/// A fresh store, mirror counters and call context for one test.
+fn parts() -> (MemoryStore, MirrorMetrics, CallContext) {
+    (
+        MemoryStore::new(),
+        MirrorMetrics::default(),
+        CallContext::default(),
+    )
+}
+
 /// API requests the simulator received so far.
 fn requests(sim: &SimHandle) -> u64 {
     sim.stats()["requests"].as_u64().unwrap_or_default()
@@ -41,11 +50,7 @@ fn tenant() -> String {
 #[tokio::test]
 async fn with_a_filled_mirror_each_change_is_one_call_and_no_change_is_none() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     let env = env(api.as_ref(), &store, &cx, &metrics);
     let ada = user_state("u-1", "ada@example.com", "Ada", Some(("g-1", "Sales")));
     // The first job fills the mirror: one page of groups, one of users; then its group
@@ -85,11 +90,7 @@ async fn with_a_filled_mirror_each_change_is_one_call_and_no_change_is_none() {
 #[tokio::test]
 async fn a_mirror_proved_wrong_refreshes_the_user_and_counts_a_miss() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     let env = env(api.as_ref(), &store, &cx, &metrics);
     let ada = user_state("u-1", "ada@example.com", "Ada", None);
     apply_user(env, &ada, MODE).await.unwrap();
@@ -135,11 +136,7 @@ async fn a_mirror_proved_wrong_refreshes_the_user_and_counts_a_miss() {
 #[tokio::test]
 async fn a_garbled_answer_leaves_the_user_unknown_and_the_next_job_reads_it() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     let env = env(api.as_ref(), &store, &cx, &metrics);
     apply_user(
         env,
@@ -181,11 +178,7 @@ async fn a_garbled_answer_leaves_the_user_unknown_and_the_next_job_reads_it() {
 #[tokio::test]
 async fn a_listing_failing_halfway_falls_back_to_reads_and_a_later_job_fills() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     // The groups page goes through, the users page fails.
     let unavailable = ApiError::Transient {
         status: Some(503),
@@ -242,11 +235,7 @@ async fn a_listing_failing_halfway_falls_back_to_reads_and_a_later_job_fills() {
 #[tokio::test]
 async fn a_lost_mirror_is_filled_again_before_anyone_trusts_it() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     let env = env(api.as_ref(), &store, &cx, &metrics);
     let ada = UserState {
         active: false,
@@ -272,11 +261,7 @@ async fn a_lost_mirror_is_filled_again_before_anyone_trusts_it() {
 #[tokio::test]
 async fn a_group_name_held_by_another_scim_group_is_never_joined_renamed_or_deleted() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     let env = env(api.as_ref(), &store, &cx, &metrics);
     let old_key = JobKey::group(&Tenant::default(), "g-old");
     apply_group(env, &old_key, 1, &group_state("g-old", "Sales", &[], false))
@@ -352,11 +337,7 @@ async fn members_racing_for_a_new_group_create_it_once() {
 #[tokio::test]
 async fn a_verify_job_reads_past_a_mirror_that_splashtop_drifted_from() {
     let (sim, api) = sim(SimConfig::default()).await;
-    let (store, metrics, cx) = (
-        MemoryStore::new(),
-        MirrorMetrics::default(),
-        CallContext::default(),
-    );
+    let (store, metrics, cx) = parts();
     let env = env(api.as_ref(), &store, &cx, &metrics);
     let ada = user_state("u-1", "ada@example.com", "Ada", None);
     apply_user(env, &ada, MODE).await.unwrap();
