@@ -252,7 +252,18 @@ async fn run_case(seed: u64) {
     users.retain(|email, _| !markers.contains(email));
     assert_eq!((users, groups), expected, "seed {seed}: {state:#}");
     versions_never_decrease(&cluster.sim.log()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    assert!(cluster.dead_letters().await.is_empty(), "seed {seed}");
+    let dead: Vec<_> = cluster
+        .dead_letters()
+        .await
+        .into_iter()
+        .map(|(headers, job)| {
+            format!(
+                "{headers:?} {}",
+                serde_json::to_string(&job).unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(dead.is_empty(), "seed {seed}: dead letters {dead:#?}");
     cluster.shutdown().await;
 }
 

@@ -311,10 +311,14 @@ pub async fn apply_group(
     if state.deleted {
         // A delete reads Splashtop, not the mirror: a member's create whose answer was lost
         // (applied, then an error) left a group the mirror never heard of, and a delete that
-        // trusted the mirror would leave it behind. Deletes are rare: one read per name.
+        // trusted the mirror would leave it behind. Deletes are rare: one listing read.
+        let names: Vec<&str> = std::iter::once(&state.display_name)
+            .chain(&state.former_names)
+            .map(String::as_str)
+            .collect();
         let mut deleted = None;
-        for name in std::iter::once(&state.display_name).chain(&state.former_names) {
-            if let Some(group) = mine(view.refresh_group(name).await?) {
+        for group in view.refresh_groups_named(&names).await? {
+            if let Some(group) = mine(Some(group)) {
                 view.delete_group(&group.id).await?;
                 deleted = Some(group.id);
             }
@@ -330,13 +334,25 @@ pub async fn apply_group(
             continue;
         };
         match &current {
-            None => {
-                let group = view
-                    .rename_group(&old.id, &state.display_name, owner)
-                    .await?;
-                renamed = Some(group.id.clone());
-                current = Some(group);
-            }
+            None => match view.rename_group(&old.id, &state.display_name, owner).await {
+                Ok(group) => {
+                    renamed = Some(group.id.clone());
+                    current = Some(group);
+                }
+                // The mirror was wrong: an earlier attempt's rename applied but its answer
+                // was lost (the group already has the new name), or the old group is gone.
+                // The retry decides afresh from what these reads put in the mirror.
+                Err(e)
+                    if e.has_code(&ErrorCode::GroupExists)
+                        || e.has_code(&ErrorCode::GroupNotFound) =>
+                {
+                    view.miss();
+                    view.refresh_groups_named(&[state.display_name.as_str(), former.as_str()])
+                        .await?;
+                    return Err(transient("the group's names changed behind the mirror"));
+                }
+                Err(e) => return Err(e),
+            },
             // A member's job created the new name first: fold the old group into it.
             Some(_) => {
                 merge_group(view, &old, &state.display_name, owner).await?;

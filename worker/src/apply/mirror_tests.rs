@@ -378,3 +378,63 @@ async fn a_verify_job_reads_past_a_mirror_that_splashtop_drifted_from() {
     apply_user(env, &ada, MODE).await.unwrap();
     assert_eq!(requests(&sim), before);
 }
+
+#[tokio::test]
+async fn a_rename_onto_a_name_created_behind_the_mirror_folds_into_it_on_the_retry() {
+    let (sim, api) = sim(SimConfig::default()).await;
+    let (store, metrics, cx) = parts();
+    crate::testkit::fill_mirror(&store, api.as_ref()).await;
+    let env = env(api.as_ref(), &store, &cx, &metrics);
+    let key = JobKey::group(&Tenant::default(), "g-1");
+    apply_group(env, &key, 1, &group_state("g-1", "Old", &[], false))
+        .await
+        .unwrap();
+    // A member's job created "New" on another partition and lost the answer: the mirror
+    // knows only "Old", so the group job's rename draws a 409.
+    let new = api.create_group(&cx, "New").await.unwrap();
+    let renamed = group_state("g-1", "New", &["Old"], false);
+    let first = apply_group(env, &key, 2, &renamed).await;
+    assert!(
+        matches!(first, Err(ApiError::Transient { .. })),
+        "{first:?}"
+    );
+    assert_eq!(metrics.misses(), 1);
+    // The retry decides from what the refusal's reads put in the mirror: "Old" folds
+    // into "New", and one group remains.
+    assert_eq!(
+        apply_group(env, &key, 2, &renamed).await.unwrap(),
+        Applied::Unchanged(new.id.clone())
+    );
+    assert!(api.find_group(&cx, "Old").await.unwrap().is_none());
+    assert_eq!(
+        api.find_group(&cx, "New").await.unwrap().unwrap().id,
+        new.id
+    );
+    // The refused rename changed nothing; "Old" was folded by a delete.
+    assert!(
+        sim.log().iter().all(|e| e.op != "rename_group"),
+        "{:?}",
+        sim.log()
+    );
+}
+
+#[tokio::test]
+async fn a_delete_with_many_former_names_reads_the_listing_once() {
+    let (sim, api) = sim(SimConfig::default()).await;
+    let (store, metrics, cx) = parts();
+    let env = env(api.as_ref(), &store, &cx, &metrics);
+    let key = JobKey::group(&Tenant::default(), "g-1");
+    apply_group(env, &key, 1, &group_state("g-1", "N0", &[], false))
+        .await
+        .unwrap();
+    let formers: Vec<String> = (0..10).map(|i| format!("N{i}")).collect();
+    let formers: Vec<&str> = formers.iter().map(String::as_str).collect();
+    let before = requests(&sim);
+    let deleted = apply_group(env, &key, 2, &group_state("g-1", "N10", &formers, true))
+        .await
+        .unwrap();
+    assert!(matches!(deleted, Applied::GroupDeleted(_)), "{deleted:?}");
+    // One page of the listing, one delete: not a read per name.
+    assert_eq!(requests(&sim) - before, 2, "{:?}", sim.log());
+    assert!(api.find_group(&cx, "N0").await.unwrap().is_none());
+}

@@ -248,6 +248,55 @@ impl<'a> View<'a> {
         self.read_group(name, mirrored).await
     }
 
+    /// Reads the groups named any of `names` (case-insensitive) from Splashtop's listing,
+    /// one call per page rather than one read per name (a group delete carrying many former
+    /// names would otherwise make an attempt of many calls, each a chance to fail), and
+    /// records what it found, keeping the owners the mirror knew.
+    pub(crate) async fn refresh_groups_named(
+        &self,
+        names: &[&str],
+    ) -> Result<Vec<MirrorGroup>, ApiError> {
+        let wanted: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        let store = self.env.store;
+        let mut found = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            self.env.metrics.read();
+            let page = self
+                .env
+                .api
+                .groups_page(self.env.cx, cursor.as_deref(), MAX_PAGE_LIMIT)
+                .await?;
+            found.extend(
+                page.groups
+                    .into_iter()
+                    .filter(|g| wanted.contains(&g.name.to_lowercase())),
+            );
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut groups = Vec::with_capacity(found.len());
+        for name in names {
+            let mirrored = store.mirror_group_named(self.tenant(), name).await?;
+            let listed = found.iter().find(|g| g.name.eq_ignore_ascii_case(name));
+            match (listed, mirrored) {
+                (Some(group), mirrored) => {
+                    let owner = mirrored.filter(|m| m.id == group.id).and_then(|m| m.owner);
+                    let group = MirrorGroup::from_team(group, owner.as_deref());
+                    store.set_mirror_group(self.tenant(), &group).await?;
+                    if !groups.iter().any(|g: &MirrorGroup| g.id == group.id) {
+                        groups.push(group);
+                    }
+                }
+                (None, Some(stale)) => store.remove_mirror_group(self.tenant(), &stale.id).await?,
+                (None, None) => {}
+            }
+        }
+        Ok(groups)
+    }
+
     async fn read_group(
         &self,
         name: &str,
