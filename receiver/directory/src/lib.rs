@@ -14,6 +14,7 @@
 //! - [`plan`]: what a write means for Splashtop (desired states, jobs), as pure functions.
 //! - [`provisioning`]: a key's provisioning state, resolved by one pure function.
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
+//! - `rows`: what both engines decode from a row (records, links, members, states).
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
 //! - [`postgres`]: the PostgreSQL implementation, for several receivers on one database.
 //! - [`engine`]: opens the store a database URL names.
@@ -31,6 +32,7 @@ pub mod policy;
 pub mod postgres;
 pub mod provisioning;
 pub mod reconcile;
+pub(crate) mod rows;
 pub mod sqlite;
 pub mod store;
 

@@ -3,8 +3,11 @@
 //! joining a second group does. Pure functions over a user's memberships in joining order;
 //! the store only loads those and persists what they decide.
 
+use std::collections::HashMap;
+
 use splashsync_protocol::job::GroupRef;
 
+use crate::error::StoreError;
 use crate::model::{GroupConflict, GroupPolicy};
 
 /// The group that decides a user's Splashtop group, given its memberships in joining
@@ -61,6 +64,40 @@ pub fn admit(policy: GroupPolicy, user_id: &str, group_id: &str, joined: &[Group
          (group policy: reject). Remove it from {other_name:?} first"
     );
     Admission::Refused(conflict, detail)
+}
+
+/// Each user's Splashtop group under `policy`, from its memberships in joining order
+/// (`joined`); users in no group are absent.
+pub fn effective_groups(
+    policy: GroupPolicy,
+    joined: HashMap<String, Vec<GroupRef>>,
+) -> HashMap<String, GroupRef> {
+    joined
+        .into_iter()
+        .filter_map(|(user, groups)| effective_group(policy, &groups).map(|g| (user, g.clone())))
+        .collect()
+}
+
+/// Judges `ids` joining `group_id` in their order, each on its groups before the write
+/// (`joined`; ids in none, new users or no user at all, join freely): the conflicts the
+/// policy resolved, for the audit table, or the first refusal, which aborts the write.
+pub fn admit_all(
+    policy: GroupPolicy,
+    group_id: &str,
+    ids: &[String],
+    joined: &HashMap<String, Vec<GroupRef>>,
+) -> Result<Vec<GroupConflict>, StoreError> {
+    let mut resolved = Vec::new();
+    for (user, groups) in ids.iter().filter_map(|id| Some((id, joined.get(id)?))) {
+        match admit(policy, user, group_id, groups) {
+            Admission::Free => {}
+            Admission::Resolved(conflict) => resolved.push(conflict),
+            Admission::Refused(conflict, detail) => {
+                return Err(StoreError::GroupConflict(Box::new(conflict), detail))
+            }
+        }
+    }
+    Ok(resolved)
 }
 
 #[cfg(test)]
@@ -146,5 +183,24 @@ mod tests {
         for policy in GroupPolicy::ALL {
             assert_eq!(effective_group(policy, &[]), None);
         }
+    }
+
+    #[test]
+    fn admitting_many_collects_the_resolved_conflicts_or_stops_at_a_refusal() {
+        let joined = HashMap::from([
+            ("u1".to_string(), vec![group("g2", "Sales")]),
+            ("u2".to_string(), Vec::new()),
+        ]);
+        let ids = ["u1".to_string(), "u2".to_string(), "x".to_string()];
+        let resolved = admit_all(GroupPolicy::Move, "g1", &ids, &joined).unwrap();
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].other_group_id, "g2");
+        assert!(matches!(
+            admit_all(GroupPolicy::Reject, "g1", &ids, &joined),
+            Err(StoreError::GroupConflict(..))
+        ));
+        let counted = effective_groups(GroupPolicy::Move, joined);
+        assert_eq!(counted.len(), 1);
+        assert_eq!(counted["u1"].group_id, "g2");
     }
 }

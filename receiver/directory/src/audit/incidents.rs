@@ -2,62 +2,33 @@
 //! joins the active one (its cause becomes the latest failure's); an applied job at the
 //! failed version or later resolves it (by that job); a failure after that reopens it. An
 //! operator replays it (one fresh job, whatever the number of dead letters under it) or
-//! discards it with a note. Every function runs inside the writer's transaction.
+//! discards it with a note ([`super::filing`] decides; this module reads and writes).
+//! Every function runs inside the writer's transaction.
 
 use splashsync_protocol::admin::{cause_of, incident_state, IncidentDiscarded};
 use splashsync_protocol::events::OutcomeEvent;
-use splashsync_protocol::job::Job;
-use splashsync_protocol::JobKey;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
+use super::filing::{self, Filing, Latest};
 use super::{now_fixed, NewDeadLetter};
 use crate::error::StoreError;
 
-/// The key an incident is about: the dead letter's, or one of its own when the failed
-/// message named none.
-pub(crate) fn incident_key(key: &str, job_id: &str) -> String {
-    if key.is_empty() {
-        format!("unknown/{job_id}")
-    } else {
-        key.to_string()
-    }
-}
-
-/// The userName (or group displayName) and email of a key: the directory's when it still
-/// has the record, else what the failed job carried.
+/// The names an incident about `object_id` shows ([`filing::names`]).
 async fn names(
     conn: &mut SqliteConnection,
     d: &NewDeadLetter,
     object_id: &str,
 ) -> Result<(Option<String>, Option<String>), StoreError> {
-    let job: Option<Job> = serde_json::from_str(&d.payload).ok();
-    let (mut name, email) = match &job {
-        Some(Job::UserV1(u)) => (
-            Some(u.state.user_name.clone()),
-            Some(u.state.email.clone()).filter(|e| !e.is_empty()),
-        ),
-        Some(Job::GroupV1(g)) => (Some(g.state.display_name.clone()), None),
-        None => (None, None),
-    };
-    let current: Option<String> = match d.kind.as_str() {
-        "user" => {
-            sqlx::query_scalar("SELECT user_name FROM users WHERE id = ?")
+    let current = match filing::current_name_sql(&d.kind) {
+        Some(sql) => {
+            sqlx::query_scalar(sql)
                 .bind(object_id)
                 .fetch_optional(&mut *conn)
                 .await?
         }
-        "group" => {
-            sqlx::query_scalar("SELECT display_name FROM groups WHERE id = ?")
-                .bind(object_id)
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-        _ => None,
+        None => None,
     };
-    if current.is_some() {
-        name = current;
-    }
-    Ok((name.filter(|n| !n.is_empty()), email))
+    Ok(filing::names(&d.payload, current))
 }
 
 /// The latest applied job of a key at `version` or later, if the key's state says one was.
@@ -93,8 +64,8 @@ pub(crate) async fn on_dead_letter(
     d: &NewDeadLetter,
     dl_id: i64,
 ) -> Result<(), StoreError> {
-    let key = incident_key(&d.key, &d.job_id);
-    let object_id = JobKey::parse(&key).map_or_else(|| d.job_id.clone(), |k| k.id().to_string());
+    let key = filing::incident_key(&d.key, &d.job_id);
+    let object_id = filing::object_id(&key, &d.job_id);
     let (name, email) = names(conn, d, &object_id).await?;
     let cause = cause_of(d.error_code.as_deref(), &d.reason);
     let now = now_fixed();
@@ -105,21 +76,10 @@ pub(crate) async fn on_dead_letter(
     .bind(&key)
     .fetch_optional(&mut *conn)
     .await?;
-    let latest = match latest {
-        Some(r) => Some((
-            r.try_get::<i64, _>("id")?,
-            r.try_get::<String, _>("state")?,
-            r.try_get::<i64, _>("last_version")?,
-        )),
-        None => None,
-    };
-    let active = latest
-        .as_ref()
-        .filter(|(_, st, _)| st == incident_state::OPEN || st == incident_state::REPLAYING);
-    let id = match (active, &latest, &stale_fix) {
-        (Some((id, _, last_version)), _, _) => {
-            // The latest failure (by version; a tie goes to the one arriving now) sets the cause.
-            let newer = d.version >= *last_version;
+    let latest = latest.as_ref().map(Latest::from_row).transpose()?;
+    let filing = Filing::of(latest.as_ref(), stale_fix.is_some(), d.version);
+    let id = match filing {
+        Filing::Join { id, newer } => {
             sqlx::query(
                 "UPDATE incidents SET attempts = attempts + ?, dead_letters = dead_letters + 1, \
                  last_seen = ?, name = COALESCE(?, name), email = COALESCE(?, email), \
@@ -152,9 +112,9 @@ pub(crate) async fn on_dead_letter(
             .bind(id)
             .execute(&mut *conn)
             .await?;
-            *id
+            id
         }
-        (None, Some((id, st, _)), Some(_)) if st == incident_state::RESOLVED => {
+        Filing::Late { id } => {
             // Late news about a version fixed since: kept under the resolved incident.
             sqlx::query(
                 "UPDATE incidents SET attempts = attempts + ?, dead_letters = dead_letters + 1 WHERE id = ?",
@@ -163,9 +123,9 @@ pub(crate) async fn on_dead_letter(
             .bind(id)
             .execute(&mut *conn)
             .await?;
-            *id
+            id
         }
-        (None, Some((id, st, _)), None) if st == incident_state::RESOLVED => {
+        Filing::Reopen { id } => {
             sqlx::query(
                 "UPDATE incidents SET state = 'open', reopened = reopened + 1, closed_at = NULL, \
                  attempts = attempts + ?, dead_letters = dead_letters + 1, last_seen = ?, \
@@ -187,12 +147,12 @@ pub(crate) async fn on_dead_letter(
             .bind(id)
             .execute(&mut *conn)
             .await?;
-            *id
+            id
         }
-        _ => {
-            let (state, closed_at) = match &stale_fix {
-                Some(_) => (incident_state::RESOLVED, Some(now.clone())),
-                None => (incident_state::OPEN, None),
+        Filing::New { resolved } => {
+            let (state, closed_at) = match resolved {
+                true => (incident_state::RESOLVED, Some(now.clone())),
+                false => (incident_state::OPEN, None),
             };
             sqlx::query_scalar(
                 "INSERT INTO incidents (tenant, key, kind, object_id, name, email, state, cause, reason, \
@@ -223,11 +183,7 @@ pub(crate) async fn on_dead_letter(
             .await?
         }
     };
-    let dl_state = if stale_fix.is_some() && active.is_none() {
-        "resolved"
-    } else {
-        "open"
-    };
+    let dl_state = filing.dead_letter_state();
     sqlx::query(
         "UPDATE dead_letters SET incident_id = ?, state = ?, \
          resolved_at = CASE WHEN ? = 'resolved' THEN ? END WHERE id = ?",
@@ -271,18 +227,13 @@ pub(crate) async fn on_applied(
     Ok(())
 }
 
-/// The incident's key and state, or why it cannot be acted on.
+/// The key of incident `id`, or why it cannot be acted on ([`filing::actionable`]).
 pub(crate) async fn active(conn: &mut SqliteConnection, id: i64) -> Result<String, StoreError> {
-    let row = sqlx::query("SELECT key, state FROM incidents WHERE id = ?")
+    let row = sqlx::query_as("SELECT key, state FROM incidents WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?;
-    let state: String = row.try_get("state")?;
-    if state == incident_state::RESOLVED || state == incident_state::DISCARDED {
-        return Err(StoreError::IncidentClosed { id, state });
-    }
-    Ok(row.try_get("key")?)
+        .await?;
+    filing::actionable(id, row)
 }
 
 /// Discards incident `id` and its open dead letters with `note`.
@@ -308,7 +259,7 @@ pub(crate) async fn discard(
          WHERE incident_id = ? AND state = 'open' RETURNING id",
     )
     .bind(&at)
-    .bind(format!("{note} (incident {id}, by {by})"))
+    .bind(filing::discard_note(&note, id, &by))
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;

@@ -4,20 +4,11 @@
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use sqlx::SqliteConnection;
 
-use super::{now_fixed, state, NewDeadLetter};
+use super::changes::{self, StateChange};
+use super::{now_fixed, NewDeadLetter};
 use crate::error::StoreError;
 
-/// A key's new state, applied only if it is about the same or a newer version.
-pub(crate) struct StateChange<'a> {
-    pub(crate) key: &'a str,
-    pub(crate) tenant: &'a str,
-    pub(crate) kind: &'a str,
-    pub(crate) state: &'a str,
-    pub(crate) version: i64,
-    pub(crate) last_error: Option<String>,
-    pub(crate) splashtop_id: Option<String>,
-}
-
+/// Writes `c` unless the key's state is about a newer version.
 pub(crate) async fn set_state(
     conn: &mut SqliteConnection,
     c: StateChange<'_>,
@@ -74,50 +65,22 @@ pub(crate) async fn insert_outcome(
     if inserted.rows_affected() == 0 {
         return Ok(false);
     }
-    let error = || {
-        let code = e
-            .error_code
-            .as_deref()
-            .map(|c| format!(" {c}"))
-            .unwrap_or_default();
-        let http = e
-            .http_status
-            .map(|s| format!("HTTP {s}"))
-            .unwrap_or_else(|| "error".into());
-        Some(format!("{http}{code}: {}", e.detail))
-    };
-    let (new_state, last_error) = match e.status {
-        OutcomeStatus::Applied => {
-            super::incidents::on_applied(conn, e).await?;
-            (state::APPLIED, None)
+    let key = e.key.to_string();
+    let Some(change) = changes::of_outcome(e, &key) else {
+        // A newer version was applied already (or is, right behind it); the state is that version's.
+        if let Some(id) = &e.splashtop_id {
+            sqlx::query("UPDATE provisioning_status SET splashtop_id = ? WHERE key = ?")
+                .bind(id)
+                .bind(&key)
+                .execute(&mut *conn)
+                .await?;
         }
-        OutcomeStatus::Retrying => (state::RETRYING, error()),
-        OutcomeStatus::DeadLettered => (state::DEAD_LETTERED, error()),
-        OutcomeStatus::SkippedStale | OutcomeStatus::Superseded => {
-            // A newer version was applied already (or is, right behind it); the state is that version's.
-            if let Some(id) = &e.splashtop_id {
-                sqlx::query("UPDATE provisioning_status SET splashtop_id = ? WHERE key = ?")
-                    .bind(id)
-                    .bind(e.key.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            return Ok(true);
-        }
+        return Ok(true);
     };
-    set_state(
-        conn,
-        StateChange {
-            key: &e.key.to_string(),
-            tenant: &e.tenant,
-            kind: &e.kind,
-            state: new_state,
-            version: e.version,
-            last_error,
-            splashtop_id: e.splashtop_id.clone(),
-        },
-    )
-    .await?;
+    if matches!(e.status, OutcomeStatus::Applied) {
+        super::incidents::on_applied(conn, e).await?;
+    }
+    set_state(conn, change).await?;
     Ok(true)
 }
 
@@ -125,15 +88,12 @@ pub(crate) async fn insert_dead_letter(
     conn: &mut SqliteConnection,
     d: &NewDeadLetter,
 ) -> Result<bool, StoreError> {
-    // A dead letter redelivered (the receiver died before its ack) has the same job and
-    // last attempt: it is stored once.
-    let delivery_id = format!("{}@{}", d.job_id, d.last_attempt.as_deref().unwrap_or("-"));
     let inserted = sqlx::query(
         "INSERT OR IGNORE INTO dead_letters (delivery_id, job_id, tenant, key, kind, version, reason, http_status, \
          error_code, error_body, attempts, first_attempt, last_attempt, payload, received_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(delivery_id)
+    .bind(changes::delivery_id(d))
     .bind(&d.job_id)
     .bind(&d.tenant)
     .bind(&d.key)
@@ -154,25 +114,8 @@ pub(crate) async fn insert_dead_letter(
         return Ok(false);
     }
     super::incidents::on_dead_letter(conn, d, inserted.last_insert_rowid()).await?;
-    if !d.key.is_empty() {
-        let code = d
-            .error_code
-            .as_deref()
-            .map(|c| format!(" {c}"))
-            .unwrap_or_default();
-        set_state(
-            conn,
-            StateChange {
-                key: &d.key,
-                tenant: &d.tenant,
-                kind: &d.kind,
-                state: state::DEAD_LETTERED,
-                version: d.version,
-                last_error: Some(format!("{}{code}: {}", d.reason, d.error_body)),
-                splashtop_id: None,
-            },
-        )
-        .await?;
+    if let Some(change) = changes::of_dead_letter(d) {
+        set_state(conn, change).await?;
     }
     Ok(true)
 }

@@ -9,19 +9,31 @@
 //! - [`sqlite`]: the SQLite implementation of [`AuditStore`]: reads, discard.
 //! - [`intake`]: storing outcome events and dead letters, moving key states forward.
 //! - [`replay`]: building a replay job from the key's current directory state.
-//! - [`timeline`]: a key's timeline, merged from the outbox, the events and the dead letters.
+//! - [`timeline`]: a key's timeline, merged from the outbox, the events and the dead letters
+//!   (`timeline_rows`: its statements and entries, shared by both engines).
 //! - [`incidents`]: incidents (one per failing key) opened, updated, resolved and reopened
 //!   by the intake, replayed and discarded by operators.
+//! - `changes`: what an outcome, a dead letter or a replay does to a key's state (pure).
+//! - `dead_letter_rows`: what both engines' dead-letter reads share (columns, filter, rows).
+//! - `filing`: the incident rules both engines file dead letters by (pure).
+//! - `fresh`: a replay's choice of job (which source, the "deleted" job of a gone key; pure).
+//! - `incident_rows`: what both engines' incident reads share (columns, filters, rows).
 //! - [`incident_read`]: incidents listed (filters, paging, total), shown, counted by cause;
 //!   the keys retrying now and the oldest waiting job.
 
+pub(crate) mod changes;
+pub(crate) mod dead_letter_rows;
+pub(crate) mod filing;
+pub(crate) mod fresh;
 pub mod humane;
 pub mod incident_read;
+pub(crate) mod incident_rows;
 pub mod incidents;
 pub mod intake;
 pub mod replay;
 pub mod sqlite;
 pub mod timeline;
+pub(crate) mod timeline_rows;
 
 use std::time::Duration;
 

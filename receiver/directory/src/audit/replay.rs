@@ -4,22 +4,19 @@
 //! it in commit order after any job already waiting for the key: per-key order is kept.
 //! An incident is replayed the same way, once, however many dead letters it holds.
 
-use splashsync_protocol::job::{GroupState, Job, JobMeta};
-use splashsync_protocol::{JobKey, KeyKind};
-use sqlx::{Row, SqliteConnection};
+use splashsync_protocol::job::Job;
+use splashsync_protocol::JobKey;
+use sqlx::SqliteConnection;
 
-use super::intake::{set_state, StateChange};
-use super::{now_fixed, state, IncidentReplayed, Replayed};
+use super::changes;
+use super::fresh::{self, Letter, Source};
+use super::intake::set_state;
+use super::{now_fixed, IncidentReplayed, Replayed};
 use crate::error::StoreError;
 use crate::model::WriteCtx;
-use crate::plan;
 use crate::sqlite::outbox::insert_job;
 use crate::sqlite::read::load_user;
 use crate::sqlite::users::current_job;
-
-fn unreplayable(detail: impl Into<String>) -> StoreError {
-    StoreError::Unreplayable(detail.into())
-}
 
 /// Replays dead letter `id` (runs inside the writer's transaction); its incident, if still
 /// open, is then being replayed by the same job.
@@ -31,15 +28,12 @@ pub(crate) async fn replay(
     let row = sqlx::query("SELECT key, state, payload, incident_id FROM dead_letters WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("dead letter {id}")))?;
-    let key: String = row.try_get("key")?;
-    let current: String = row.try_get("state")?;
-    let payload: String = row.try_get("payload")?;
-    let incident: Option<i64> = row.try_get("incident_id")?;
-    if current != "open" {
-        return Err(StoreError::AlreadyResolved { id, state: current });
-    }
+        .await?;
+    let Letter {
+        key,
+        payload,
+        incident,
+    } = Letter::open(id, row.as_ref())?;
     let what = format!("dead letter {id}");
     let (job_id, version) = fresh_job(conn, cx, &key, &what, &payload).await?;
     mark_replayed(conn, "id = ?", id, &job_id).await?;
@@ -127,112 +121,55 @@ async fn fresh_job(
     what: &str,
     payload: &str,
 ) -> Result<(String, i64), StoreError> {
-    let parsed = JobKey::parse(key).ok_or_else(|| {
-        unreplayable(format!(
-            "{what} has no usable job key ({key:?}); discard it instead"
-        ))
-    })?;
-    let cx = WriteCtx {
-        tenant: parsed.tenant().clone(),
-        origin: format!("replay of {what}"),
-        policy: cx.policy,
-        verify: false,
-    };
-    let stale: Option<Job> = serde_json::from_str(payload).ok();
+    let (parsed, cx) = fresh::replay_of(cx, key, what)?;
     let object_id = parsed.id();
-    if parsed.retired_account().is_some() {
-        // The retirement of an account its user left: still its desired state (should the
-        // user hold the account again, its newer incarnation supersedes this one).
-        gone(conn, &cx, &parsed, what, stale).await?;
-    } else if parsed.kind() == KeyKind::User {
-        match load_user(conn, object_id).await? {
-            Some(record) => current_job(conn, &cx, &record).await?,
-            None => gone(conn, &cx, &parsed, what, stale).await?,
-        }
-    } else {
-        let group =
-            sqlx::query("SELECT display_name, former_names, version FROM groups WHERE id = ?")
-                .bind(object_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        match group {
-            Some(g) => {
-                let former: String = g.try_get("former_names")?;
-                let former: Vec<String> = serde_json::from_str(&former).unwrap_or_default();
-                let state = GroupState {
-                    group_id: object_id.to_string(),
-                    display_name: g.try_get("display_name")?,
-                    former_names: former,
-                    deleted: false,
-                };
-                let version: i64 = g.try_get("version")?;
-                insert_job(conn, &plan::group_job(&cx, state, version)).await?;
+    let written = match Source::of(&parsed) {
+        Source::User => match load_user(conn, object_id).await? {
+            Some(record) => {
+                current_job(conn, &cx, &record).await?;
+                true
             }
-            None => gone(conn, &cx, &parsed, what, stale).await?,
-        }
-    }
-    let fresh =
-        sqlx::query("SELECT job_id, version FROM outbox WHERE key = ? ORDER BY seq DESC LIMIT 1")
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
-    let job_id: String = fresh.try_get("job_id")?;
-    let version: i64 = fresh.try_get("version")?;
-    set_state(
-        conn,
-        StateChange {
-            key,
-            tenant: parsed.tenant().as_str(),
-            kind: parsed.kind().as_str(),
-            state: state::PENDING,
-            version,
-            last_error: None,
-            splashtop_id: None,
+            None => false,
         },
+        Source::Group => {
+            let group =
+                sqlx::query("SELECT display_name, former_names, version FROM groups WHERE id = ?")
+                    .bind(object_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if let Some(g) = &group {
+                insert_job(conn, &fresh::group_job(&cx, &parsed, g)?).await?;
+            }
+            group.is_some()
+        }
+        Source::Retired => false,
+    };
+    if !written {
+        gone(conn, &cx, &parsed, what, payload).await?;
+    }
+    let (job_id, version): (String, i64) = sqlx::query_as(
+        "SELECT job_id, version FROM outbox WHERE key = ? ORDER BY seq DESC LIMIT 1",
     )
+    .bind(key)
+    .fetch_one(&mut *conn)
     .await?;
+    set_state(conn, changes::pending(key, &parsed, version)).await?;
     Ok((job_id, version))
 }
 
-/// The key is no longer in the directory: its current state is "deleted", at the key's
-/// latest version, built from the dead letter's body for the names Splashtop needs.
+/// The key is no longer in the directory: writes its "deleted" job
+/// ([`fresh::gone_job`]) at the key's latest version.
 async fn gone(
     conn: &mut SqliteConnection,
     cx: &WriteCtx,
     key: &JobKey,
     what: &str,
-    stale: Option<Job>,
+    payload: &str,
 ) -> Result<(), StoreError> {
-    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM outbox WHERE key = ?")
+    let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM outbox WHERE key = ?")
         .bind(key.to_string())
         .fetch_one(&mut *conn)
         .await?;
-    let meta = |old: &JobMeta| {
-        plan::meta(
-            cx,
-            key.clone(),
-            version.unwrap_or(old.version).max(old.version),
-        )
-    };
-    let job = match stale {
-        Some(Job::UserV1(mut j)) => {
-            j.meta = meta(&j.meta);
-            // A retirement stays a retirement (removed or deleted per the worker's mode).
-            j.state.deleted = key.retired_account().is_none();
-            j.state.active = false;
-            j.state.group = None;
-            Job::UserV1(j)
-        }
-        Some(Job::GroupV1(mut j)) => {
-            j.meta = meta(&j.meta);
-            j.state.deleted = true;
-            Job::GroupV1(j)
-        }
-        None => {
-            return Err(unreplayable(format!(
-                "{what}: {key} is no longer in the directory and the dead letter's body is not a job; discard it instead"
-            )))
-        }
-    };
-    insert_job(conn, &job).await
+    let stale: Option<Job> = serde_json::from_str(payload).ok();
+    insert_job(conn, &fresh::gone_job(cx, key, what, stale, latest)?).await
 }

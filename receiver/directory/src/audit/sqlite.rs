@@ -3,16 +3,19 @@
 
 use futures_util::future::BoxFuture;
 use splashsync_protocol::events::OutcomeEvent;
-use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::Row;
+use sqlx::sqlite::SqlitePool;
 
+use super::dead_letter_rows::{
+    attempt, count_sql, dead_letter, discardable, filter_clause, of_incident_sql, one_sql,
+    page_sql, reason_count, ATTEMPTS, DISCARD, OPEN_BY_REASON,
+};
 use super::incident_read;
+use super::incident_rows::waiting_age;
 use super::intake::{insert_dead_letter, insert_outcome};
 use super::{
-    fixed, now_fixed, Attempt, AuditStore, CauseCount, DeadLetter, DeadLetterFilter,
-    IncidentDetail, IncidentDiscarded, IncidentFilter, IncidentPage, IncidentReplayed,
-    NewDeadLetter, OutboxStats, ProvisioningStatus, Replayed, RetryingKey, TimelineEntry,
-    UserMatch,
+    now_fixed, Attempt, AuditStore, CauseCount, DeadLetter, DeadLetterFilter, IncidentDetail,
+    IncidentDiscarded, IncidentFilter, IncidentPage, IncidentReplayed, NewDeadLetter, OutboxStats,
+    ProvisioningStatus, Replayed, RetryingKey, TimelineEntry, UserMatch,
 };
 use crate::error::StoreError;
 use crate::model::WriteCtx;
@@ -35,99 +38,22 @@ impl SqliteAudit {
     }
 }
 
-const DL_COLUMNS: &str = "d.id, d.job_id, d.tenant, d.key, d.kind, d.version, d.reason, d.http_status, d.error_code, \
-    d.error_body, d.attempts, d.first_attempt, d.last_attempt, d.received_at, d.state, d.resolved_at, d.note, \
-    d.replay_job_id, o.origin, d.payload, d.incident_id, i.name, i.email";
-
-/// Dead letters with the SCIM call that caused their job and their incident's names.
-const DL_FROM: &str = "FROM dead_letters d LEFT JOIN outbox o ON o.job_id = d.job_id \
-    LEFT JOIN incidents i ON i.id = d.incident_id";
-
-fn dead_letter_from_row(row: &SqliteRow, with_job: bool) -> Result<DeadLetter, StoreError> {
-    let payload: String = row.try_get("payload")?;
-    Ok(DeadLetter {
-        id: row.try_get("id")?,
-        job_id: row.try_get("job_id")?,
-        tenant: row.try_get("tenant")?,
-        key: row.try_get("key")?,
-        kind: row.try_get("kind")?,
-        version: row.try_get("version")?,
-        reason: row.try_get("reason")?,
-        http_status: row.try_get("http_status")?,
-        error_code: row.try_get("error_code")?,
-        error_body: row.try_get("error_body")?,
-        attempts: row.try_get("attempts")?,
-        first_attempt: row.try_get("first_attempt")?,
-        last_attempt: row.try_get("last_attempt")?,
-        received_at: row.try_get("received_at")?,
-        state: row.try_get("state")?,
-        resolved_at: row.try_get("resolved_at")?,
-        note: row.try_get("note")?,
-        replay_job_id: row.try_get("replay_job_id")?,
-        origin: row.try_get("origin")?,
-        incident_id: row.try_get("incident_id")?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        job: with_job
-            .then(|| serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload))),
-    })
-}
-
-/// The WHERE clause and its arguments for `filter`.
-fn filter_clause(f: &DeadLetterFilter) -> (String, Vec<String>) {
-    let mut clauses = Vec::new();
-    let mut args = Vec::new();
-    match f.state.as_deref().unwrap_or("open") {
-        "all" => {}
-        s => {
-            clauses.push("d.state = ?");
-            args.push(s.to_string());
-        }
-    }
-    for (clause, value) in [
-        ("d.reason = ?", &f.reason),
-        ("d.tenant = ?", &f.tenant),
-        ("d.key = ?", &f.key),
-    ] {
-        if let Some(v) = value {
-            clauses.push(clause);
-            args.push(v.clone());
-        }
-    }
-    let now = time::OffsetDateTime::now_utc();
-    if let Some(age) = f.older_than {
-        clauses.push("d.received_at <= ?");
-        args.push(fixed(now - age));
-    }
-    if let Some(age) = f.newer_than {
-        clauses.push("d.received_at >= ?");
-        args.push(fixed(now - age));
-    }
-    if clauses.is_empty() {
-        (String::new(), args)
-    } else {
-        (format!("WHERE {}", clauses.join(" AND ")), args)
-    }
-}
-
 /// The dead letters of incident `id`, newest first (the latest 500).
 async fn dead_letters_of_incident(
     readers: &SqlitePool,
     id: i64,
 ) -> Result<Vec<DeadLetter>, StoreError> {
-    let sql = format!(
-        "SELECT {DL_COLUMNS} {DL_FROM} WHERE d.incident_id = ? ORDER BY d.id DESC LIMIT 500"
-    );
-    let rows = sqlx::query(&sql).bind(id).fetch_all(readers).await?;
-    rows.iter()
-        .map(|r| dead_letter_from_row(r, false))
-        .collect()
+    let found = sqlx::query(&of_incident_sql())
+        .bind(id)
+        .fetch_all(readers)
+        .await?;
+    found.iter().map(|r| dead_letter(r, false)).collect()
 }
 
 impl SqliteAudit {
     async fn count(&self, filter: DeadLetterFilter) -> Result<i64, StoreError> {
         let (clause, args) = filter_clause(&filter);
-        let sql = format!("SELECT COUNT(*) FROM dead_letters d {clause}");
+        let sql = count_sql(&clause);
         let mut q = sqlx::query_scalar(&sql);
         for a in &args {
             q = q.bind(a);
@@ -137,19 +63,13 @@ impl SqliteAudit {
 
     async fn list(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
         let (clause, args) = filter_clause(&filter);
-        let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-        let offset = filter.offset.unwrap_or(0);
-        let sql = format!(
-            "SELECT {DL_COLUMNS} {DL_FROM} {clause} ORDER BY d.id DESC LIMIT {limit} OFFSET {offset}"
-        );
+        let sql = page_sql(&clause, &filter);
         let mut q = sqlx::query(&sql);
         for a in &args {
             q = q.bind(a);
         }
-        let rows = q.fetch_all(&self.readers).await?;
-        rows.iter()
-            .map(|r| dead_letter_from_row(r, false))
-            .collect()
+        let found = q.fetch_all(&self.readers).await?;
+        found.iter().map(|r| dead_letter(r, false)).collect()
     }
 
     async fn read_status(&self, key: String) -> Result<Option<ProvisioningStatus>, StoreError> {
@@ -181,38 +101,21 @@ impl AuditStore for SqliteAudit {
 
     fn dead_letter(&self, id: i64) -> BoxFuture<'_, Result<Option<DeadLetter>, StoreError>> {
         Box::pin(async move {
-            let sql = format!("SELECT {DL_COLUMNS} {DL_FROM} WHERE d.id = ?");
-            let row = sqlx::query(&sql)
+            let row = sqlx::query(&one_sql())
                 .bind(id)
                 .fetch_optional(&self.readers)
                 .await?;
-            row.map(|r| dead_letter_from_row(&r, true)).transpose()
+            row.map(|r| dead_letter(&r, true)).transpose()
         })
     }
 
     fn attempts(&self, job_id: String) -> BoxFuture<'_, Result<Vec<Attempt>, StoreError>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT job_id, attempt, at, status, detail, http_status, error_code, worker FROM audit_events \
-                 WHERE job_id = ? ORDER BY attempt, at",
-            )
-            .bind(job_id)
-            .fetch_all(&self.readers)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Attempt {
-                        job_id: r.try_get("job_id")?,
-                        attempt: r.try_get("attempt")?,
-                        at: r.try_get("at")?,
-                        status: r.try_get("status")?,
-                        detail: super::humane::detail(&r.try_get::<String, _>("detail")?),
-                        http_status: r.try_get("http_status")?,
-                        error_code: r.try_get("error_code")?,
-                        worker: r.try_get("worker")?,
-                    })
-                })
-                .collect()
+            let found = sqlx::query(ATTEMPTS)
+                .bind(job_id)
+                .fetch_all(&self.readers)
+                .await?;
+            found.iter().map(attempt).collect()
         })
     }
 
@@ -230,24 +133,13 @@ impl AuditStore for SqliteAudit {
                         .bind(id)
                         .fetch_optional(&mut *conn)
                         .await?;
-                match current.as_deref() {
-                    None => return Err(StoreError::NotFound(format!("dead letter {id}"))),
-                    Some("open") => {}
-                    Some(other) => {
-                        return Err(StoreError::AlreadyResolved {
-                            id,
-                            state: other.to_string(),
-                        })
-                    }
-                }
-                sqlx::query(
-                    "UPDATE dead_letters SET state = 'discarded', resolved_at = ?, note = ? WHERE id = ?",
-                )
-                .bind(now_fixed())
-                .bind(note)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+                discardable(id, current)?;
+                sqlx::query(DISCARD)
+                    .bind(now_fixed())
+                    .bind(note)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             })
         })))
@@ -305,17 +197,7 @@ impl AuditStore for SqliteAudit {
                 sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
                     .fetch_optional(&self.readers)
                     .await?;
-            let age = oldest
-                .and_then(|t| {
-                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .map(|t| {
-                    (time::OffsetDateTime::now_utc() - t)
-                        .as_seconds_f64()
-                        .max(0.0)
-                })
-                .unwrap_or(0.0);
+            let age = waiting_age(oldest).unwrap_or(0.0);
             Ok(OutboxStats {
                 pending,
                 oldest_pending_age_seconds: age,
@@ -326,14 +208,8 @@ impl AuditStore for SqliteAudit {
 
     fn open_by_reason(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, StoreError>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT reason, COUNT(*) AS n FROM dead_letters WHERE state = 'open' GROUP BY reason ORDER BY n DESC",
-            )
-            .fetch_all(&self.readers)
-            .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("reason")?, r.try_get("n")?)))
-                .collect()
+            let found = sqlx::query(OPEN_BY_REASON).fetch_all(&self.readers).await?;
+            found.iter().map(reason_count).collect()
         })
     }
 

@@ -6,8 +6,10 @@
 //! - [`user`]: a user record's desired state and the user jobs that carry it.
 //! - [`rename`]: userName changes under the rename policy, and the two jobs of a reinvite.
 //! - [`group`]: group jobs, and what a group write changes (members, name, former names).
+//! - [`group_write`]: what a group write leaves (members, record, jobs), from what it read.
 
 pub mod group;
+pub mod group_write;
 pub mod rename;
 pub mod user;
 
@@ -21,7 +23,7 @@ use crate::model::WriteCtx;
 
 pub use group::{group_job, group_update, groups_after, unresolved_warning, GroupUpdate};
 pub use rename::{account_change, admit_user_name, reinvite_jobs, AccountChange};
-pub use user::{account_email, desired_state, user_job, user_jobs, AccountSource};
+pub use user::{account_email, desired_state, replaced_user, user_job, user_jobs, AccountSource};
 
 /// The fields every job of a write carries: a fresh, time-ordered job id, the write's
 /// tenant and origin, and the key's version.

@@ -131,10 +131,64 @@ pub fn user_jobs(
         .collect()
 }
 
+/// A user's body replaced by `resource` at `now`: the user as it was (without its groups:
+/// what an account change compares) and the record it becomes, at the next version, its
+/// userName the body's (kept when the body has none).
+pub fn replaced_user(
+    current: UserRecord,
+    resource: Value,
+    now: String,
+) -> (UserRecord, UserRecord) {
+    let before = UserRecord {
+        groups: Vec::new(),
+        ..current.clone()
+    };
+    let user_name = resource
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or(&current.user_name)
+        .to_string();
+    let record = UserRecord {
+        id: current.id,
+        user_name,
+        resource,
+        version: current.version + 1,
+        created: current.created,
+        last_modified: now,
+        groups: current.groups,
+        provisioning: None,
+    };
+    (before, record)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_replaced_user_is_the_next_version_with_the_bodys_user_name() {
+        let mut current = record("u1", "ada", 3);
+        current.groups.push(crate::model::GroupLink {
+            group_id: "g1".into(),
+            display_name: "Ops".into(),
+        });
+        let (before, after) =
+            replaced_user(current.clone(), json!({"userName": "ada2"}), "now".into());
+        assert!(before.groups.is_empty());
+        assert_eq!(before.version, 3);
+        assert_eq!(
+            (
+                after.user_name.as_str(),
+                after.version,
+                after.last_modified.as_str()
+            ),
+            ("ada2", 4, "now")
+        );
+        assert_eq!(after.groups, current.groups);
+        let (_, kept) = replaced_user(current, json!({"active": false}), "now".into());
+        assert_eq!(kept.user_name, "ada");
+    }
 
     fn record(id: &str, user_name: &str, version: i64) -> UserRecord {
         UserRecord {

@@ -4,10 +4,6 @@
 //! ([`memberships::lock_users`]): If-Match and the one-group policy see what every other
 //! receiver committed.
 
-use std::collections::{HashMap, HashSet};
-
-use serde_json::Value;
-use splashsync_protocol::job::{GroupRef, GroupState};
 use splashsync_scim::now_rfc3339;
 use sqlx::PgConnection;
 
@@ -17,21 +13,13 @@ use super::read::load_group_for_update;
 use super::users::touch;
 use super::{check_version, is_unique_violation};
 use crate::error::StoreError;
-use crate::model::{GroupRecord, Member, UserRecord, WriteCtx};
-use crate::plan::{self, group_update};
-use crate::policy;
-use crate::sqlite::read::display_of;
+use crate::model::{GroupRecord, WriteCtx};
+use crate::plan::{self, group_update, group_write};
+use crate::rows::external_id;
 use crate::store::GroupEdit;
 
 fn name_taken(name: &str) -> StoreError {
     StoreError::GroupNameTaken(name.to_string())
-}
-
-fn external_id(resource: &Value) -> Option<String> {
-    resource
-        .get("externalId")
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 fn not_found(id: &str) -> StoreError {
@@ -48,21 +36,6 @@ pub(crate) async fn former_names(
         .fetch_one(&mut *conn)
         .await?;
     Ok(serde_json::from_str(&names).unwrap_or_default())
-}
-
-/// The members a write leaves in the group, in joining order: those of `kept`, then the
-/// `added` ids, each with the display of its user as `touched` returned it, or unresolved.
-fn members_after(kept: Vec<Member>, added: &[String], touched: &[UserRecord]) -> Vec<Member> {
-    let users: HashMap<&str, &UserRecord> = touched.iter().map(|u| (u.id.as_str(), u)).collect();
-    let added = added.iter().map(|id| Member {
-        user_id: id.clone(),
-        display: users
-            .get(id.as_str())
-            .map(|u| display_of(u))
-            .unwrap_or_default(),
-        resolved: users.contains_key(id.as_str()),
-    });
-    kept.into_iter().chain(added).collect()
 }
 
 /// Inserts a group, its group job and its members' user jobs.
@@ -90,24 +63,15 @@ pub(crate) async fn create(
         Err(e) if is_unique_violation(&e) => return Err(name_taken(&record.display_name)),
         other => other?,
     };
-    let state = GroupState {
-        group_id: record.id.clone(),
-        display_name: record.display_name.clone(),
-        former_names: Vec::new(),
-        deleted: false,
-    };
-    insert_job(conn, &plan::group_job(cx, state, record.version)).await?;
+    insert_job(conn, &group_write::created_job(cx, &record)).await?;
     let members = plan::unique(members);
     lock_users(conn, &members).await?;
     let joined = memberships::joined(conn, &members).await?;
     memberships::add(conn, cx, &record.id, &members, &joined).await?;
-    let this = GroupRef {
-        group_id: record.id.clone(),
-        display_name: record.display_name.clone(),
-    };
+    let this = group_write::group_ref(&record.id, &record.display_name);
     let groups = plan::groups_after(cx.policy, &this, joined, &[], &members);
     let touched = touch(conn, cx, &members, groups).await?;
-    record.members = members_after(Vec::new(), &members, &touched);
+    record.members = group_write::members_after(Vec::new(), &members, &touched);
     Ok(record)
 }
 
@@ -147,49 +111,19 @@ pub(crate) async fn update(
         Err(e) if is_unique_violation(&e) => return Err(name_taken(&update.display_name)),
         other => other?,
     };
-    let this = GroupRef {
-        group_id: id.to_string(),
-        display_name: update.display_name.clone(),
-    };
-    let staying: &[String] = if update.renamed { &update.staying } else { &[] };
-    let read: Vec<String> = [staying, &update.removed, &update.added].concat();
+    let this = group_write::group_ref(id, &update.display_name);
+    let read = update.read_ids();
     lock_users(conn, &read).await?;
     let joined = memberships::joined(conn, &read).await?;
-    let mut counted = Vec::new();
     if let Some(job) = update.rename_job(cx, id) {
         insert_job(conn, &job).await?;
-        counted = update
-            .staying
-            .iter()
-            .filter(|m| {
-                joined
-                    .get(*m)
-                    .and_then(|groups| policy::effective_group(cx.policy, groups))
-                    .is_some_and(|g| g.group_id == id)
-            })
-            .cloned()
-            .collect();
     }
+    let counted = update.counted(cx.policy, id, &joined);
     memberships::remove(conn, id, &update.removed).await?;
     memberships::add(conn, cx, id, &update.added, &joined).await?;
     let groups = plan::groups_after(cx.policy, &this, joined, &update.removed, &update.added);
     let touched = touch(conn, cx, &update.touched(counted), groups).await?;
-    let removed: HashSet<&str> = update.removed.iter().map(String::as_str).collect();
-    let kept = current
-        .members
-        .into_iter()
-        .filter(|m| !removed.contains(m.user_id.as_str()))
-        .collect();
-    Ok(GroupRecord {
-        id: current.id,
-        display_name: update.display_name.clone(),
-        resource: change.resource,
-        version: update.version,
-        created: current.created,
-        last_modified,
-        members: members_after(kept, &update.added, &touched),
-        provisioning: None,
-    })
+    Ok(update.record(current, change.resource, last_modified, &touched))
 }
 
 /// Deletes a group, writes its `deleted` job and its former members' jobs.
@@ -199,34 +133,20 @@ pub(crate) async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), StoreError> {
-    let current = load_group_for_update(conn, id, true)
+    let mut current = load_group_for_update(conn, id, true)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_version(if_match, current.version)?;
     let former = former_names(conn, id).await?;
-    let members: Vec<String> = current
-        .members
-        .into_iter()
-        .filter(|m| m.resolved)
-        .map(|m| m.user_id)
-        .collect();
+    let members = group_write::resolved_ids(std::mem::take(&mut current.members));
     lock_users(conn, &members).await?;
     let joined = memberships::joined(conn, &members).await?;
     sqlx::query("DELETE FROM groups WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    let state = GroupState {
-        group_id: id.to_string(),
-        display_name: current.display_name.clone(),
-        former_names: former,
-        deleted: true,
-    };
-    insert_job(conn, &plan::group_job(cx, state, current.version + 1)).await?;
-    let this = GroupRef {
-        group_id: id.to_string(),
-        display_name: current.display_name,
-    };
+    insert_job(conn, &group_write::deleted_job(cx, &current, former)).await?;
+    let this = group_write::group_ref(id, &current.display_name);
     let groups = plan::groups_after(cx.policy, &this, joined, &members, &[]);
     touch(conn, cx, &members, groups).await.map(drop)
 }

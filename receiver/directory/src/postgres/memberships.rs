@@ -15,7 +15,7 @@ use sqlx::{PgConnection, Row};
 
 use crate::error::StoreError;
 use crate::model::{GroupConflict, GroupPolicy, WriteCtx};
-use crate::policy::{self, Admission};
+use crate::policy;
 
 /// Locks the rows of the users among `ids` until the transaction ends (ids that are no
 /// user lock nothing).
@@ -63,13 +63,8 @@ pub(crate) async fn effective_groups(
     user_ids: &[String],
     policy: GroupPolicy,
 ) -> Result<HashMap<String, GroupRef>, StoreError> {
-    Ok(joined(conn, user_ids)
-        .await?
-        .into_iter()
-        .filter_map(|(user, groups)| {
-            policy::effective_group(policy, &groups).map(|g| (user, g.clone()))
-        })
-        .collect())
+    let joined = joined(conn, user_ids).await?;
+    Ok(policy::effective_groups(policy, joined))
 }
 
 /// Adds `ids` to `group_id` in their order: users join under the tenant's policy, judged
@@ -85,16 +80,7 @@ pub(crate) async fn add(
     if ids.is_empty() {
         return Ok(());
     }
-    let mut resolved = Vec::new();
-    for (user, groups) in ids.iter().filter_map(|id| Some((id, joined.get(id)?))) {
-        match policy::admit(cx.policy, user, group_id, groups) {
-            Admission::Free => {}
-            Admission::Resolved(conflict) => resolved.push(conflict),
-            Admission::Refused(conflict, detail) => {
-                return Err(StoreError::GroupConflict(Box::new(conflict), detail))
-            }
-        }
-    }
+    let resolved = policy::admit_all(cx.policy, group_id, ids, joined)?;
     record_conflicts(conn, &resolved).await?;
     // One counter value per id, ascending in the ids' order: taken after the users' rows
     // were locked, so a later join of the same user on any receiver gets a higher one.

@@ -158,7 +158,7 @@ impl Directory for PgDirectory {
         Box::pin(self.write(Box::new(move |conn| {
             Box::pin(async move {
                 let mut user = users::update(conn, &cx, &id, if_match, edit).await?;
-                status::attach_users(conn, &cx.tenant, std::slice::from_mut(&mut user)).await?;
+                status::attach(conn, &cx.tenant, std::slice::from_mut(&mut user)).await?;
                 Ok(user)
             })
         })))
@@ -217,7 +217,7 @@ impl Directory for PgDirectory {
             Box::pin(async move {
                 let mut group = groups::update(conn, &cx, &id, if_match, edit).await?;
                 let one = std::slice::from_mut(&mut group);
-                status::attach_groups(conn, &cx.tenant, one).await?;
+                status::attach(conn, &cx.tenant, one).await?;
                 Ok(group)
             })
         })))

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use splashsync_protocol::job::Job;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::StoreError;
 use crate::model::PendingJob;
+use crate::rows;
 
 fn encode_error(e: serde_json::Error) -> StoreError {
     StoreError::Database(Arc::new(sqlx::Error::Encode(Box::new(e))))
@@ -81,24 +82,11 @@ pub(crate) async fn insert_jobs(conn: &mut PgConnection, jobs: &[Job]) -> Result
 
 /// Up to `limit` unsent jobs in `seq` order.
 pub(crate) async fn pending(pool: &PgPool, limit: u32) -> Result<Vec<PendingJob>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT seq, job_id, key, route, kind, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
-    )
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PendingJob {
-                seq: r.try_get("seq")?,
-                job_id: r.try_get("job_id")?,
-                key: r.try_get("key")?,
-                route: r.try_get("route")?,
-                kind: r.try_get("kind")?,
-                payload: r.try_get("payload")?,
-            })
-        })
-        .collect()
+    let found = sqlx::query(rows::PENDING_JOBS)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::pending_job).collect()
 }
 
 /// Marks jobs sent.

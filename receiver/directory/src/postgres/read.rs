@@ -3,81 +3,38 @@
 //! connection. The write path reads through the `_for_update` forms, which lock the row
 //! until the transaction ends: a write on another receiver waits and then sees this one.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use super::status::{attach_groups, attach_users};
+// One generic attach serves both record kinds; the list functions name it per kind.
+use super::status::{attach as attach_groups, attach as attach_users};
 use crate::error::StoreError;
-use crate::model::{GroupLink, GroupRecord, Indexed, Member, Query, UserRecord};
+use crate::model::{GroupRecord, Indexed, Query, UserRecord};
+use crate::rows::{self, group as group_from_row, user as user_from_row};
 use splashsync_protocol::Tenant;
-
-fn decode_error(e: serde_json::Error) -> StoreError {
-    StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e))))
-}
 
 const USER_COLUMNS: &str =
     "id, user_name, resource::text AS resource, version, created, last_modified";
 const GROUP_COLUMNS: &str =
     "id, display_name, resource::text AS resource, version, created, last_modified";
 
-/// A user record from a row of [`USER_COLUMNS`] (groups not loaded).
-pub(crate) fn user_from_row(row: &PgRow) -> Result<UserRecord, StoreError> {
-    let resource: String = row.try_get("resource")?;
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        user_name: row.try_get("user_name")?,
-        resource: serde_json::from_str(&resource).map_err(decode_error)?,
-        version: row.try_get("version")?,
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        groups: Vec::new(),
-        provisioning: None,
-    })
-}
-
-fn group_from_row(row: &PgRow) -> Result<GroupRecord, StoreError> {
-    let resource: String = row.try_get("resource")?;
-    Ok(GroupRecord {
-        id: row.try_get("id")?,
-        display_name: row.try_get("display_name")?,
-        resource: serde_json::from_str(&resource).map_err(decode_error)?,
-        version: row.try_get("version")?,
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        members: Vec::new(),
-        provisioning: None,
-    })
-}
-
-fn positions<'a>(ids: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
-    ids.enumerate().map(|(i, id)| (id.clone(), i)).collect()
-}
-
 async fn load_links(conn: &mut PgConnection, users: &mut [UserRecord]) -> Result<(), StoreError> {
     if users.is_empty() {
         return Ok(());
     }
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-    let rows = sqlx::query(
+    let found = sqlx::query(
         "SELECT m.user_id, g.id, g.display_name FROM memberships m JOIN groups g ON g.id = m.group_id \
          WHERE m.user_id = ANY($1) ORDER BY m.seq",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let at = positions(users.iter().map(|u| &u.id));
-    for row in rows {
-        let user_id: String = row.try_get("user_id")?;
-        if let Some(&i) = at.get(&user_id) {
-            users[i].groups.push(GroupLink {
-                group_id: row.try_get("id")?,
-                display_name: row.try_get("display_name")?,
-            });
-        }
-    }
+    let links = found
+        .iter()
+        .map(rows::link)
+        .collect::<Result<Vec<_>, _>>()?;
+    rows::attach_links(users, links);
     Ok(())
 }
 
@@ -90,7 +47,7 @@ async fn load_members(
         return Ok(());
     }
     let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-    let rows = sqlx::query(
+    let found = sqlx::query(
         "SELECT m.group_id, u.id, COALESCE(u.display_name, u.user_name) AS display, m.seq \
          FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ANY($1) \
          UNION ALL SELECT r.group_id, r.member_id, NULL, r.seq FROM unresolved_members r \
@@ -99,18 +56,17 @@ async fn load_members(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let at = positions(groups.iter().map(|g| &g.id));
-    for row in rows {
-        let group_id: String = row.try_get("group_id")?;
-        let display: Option<String> = row.try_get("display")?;
-        if let Some(&i) = at.get(&group_id) {
-            groups[i].members.push(Member {
-                user_id: row.try_get("id")?,
-                resolved: display.is_some(),
-                display: display.unwrap_or_default(),
-            });
-        }
-    }
+    let members = found
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("group_id")?,
+                r.try_get("id")?,
+                r.try_get("display")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    rows::attach_members(groups, members);
     Ok(())
 }
 

@@ -3,19 +3,18 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
 use splashsync_protocol::job::GroupRef;
 use splashsync_scim::now_rfc3339;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::memberships::effective_groups;
 use super::outbox::{insert_job, insert_jobs, JobRow};
-use super::read::{load_user_for_update, user_from_row};
+use super::read::load_user_for_update;
 use super::{check_version, is_unique_violation};
 use crate::error::StoreError;
 use crate::model::{UserRecord, WriteCtx};
 use crate::plan;
-use crate::sqlite::read::user_columns_of;
+use crate::rows::{user as user_from_row, user_columns_of};
 use crate::store::UserEdit;
 
 fn taken(user_name: &str) -> StoreError {
@@ -164,27 +163,8 @@ pub(crate) async fn update(
     if resource == current.resource {
         return Ok(current);
     }
-    // The user as it was, for an account change: the old account and its names.
-    let before = UserRecord {
-        groups: Vec::new(),
-        ..current.clone()
-    };
-    let user_name = resource
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or(&current.user_name)
-        .to_string();
-    let (external_id, display_name) = user_columns_of(&resource);
-    let record = UserRecord {
-        id: current.id.clone(),
-        user_name,
-        resource,
-        version: current.version + 1,
-        created: current.created.clone(),
-        last_modified: now_rfc3339(),
-        groups: current.groups,
-        provisioning: None,
-    };
+    let (before, record) = plan::replaced_user(current, resource, now_rfc3339());
+    let (external_id, display_name) = user_columns_of(&record.resource);
     let updated = sqlx::query(
         "UPDATE users SET user_name = $1, user_name_key = $2, external_id = $3, display_name = $4, \
          resource = $5::jsonb, version = $6, last_modified = $7 WHERE id = $8",

@@ -13,8 +13,8 @@ use super::{DirectoryView, FormerAccount, Hold, OwnedGroup, OwnedUser};
 use crate::error::StoreError;
 use crate::model::WriteCtx;
 use crate::plan;
+use crate::rows::user as user_from_row;
 use crate::sqlite::memberships::effective_groups;
-use crate::sqlite::read::user_from_row;
 use crate::sqlite::status::statuses;
 
 /// Routes per statement of the former-owner lookup.

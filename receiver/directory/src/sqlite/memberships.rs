@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use super::decode_rows;
 use crate::error::StoreError;
 use crate::model::{GroupConflict, GroupPolicy, WriteCtx};
-use crate::policy::{self, Admission};
+use crate::policy;
 
 /// Rows per multi-row conflict INSERT (6 parameters each).
 const CONFLICT_ROWS: usize = 150;
@@ -57,13 +57,8 @@ pub(crate) async fn effective_groups(
     user_ids: &[String],
     policy: GroupPolicy,
 ) -> Result<HashMap<String, GroupRef>, StoreError> {
-    Ok(joined(conn, user_ids)
-        .await?
-        .into_iter()
-        .filter_map(|(user, groups)| {
-            policy::effective_group(policy, &groups).map(|g| (user, g.clone()))
-        })
-        .collect())
+    let joined = joined(conn, user_ids).await?;
+    Ok(policy::effective_groups(policy, joined))
 }
 
 /// Adds `ids` to `group_id` in their order: the ids of users join under the tenant's
@@ -80,17 +75,7 @@ pub(crate) async fn add(
     if ids.is_empty() {
         return Ok(());
     }
-    let mut resolved = Vec::new();
-    // Ids in no group (new users, or no user at all) join freely.
-    for (user, groups) in ids.iter().filter_map(|id| Some((id, joined.get(id)?))) {
-        match policy::admit(cx.policy, user, group_id, groups) {
-            Admission::Free => {}
-            Admission::Resolved(conflict) => resolved.push(conflict),
-            Admission::Refused(conflict, detail) => {
-                return Err(StoreError::GroupConflict(Box::new(conflict), detail))
-            }
-        }
-    }
+    let resolved = policy::admit_all(cx.policy, group_id, ids, joined)?;
     record_conflicts(conn, &resolved).await?;
     // One counter for both tables, so that a group lists them in the order written.
     let first: i64 = sqlx::query_scalar(

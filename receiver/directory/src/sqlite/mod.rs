@@ -143,7 +143,7 @@ impl Directory for SqliteDirectory {
             Box::pin(async move {
                 let mut user = users::update(conn, &cx, &id, if_match, edit).await?;
                 let users = std::slice::from_mut(&mut user);
-                status::attach_users(conn, &cx.tenant, users).await?;
+                status::attach(conn, &cx.tenant, users).await?;
                 Ok(user)
             })
         })))
@@ -208,7 +208,7 @@ impl Directory for SqliteDirectory {
             Box::pin(async move {
                 let mut group = groups::update(conn, &cx, &id, if_match, edit).await?;
                 let groups = std::slice::from_mut(&mut group);
-                status::attach_groups(conn, &cx.tenant, groups).await?;
+                status::attach(conn, &cx.tenant, groups).await?;
                 Ok(group)
             })
         })))

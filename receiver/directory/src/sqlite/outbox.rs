@@ -6,11 +6,12 @@ use std::sync::Arc;
 use splashsync_protocol::job::Job;
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqlitePool};
-use sqlx::{Row, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::{marks, IN_CHUNK};
 use crate::error::StoreError;
 use crate::model::PendingJob;
+use crate::rows;
 
 fn encode_error(e: serde_json::Error) -> StoreError {
     StoreError::Database(Arc::new(sqlx::Error::Encode(Box::new(e))))
@@ -76,24 +77,11 @@ pub(crate) async fn pending(
     readers: &SqlitePool,
     limit: u32,
 ) -> Result<Vec<PendingJob>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT seq, job_id, key, route, kind, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(readers)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PendingJob {
-                seq: r.try_get("seq")?,
-                job_id: r.try_get("job_id")?,
-                key: r.try_get("key")?,
-                route: r.try_get("route")?,
-                kind: r.try_get("kind")?,
-                payload: r.try_get("payload")?,
-            })
-        })
-        .collect()
+    let found = sqlx::query(rows::PENDING_JOBS)
+        .bind(i64::from(limit))
+        .fetch_all(readers)
+        .await?;
+    found.iter().map(rows::pending_job).collect()
 }
 
 /// Marks jobs sent (runs inside the writer's batch).

@@ -2,74 +2,20 @@
 //! memberships and (when asked) provisioning states loaded in a few batched statements
 //! on the same connection.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
 use splashsync_protocol::Tenant;
 
 use super::decode_rows;
-use super::status::{attach_groups, attach_users};
-use crate::model::{GroupLink, GroupRecord, Indexed, Member, Query, UserRecord};
-
-fn decode_error(e: serde_json::Error) -> StoreError {
-    StoreError::Database(Arc::new(sqlx::Error::Decode(Box::new(e))))
-}
+// One generic attach serves both record kinds; the list functions name it per kind.
+use super::status::{attach as attach_groups, attach as attach_users};
+use crate::model::{GroupRecord, Indexed, Query, UserRecord};
+use crate::rows::{self, group as group_from_row, user as user_from_row};
 
 const USER_COLUMNS: &str = "id, user_name, resource, version, created, last_modified";
 const GROUP_COLUMNS: &str = "id, display_name, resource, version, created, last_modified";
-
-/// A user record from a row of [`USER_COLUMNS`] (groups not loaded).
-pub(crate) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
-    let resource: String = row.try_get("resource")?;
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        user_name: row.try_get("user_name")?,
-        resource: serde_json::from_str(&resource).map_err(decode_error)?,
-        version: row.try_get("version")?,
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        groups: Vec::new(),
-        provisioning: None,
-    })
-}
-
-fn group_from_row(row: &SqliteRow) -> Result<GroupRecord, StoreError> {
-    let resource: String = row.try_get("resource")?;
-    Ok(GroupRecord {
-        id: row.try_get("id")?,
-        display_name: row.try_get("display_name")?,
-        resource: serde_json::from_str(&resource).map_err(decode_error)?,
-        version: row.try_get("version")?,
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        members: Vec::new(),
-        provisioning: None,
-    })
-}
-
-/// How a group lists a user: its displayName, or its userName (the `display_name`
-/// column, or `user_name`, as [`load_members`] reads them).
-pub(crate) fn display_of(user: &UserRecord) -> String {
-    user_columns_of(&user.resource)
-        .1
-        .unwrap_or_else(|| user.user_name.clone())
-}
-
-/// The indexed columns of a user body: (externalId, displayName).
-pub(crate) fn user_columns_of(resource: &Value) -> (Option<String>, Option<String>) {
-    let s = |k: &str| resource.get(k).and_then(Value::as_str).map(str::to_string);
-    (s("externalId"), s("displayName"))
-}
-
-/// Where each record of a chunk is, by id (a page's rows find their record in O(1)).
-fn positions<'a>(ids: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
-    ids.enumerate().map(|(i, id)| (id.clone(), i)).collect()
-}
 
 async fn load_links(
     conn: &mut SqliteConnection,
@@ -85,17 +31,12 @@ async fn load_links(
         for u in chunk.iter() {
             q = q.bind(&u.id);
         }
-        let rows = q.fetch_all(&mut *conn).await?;
-        let at = positions(chunk.iter().map(|u| &u.id));
-        for row in rows {
-            let user_id: String = row.try_get("user_id")?;
-            if let Some(&i) = at.get(&user_id) {
-                chunk[i].groups.push(GroupLink {
-                    group_id: row.try_get("id")?,
-                    display_name: row.try_get("display_name")?,
-                });
-            }
-        }
+        let links = q.fetch_all(&mut *conn).await?;
+        let links = links
+            .iter()
+            .map(rows::link)
+            .collect::<Result<Vec<_>, _>>()?;
+        rows::attach_links(chunk, links);
     }
     Ok(())
 }
@@ -120,17 +61,9 @@ async fn load_members(
                 q = q.bind(&g.id);
             }
         }
-        let rows = decode_rows::<(String, String, Option<String>)>(q.fetch_one(&mut *conn).await?)?;
-        let at = positions(chunk.iter().map(|g| &g.id));
-        for (group_id, user_id, display) in rows {
-            if let Some(&i) = at.get(&group_id) {
-                chunk[i].members.push(Member {
-                    user_id,
-                    resolved: display.is_some(),
-                    display: display.unwrap_or_default(),
-                });
-            }
-        }
+        let members =
+            decode_rows::<(String, String, Option<String>)>(q.fetch_one(&mut *conn).await?)?;
+        rows::attach_members(chunk, members);
     }
     Ok(())
 }

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use splashsync_protocol::{JobKey, Tenant};
-use sqlx::{Row, SqliteConnection};
+use splashsync_protocol::Tenant;
+use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
-use crate::model::{GroupRecord, UserRecord};
-use crate::provisioning::{resolve, LatestJob, ProvisioningStatus, StatusRow};
+use crate::provisioning::ProvisioningStatus;
+use crate::rows::{self, Provisioned};
 
 /// Keys per statement: a full page (at most 1000 resources) in one.
 const KEYS_PER_QUERY: usize = 1000;
@@ -35,63 +35,22 @@ pub(crate) async fn statuses(
             q = q.bind(key);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            let key: String = r.try_get("key")?;
-            let state: Option<String> = r.try_get("state")?;
-            let row = match state {
-                Some(state) => Some(StatusRow {
-                    state,
-                    version: r.try_get("version")?,
-                    last_error: r.try_get("last_error")?,
-                    splashtop_id: r.try_get("splashtop_id")?,
-                    updated: r.try_get("updated")?,
-                }),
-                None => None,
-            };
-            let latest = match r.try_get::<Option<i64>, _>("latest_version")? {
-                Some(version) => Some(LatestJob {
-                    version,
-                    created_at: r.try_get("latest_at")?,
-                }),
-                None => None,
-            };
-            if let Some(status) = resolve(&key, row, latest) {
-                out.insert(key, status);
+            if let Some(status) = rows::status(&r)? {
+                out.insert(status.key.clone(), status);
             }
         }
     }
     Ok(out)
 }
 
-/// Fills each user's provisioning state.
-pub(crate) async fn attach_users(
+/// Fills each record's provisioning state in `tenant`.
+pub(crate) async fn attach<R: Provisioned>(
     conn: &mut SqliteConnection,
     tenant: &Tenant,
-    users: &mut [UserRecord],
+    records: &mut [R],
 ) -> Result<(), StoreError> {
-    let keys: Vec<String> = users
-        .iter()
-        .map(|u| JobKey::user(tenant, &u.id).to_string())
-        .collect();
-    let mut found = statuses(conn, &keys).await?;
-    for (user, key) in users.iter_mut().zip(&keys) {
-        user.provisioning = found.remove(key);
-    }
-    Ok(())
-}
-
-/// Fills each group's provisioning state.
-pub(crate) async fn attach_groups(
-    conn: &mut SqliteConnection,
-    tenant: &Tenant,
-    groups: &mut [GroupRecord],
-) -> Result<(), StoreError> {
-    let keys: Vec<String> = groups
-        .iter()
-        .map(|g| JobKey::group(tenant, &g.id).to_string())
-        .collect();
-    let mut found = statuses(conn, &keys).await?;
-    for (group, key) in groups.iter_mut().zip(&keys) {
-        group.provisioning = found.remove(key);
-    }
+    let keys = rows::keys_of(tenant, records);
+    let found = statuses(conn, &keys).await?;
+    rows::fill(records, &keys, found);
     Ok(())
 }

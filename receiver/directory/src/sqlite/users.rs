@@ -9,11 +9,12 @@ use sqlx::SqliteConnection;
 
 use super::memberships::{effective_groups, json_ids};
 use super::outbox::{bind_job, insert_job, insert_jobs, INSERT_ONE};
-use super::read::{load_user, user_columns_of};
+use super::read::load_user;
 use super::{check_version, decode_rows, is_unique_violation};
 use crate::error::StoreError;
 use crate::model::{UserRecord, WriteCtx};
 use crate::plan;
+use crate::rows::user_columns_of;
 use crate::store::UserEdit;
 
 fn taken(user_name: &str) -> StoreError {
@@ -175,27 +176,8 @@ pub(crate) async fn update(
         // Nothing changed: no new version, no job (Okta re-sends whole profiles often).
         return Ok(current);
     }
-    // The user as it was, for an account change: the old account and its names.
-    let before = UserRecord {
-        groups: Vec::new(),
-        ..current.clone()
-    };
-    let user_name = resource
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or(&current.user_name)
-        .to_string();
-    let (external_id, display_name) = user_columns_of(&resource);
-    let record = UserRecord {
-        id: current.id.clone(),
-        user_name,
-        resource,
-        version: current.version + 1,
-        created: current.created.clone(),
-        last_modified: now_rfc3339(),
-        groups: current.groups,
-        provisioning: None,
-    };
+    let (before, record) = plan::replaced_user(current, resource, now_rfc3339());
+    let (external_id, display_name) = user_columns_of(&record.resource);
     let updated = sqlx::query(
         "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, resource = ?, \
          version = ?, last_modified = ? WHERE id = ?",

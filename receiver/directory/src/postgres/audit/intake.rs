@@ -5,20 +5,11 @@
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use sqlx::PgConnection;
 
-use crate::audit::{now_fixed, state, NewDeadLetter};
+use crate::audit::changes::{self, StateChange};
+use crate::audit::{now_fixed, NewDeadLetter};
 use crate::error::StoreError;
 
-/// A key's new state, applied only if it is about the same or a newer version.
-pub(crate) struct StateChange<'a> {
-    pub(crate) key: &'a str,
-    pub(crate) tenant: &'a str,
-    pub(crate) kind: &'a str,
-    pub(crate) state: &'a str,
-    pub(crate) version: i64,
-    pub(crate) last_error: Option<String>,
-    pub(crate) splashtop_id: Option<String>,
-}
-
+/// Writes `c` unless the key's state is about a newer version.
 pub(crate) async fn set_state(
     conn: &mut PgConnection,
     c: StateChange<'_>,
@@ -76,51 +67,22 @@ pub(crate) async fn insert_outcome(
     if inserted.rows_affected() == 0 {
         return Ok(false);
     }
-    let error = || {
-        let code = e
-            .error_code
-            .as_deref()
-            .map(|c| format!(" {c}"))
-            .unwrap_or_default();
-        let http = e
-            .http_status
-            .map(|s| format!("HTTP {s}"))
-            .unwrap_or_else(|| "error".into());
-        Some(format!("{http}{code}: {}", e.detail))
-    };
-    let (new_state, last_error) = match e.status {
-        OutcomeStatus::Applied => {
-            super::incidents::on_applied(conn, e).await?;
-            (state::APPLIED, None)
-        }
-        OutcomeStatus::Retrying => (state::RETRYING, error()),
-        OutcomeStatus::DeadLettered => (state::DEAD_LETTERED, error()),
-        OutcomeStatus::SkippedStale | OutcomeStatus::Superseded => {
-            // A newer version was applied already (or is, right behind it); the state is that version's.
-            if let Some(id) = &e.splashtop_id {
-                sqlx::query("UPDATE provisioning_status SET splashtop_id = $1 WHERE key = $2")
-                    .bind(id)
-                    .bind(e.key.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            return Ok(true);
-        }
-    };
     let key = e.key.to_string();
-    set_state(
-        conn,
-        StateChange {
-            key: &key,
-            tenant: &e.tenant,
-            kind: &e.kind,
-            state: new_state,
-            version: e.version,
-            last_error,
-            splashtop_id: e.splashtop_id.clone(),
-        },
-    )
-    .await?;
+    let Some(change) = changes::of_outcome(e, &key) else {
+        // A newer version was applied already (or is, right behind it); the state is that version's.
+        if let Some(id) = &e.splashtop_id {
+            sqlx::query("UPDATE provisioning_status SET splashtop_id = $1 WHERE key = $2")
+                .bind(id)
+                .bind(&key)
+                .execute(&mut *conn)
+                .await?;
+        }
+        return Ok(true);
+    };
+    if matches!(e.status, OutcomeStatus::Applied) {
+        super::incidents::on_applied(conn, e).await?;
+    }
+    set_state(conn, change).await?;
     Ok(true)
 }
 
@@ -128,14 +90,13 @@ pub(crate) async fn insert_dead_letter(
     conn: &mut PgConnection,
     d: &NewDeadLetter,
 ) -> Result<bool, StoreError> {
-    let delivery_id = format!("{}@{}", d.job_id, d.last_attempt.as_deref().unwrap_or("-"));
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO dead_letters (delivery_id, job_id, tenant, key, kind, version, reason, http_status, \
          error_code, error_body, attempts, first_attempt, last_attempt, payload, received_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING \
          RETURNING id",
     )
-    .bind(delivery_id)
+    .bind(changes::delivery_id(d))
     .bind(&d.job_id)
     .bind(&d.tenant)
     .bind(&d.key)
@@ -156,25 +117,8 @@ pub(crate) async fn insert_dead_letter(
         return Ok(false);
     };
     super::incidents::on_dead_letter(conn, d, dl_id).await?;
-    if !d.key.is_empty() {
-        let code = d
-            .error_code
-            .as_deref()
-            .map(|c| format!(" {c}"))
-            .unwrap_or_default();
-        set_state(
-            conn,
-            StateChange {
-                key: &d.key,
-                tenant: &d.tenant,
-                kind: &d.kind,
-                state: state::DEAD_LETTERED,
-                version: d.version,
-                last_error: Some(format!("{}{code}: {}", d.reason, d.error_body)),
-                splashtop_id: None,
-            },
-        )
-        .await?;
+    if let Some(change) = changes::of_dead_letter(d) {
+        set_state(conn, change).await?;
     }
     Ok(true)
 }

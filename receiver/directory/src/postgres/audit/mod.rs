@@ -21,6 +21,10 @@ use sqlx::{PgPool, Row};
 
 use super::status::statuses;
 use super::PgDirectory;
+use crate::audit::dead_letter_rows::{
+    attempt, discardable, reason_count, ATTEMPTS, DISCARD, OPEN_BY_REASON,
+};
+use crate::audit::incident_rows::waiting_age;
 use crate::audit::{
     now_fixed, Attempt, AuditStore, CauseCount, DeadLetter, DeadLetterFilter, IncidentDetail,
     IncidentDiscarded, IncidentFilter, IncidentPage, IncidentReplayed, NewDeadLetter, OutboxStats,
@@ -53,29 +57,19 @@ impl PgAudit {
         self.directory
             .write(Box::new(move |conn| {
                 Box::pin(async move {
-                    let current: Option<String> =
-                        sqlx::query_scalar("SELECT state FROM dead_letters WHERE id = $1 FOR UPDATE")
-                            .bind(id)
-                            .fetch_optional(&mut *conn)
-                            .await?;
-                    match current.as_deref() {
-                        None => return Err(StoreError::NotFound(format!("dead letter {id}"))),
-                        Some("open") => {}
-                        Some(other) => {
-                            return Err(StoreError::AlreadyResolved {
-                                id,
-                                state: other.to_string(),
-                            })
-                        }
-                    }
-                    sqlx::query(
-                        "UPDATE dead_letters SET state = 'discarded', resolved_at = $1, note = $2 WHERE id = $3",
+                    let current: Option<String> = sqlx::query_scalar(
+                        "SELECT state FROM dead_letters WHERE id = $1 FOR UPDATE",
                     )
-                    .bind(now_fixed())
-                    .bind(note)
                     .bind(id)
-                    .execute(&mut *conn)
+                    .fetch_optional(&mut *conn)
                     .await?;
+                    discardable(id, current)?;
+                    sqlx::query(DISCARD)
+                        .bind(now_fixed())
+                        .bind(note)
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             }))
@@ -91,16 +85,7 @@ impl PgAudit {
         .fetch_one(self.pool())
         .await?;
         let oldest: Option<String> = row.try_get("oldest")?;
-        let age = oldest
-            .and_then(|t| {
-                time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .map(|t| {
-                (time::OffsetDateTime::now_utc() - t)
-                    .as_seconds_f64()
-                    .max(0.0)
-            })
-            .unwrap_or(0.0);
+        let age = waiting_age(oldest).unwrap_or(0.0);
         Ok(OutboxStats {
             pending: row.try_get("pending")?,
             oldest_pending_age_seconds: age,
@@ -135,27 +120,11 @@ impl AuditStore for PgAudit {
 
     fn attempts(&self, job_id: String) -> BoxFuture<'_, Result<Vec<Attempt>, StoreError>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT job_id, attempt, at, status, detail, http_status, error_code, worker FROM audit_events \
-                 WHERE job_id = $1 ORDER BY attempt, at",
-            )
-            .bind(job_id)
-            .fetch_all(self.pool())
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Attempt {
-                        job_id: r.try_get("job_id")?,
-                        attempt: r.try_get("attempt")?,
-                        at: r.try_get("at")?,
-                        status: r.try_get("status")?,
-                        detail: crate::audit::humane::detail(&r.try_get::<String, _>("detail")?),
-                        http_status: r.try_get("http_status")?,
-                        error_code: r.try_get("error_code")?,
-                        worker: r.try_get("worker")?,
-                    })
-                })
-                .collect()
+            let found = sqlx::query(ATTEMPTS)
+                .bind(job_id)
+                .fetch_all(self.pool())
+                .await?;
+            found.iter().map(attempt).collect()
         })
     }
 
@@ -215,14 +184,8 @@ impl AuditStore for PgAudit {
 
     fn open_by_reason(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, StoreError>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT reason, COUNT(*) AS n FROM dead_letters WHERE state = 'open' GROUP BY reason ORDER BY n DESC",
-            )
-            .fetch_all(self.pool())
-            .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("reason")?, r.try_get("n")?)))
-                .collect()
+            let found = sqlx::query(OPEN_BY_REASON).fetch_all(self.pool()).await?;
+            found.iter().map(reason_count).collect()
         })
     }
 
