@@ -2,6 +2,8 @@
 //! receiver's audit log can tell operators what Splashtop answered (docs/DESIGN.md,
 //! invariant 7).
 
+use std::time::Duration;
+
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel};
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
@@ -39,6 +41,7 @@ impl Attempt<'_> {
             reason: None,
             splashtop_id: None,
             worker: self.worker.to_string(),
+            next_attempt_at: None,
         }
     }
 
@@ -70,12 +73,13 @@ impl Attempt<'_> {
         )
     }
 
-    /// A transient failure; the worker retries.
-    pub(crate) fn retrying(&self, error: &ApiError) -> OutcomeEvent {
+    /// A transient failure; the worker retries after `delay`.
+    pub(crate) fn retrying(&self, error: &ApiError, delay: Duration) -> OutcomeEvent {
         let mut event = self.event(OutcomeStatus::Retrying, error.to_string());
         if let ApiError::Transient { status, .. } = error {
             event.http_status = *status;
         }
+        event.next_attempt_at = rfc3339_after(delay);
         event
     }
 
@@ -93,6 +97,15 @@ impl Attempt<'_> {
         event.error_code = code.map(str::to_string);
         event
     }
+}
+
+/// `delay` from now, in RFC 3339 (milliseconds), as operators read it.
+fn rfc3339_after(delay: Duration) -> Option<String> {
+    let at = time::OffsetDateTime::now_utc() + delay;
+    let at = at
+        .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
+        .unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Publishes an event and waits for the broker's confirm. An event that cannot be

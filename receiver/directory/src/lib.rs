@@ -20,6 +20,7 @@
 //! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
 //!   fixes through the outbox and the runs' reports.
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
+//! - [`workers`]: the workers' last heartbeats ([`workers::WorkerStore`]).
 
 pub mod audit;
 pub mod engine;
@@ -33,6 +34,7 @@ pub mod provisioning;
 pub mod reconcile;
 pub mod sqlite;
 pub mod store;
+pub mod workers;
 
 pub use error::StoreError;
 pub use limits::{MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS};

@@ -77,7 +77,7 @@ fn wrong(stats: &Stats) -> String {
                     .next_attempt
                     .as_deref()
                     .unwrap_or("not reported by the worker")),
-                esc(&r.worker)
+                super::pages::worker_link(&r.worker)
             ));
         }
         body.push_str("</table>");

@@ -47,7 +47,7 @@ pub(crate) async fn timeline(
         });
     }
     let attempts = sqlx::query(
-        "SELECT job_id, attempt, at, status, detail, http_status, error_code FROM audit_events \
+        "SELECT job_id, attempt, at, status, detail, http_status, error_code, next_attempt_at FROM audit_events \
          WHERE key = ? ORDER BY at DESC LIMIT ?",
     )
     .bind(key)
@@ -58,14 +58,16 @@ pub(crate) async fn timeline(
         let attempt: i64 = r.try_get("attempt")?;
         let detail: String = r.try_get("detail")?;
         let code: Option<String> = r.try_get("error_code")?;
-        let code = code.map(|c| format!(" [{c}]")).unwrap_or_default();
+        let next: Option<String> = r.try_get("next_attempt_at")?;
         entries.push(TimelineEntry {
             at: r.try_get("at")?,
             what: "attempt".into(),
             job_id: r.try_get("job_id")?,
-            detail: format!(
-                "attempt {attempt}: {}{code}",
-                super::humane::detail(&detail)
+            detail: super::humane::attempt_line(
+                attempt,
+                &detail,
+                code.as_deref(),
+                next.as_deref(),
             ),
             status: Some(r.try_get("status")?),
             http_status: r.try_get("http_status")?,

@@ -178,7 +178,8 @@ pub(crate) async fn retrying(readers: &PgPool, limit: u32) -> Result<Vec<Retryin
          COALESCE(u.user_name, g.display_name) AS name, \
          (SELECT e.attempt FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS attempt, \
          (SELECT e.at FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS at, \
-         (SELECT e.worker FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS worker \
+         (SELECT e.worker FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS worker, \
+         (SELECT e.next_attempt_at FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS next_attempt \
          FROM provisioning_status p \
          LEFT JOIN users u ON p.kind = 'user' AND u.id = substr(p.key, length(p.tenant) + 7) \
          LEFT JOIN groups g ON p.kind = 'group' AND g.id = substr(p.key, length(p.tenant) + 8) \
@@ -199,8 +200,7 @@ pub(crate) async fn retrying(readers: &PgPool, limit: u32) -> Result<Vec<Retryin
                 error: r
                     .try_get::<Option<String>, _>("last_error")?
                     .map(|e| crate::audit::humane::detail(&e)),
-                // Outcome events do not carry the worker's next attempt (yet).
-                next_attempt: None,
+                next_attempt: r.try_get("next_attempt")?,
                 worker: r
                     .try_get::<Option<String>, _>("worker")?
                     .unwrap_or_default(),

@@ -54,20 +54,22 @@ pub(crate) async fn timeline(pool: &PgPool, key: &str) -> Result<Vec<TimelineEnt
         ));
     }
     let sql =
-        "SELECT job_id, attempt, at, status, detail, http_status, error_code FROM audit_events \
+        "SELECT job_id, attempt, at, status, detail, http_status, error_code, next_attempt_at FROM audit_events \
                WHERE key = $1 ORDER BY at DESC LIMIT $2";
     for r in rows(pool, sql, key).await? {
         let attempt: i64 = r.try_get("attempt")?;
         let detail: String = r.try_get("detail")?;
         let code: Option<String> = r.try_get("error_code")?;
-        let code = code.map(|c| format!(" [{c}]")).unwrap_or_default();
+        let next: Option<String> = r.try_get("next_attempt_at")?;
         let mut e = entry(
             r.try_get("at")?,
             "attempt",
             r.try_get("job_id")?,
-            format!(
-                "attempt {attempt}: {}{code}",
-                crate::audit::humane::detail(&detail)
+            crate::audit::humane::attempt_line(
+                attempt,
+                &detail,
+                code.as_deref(),
+                next.as_deref(),
             ),
         );
         e.status = Some(r.try_get("status")?);
