@@ -200,7 +200,12 @@ impl Runtime {
                 self.metrics.job(kind, outcome);
             }
             Outcome::Dead(reason) => {
-                tracing::warn!(attempts, class = reason.reason.as_str(), status = reason.status, "dead-lettering job");
+                tracing::warn!(
+                    attempts,
+                    class = reason.reason.as_str(),
+                    status = reason.status,
+                    "dead-lettering job"
+                );
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
                 self.metrics.dead_letter(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, Confirmation};
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use splashsync_protocol::job::JobMeta;
 use splashsync_protocol::topology::Topology;
@@ -105,7 +105,27 @@ fn rfc3339_after(delay: Duration) -> Option<String> {
     let at = at
         .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
         .unwrap_or(at);
-    at.format(&time::format_description::well_known::Rfc3339).ok()
+    at.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Publishes `payload` to the events exchange and waits for the broker's confirm.
+pub(crate) async fn to_events(
+    channel: &Channel,
+    topology: &Topology,
+    payload: &[u8],
+    props: BasicProperties,
+) -> lapin::Result<Confirmation> {
+    channel
+        .basic_publish(
+            topology.events_exchange().as_str().into(),
+            "".into(),
+            BasicPublishOptions::default(),
+            payload,
+            props,
+        )
+        .await?
+        .await
 }
 
 /// Publishes an event and waits for the broker's confirm. An event that cannot be
@@ -123,20 +143,7 @@ pub(crate) async fn publish(channel: &Channel, topology: &Topology, event: &Outc
         .with_message_id(event.event_id.as_str().into())
         .with_content_type("application/json".into())
         .with_delivery_mode(2);
-    let result = async {
-        channel
-            .basic_publish(
-                topology.events_exchange().as_str().into(),
-                "".into(),
-                BasicPublishOptions::default(),
-                &payload,
-                props,
-            )
-            .await?
-            .await
-    }
-    .await;
-    match result {
+    match to_events(channel, topology, &payload, props).await {
         Ok(confirm) if confirm.is_ack() => {}
         Ok(_) => tracing::warn!(
             event = event.status.as_str(),

@@ -107,12 +107,7 @@ impl Application {
         link.claim_at_start().await?;
         let relay = Relay::new(directory, link.clone());
         let intake_metrics = IntakeMetrics::register(&metrics);
-        let intake = Intake::new(
-            audit.clone(),
-            workers.clone(),
-            link,
-            intake_metrics.clone(),
-        );
+        let intake = Intake::new(audit.clone(), workers.clone(), link, intake_metrics.clone());
         let reconcile_tenant = tenant.clone();
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {

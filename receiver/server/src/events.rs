@@ -220,8 +220,7 @@ impl Intake {
         match self.audit.record_dead_letter(dl).await {
             Ok(fresh) => {
                 if fresh {
-                    self.metrics
-                        .dead_letter(&reason, code.as_deref(), status);
+                    self.metrics.dead_letter(&reason, code.as_deref(), status);
                     tracing::warn!("job dead-lettered; stored for operators");
                 }
                 let _ = delivery.acker.ack(BasicAckOptions::default()).await;

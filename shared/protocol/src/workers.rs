@@ -62,6 +62,13 @@ pub struct WorkerHeartbeat {
     /// 429); `None` when the rate limit is off.
     #[serde(default)]
     pub rate_limit_per_minute: Option<f64>,
+    /// Its share of the team's rate limit in calls per minute (`None`: no rate limit).
+    #[serde(default)]
+    pub rate_limit_share_per_minute: Option<f64>,
+    /// Why the rate is what it is: `full_share`, `reduced_after_429` (halved by a 429, climbing
+    /// back with each success), `paused_after_429` (a Retry-After running) or `unlimited`.
+    #[serde(default)]
+    pub rate_limit_state: Option<String>,
     /// How often it sends a heartbeat, in seconds (how soon silence means trouble).
     pub interval_secs: f64,
 }
@@ -95,6 +102,8 @@ mod tests {
             run: WorkerRun::Running,
             partitions: vec![0, 3],
             rate_limit_per_minute: Some(100.0),
+            rate_limit_share_per_minute: Some(200.0),
+            rate_limit_state: Some("reduced_after_429".into()),
             interval_secs: 5.0,
         };
         let wire = serde_json::to_value(&hb).unwrap();

@@ -11,7 +11,10 @@ use super::pages::error_page;
 use super::ConsoleState;
 
 /// `GET /console/workers`.
-pub async fn workers(State(state): State<ConsoleState>, Extension(csrf): Extension<Csrf>) -> Response {
+pub async fn workers(
+    State(state): State<ConsoleState>,
+    Extension(csrf): Extension<Csrf>,
+) -> Response {
     match state.admin.workers.workers().await {
         Ok(list) => Html(page("Workers", None, &body(&list), Some(&csrf))).into_response(),
         Err(e) => error_page("Workers", e.into(), &csrf),
@@ -47,9 +50,7 @@ fn row(w: &WorkerInfo) -> String {
     } else {
         String::new()
     };
-    let rate = w
-        .rate_limit_per_minute
-        .map_or_else(|| "off".to_string(), |r| format!("{r:.0}/min"));
+    let rate = esc(&rate_text(w));
     format!(
         "<tr id=\"worker-{id}\" class=\"{state}\"><td><code>{id}</code></td><td>{state}</td><td>{}</td><td>{}</td>\
          <td>{}</td><td>{}{age}</td><td>{rate}</td><td>{}</td><td>{}</td></tr>",
@@ -62,6 +63,59 @@ fn row(w: &WorkerInfo) -> String {
         id = esc(&w.id),
         state = esc(&w.state),
     )
+}
+
+/// A worker's rate limit in words: its rate, its share of the team's limit, and why they
+/// differ (the overview says it too: why draining is slow after a burst of 429s).
+pub fn rate_text(w: &WorkerInfo) -> String {
+    let Some(rate) = w.rate_limit_per_minute else {
+        return "no limit".into();
+    };
+    let share = w.rate_limit_share_per_minute.unwrap_or(rate);
+    let why = match w.rate_limit_state.as_deref() {
+        Some("reduced_after_429") => {
+            ": halved after a 429 from Splashtop, climbing back with each success"
+        }
+        Some("paused_after_429") => ": paused for a 429's Retry-After",
+        _ => "",
+    };
+    format!("{rate:.0}/min of its {share:.0}/min share{why}")
+}
+
+/// The overview's line about the workers: how many are live, and the rate limit of any
+/// that is not at its full share.
+pub fn overview_line(list: &WorkerList) -> String {
+    let mut line = format!(
+        "<p id=\"workers-line\">Workers: <a href=\"/console/workers\"><strong id=\"workers-live\">{}</strong> live</a> \
+         holding {} partitions",
+        list.live, list.partitions_held
+    );
+    let quiet = list.workers.iter().filter(|w| w.state == "quiet").count();
+    if quiet > 0 {
+        line.push_str(&format!(", <strong>{quiet} gone quiet</strong>"));
+    }
+    line.push_str(".</p>");
+    let slowed: Vec<String> = list
+        .workers
+        .iter()
+        .filter(|w| w.state == "live")
+        .filter(|w| matches!(w.rate_limit_state.as_deref(), Some(s) if s.ends_with("after_429")))
+        .map(|w| {
+            format!(
+                "<li><code>{}</code>: {}</li>",
+                esc(&w.id),
+                esc(&rate_text(w))
+            )
+        })
+        .collect();
+    if !slowed.is_empty() {
+        line.push_str(&format!(
+            "<p>Rate limit below its share (draining is slower until it climbs back):</p>\
+             <ul id=\"rate-limit-slowed\">{}</ul>",
+            slowed.concat()
+        ));
+    }
+    line
 }
 
 /// `0–3, 7, 9` rather than a long list of numbers.
@@ -78,7 +132,13 @@ fn partitions(ps: &[u16]) -> String {
     }
     let text: Vec<String> = runs
         .iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}–{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
         .collect();
     format!("{} ({})", text.join(", "), ps.len())
 }
@@ -108,11 +168,28 @@ mod tests {
             last_heartbeat_age_seconds: 12.4,
             partitions: vec![1, 2],
             rate_limit_per_minute: Some(100.0),
+            rate_limit_share_per_minute: Some(200.0),
+            rate_limit_state: Some("reduced_after_429".into()),
         };
         let html = row(&w);
         assert!(html.contains("id=\"worker-w&lt;1&gt;\""), "{html}");
         assert!(html.contains("h&amp;"), "{html}");
         assert!(html.contains("(12 s ago)"), "{html}");
-        assert!(html.contains("100/min"), "{html}");
+        assert!(
+            html.contains("100/min of its 200/min share: halved after a 429"),
+            "{html}"
+        );
+        let list = WorkerList {
+            total: 1,
+            live: 1,
+            partitions_held: 2,
+            workers: vec![WorkerInfo {
+                state: "live".into(),
+                ..w
+            }],
+        };
+        let line = overview_line(&list);
+        assert!(line.contains("id=\"rate-limit-slowed\""), "{line}");
+        assert!(line.contains(">1</strong> live"), "{line}");
     }
 }

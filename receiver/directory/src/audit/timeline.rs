@@ -63,12 +63,7 @@ pub(crate) async fn timeline(
             at: r.try_get("at")?,
             what: "attempt".into(),
             job_id: r.try_get("job_id")?,
-            detail: super::humane::attempt_line(
-                attempt,
-                &detail,
-                code.as_deref(),
-                next.as_deref(),
-            ),
+            detail: super::humane::attempt_line(attempt, &detail, code.as_deref(), next.as_deref()),
             status: Some(r.try_get("status")?),
             http_status: r.try_get("http_status")?,
         });

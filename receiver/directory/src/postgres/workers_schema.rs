@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS workers (
     run                    TEXT NOT NULL,
     partitions             TEXT NOT NULL,
     rate_limit_per_minute  DOUBLE PRECISION,
+    rate_limit_share_per_minute DOUBLE PRECISION,
+    rate_limit_state       TEXT,
     interval_secs          DOUBLE PRECISION NOT NULL,
     received_at            TEXT NOT NULL
 );

@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS workers (
     run                    TEXT NOT NULL,          -- running | stopped
     partitions             TEXT NOT NULL,          -- JSON array
     rate_limit_per_minute  REAL,
+    rate_limit_share_per_minute REAL,
+    rate_limit_state       TEXT,                   -- why: full_share | reduced_after_429 | ...
     interval_secs          REAL NOT NULL,
     received_at            TEXT NOT NULL
 );

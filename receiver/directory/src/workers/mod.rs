@@ -8,6 +8,50 @@
 //! - [`sqlite`]: the table on SQLite (schema migration 8), written by the single writer.
 //! - [`postgres`]: the table on PostgreSQL (schema migration 4).
 
+/// Binds a heartbeat's values to an upsert of [`upsert_sql`], in [`COLUMNS`] order (a
+/// macro: SQLite's and PostgreSQL's queries are different types).
+macro_rules! bind_heartbeat {
+    ($query:expr, $hb:expr) => {
+        $query
+            .bind(&$hb.id)
+            .bind(&$hb.tenant)
+            .bind(&$hb.host)
+            .bind(i64::from($hb.pid))
+            .bind(&$hb.version)
+            .bind(&$hb.started_at)
+            .bind(&$hb.at)
+            .bind(i64::try_from($hb.seq).unwrap_or(i64::MAX))
+            .bind($hb.run.as_str())
+            .bind($crate::workers::partitions_json($hb))
+            .bind($hb.rate_limit_per_minute)
+            .bind($hb.rate_limit_share_per_minute)
+            .bind(&$hb.rate_limit_state)
+            .bind($hb.interval_secs)
+            .bind($crate::audit::now_fixed())
+    };
+}
+
+/// A [`WorkerRow`] from a row of [`SELECT`], either engine's.
+macro_rules! worker_row {
+    ($r:expr) => {
+        $crate::workers::WorkerRow {
+            id: $r.try_get("id")?,
+            tenant: $r.try_get("tenant")?,
+            host: $r.try_get("host")?,
+            pid: $r.try_get("pid")?,
+            version: $r.try_get("version")?,
+            started_at: $r.try_get("started_at")?,
+            run: $r.try_get("run")?,
+            partitions: $r.try_get("partitions")?,
+            rate_limit_per_minute: $r.try_get("rate_limit_per_minute")?,
+            rate_limit_share_per_minute: $r.try_get("rate_limit_share_per_minute")?,
+            rate_limit_state: $r.try_get("rate_limit_state")?,
+            interval_secs: $r.try_get("interval_secs")?,
+            received_at: $r.try_get("received_at")?,
+        }
+    };
+}
+
 pub mod postgres;
 pub mod sqlite;
 
@@ -47,6 +91,8 @@ pub(crate) struct WorkerRow {
     pub(crate) run: String,
     pub(crate) partitions: String,
     pub(crate) rate_limit_per_minute: Option<f64>,
+    pub(crate) rate_limit_share_per_minute: Option<f64>,
+    pub(crate) rate_limit_state: Option<String>,
     pub(crate) interval_secs: f64,
     pub(crate) received_at: String,
 }
@@ -94,7 +140,55 @@ fn info(r: WorkerRow, now: time::OffsetDateTime) -> WorkerInfo {
         started_at: r.started_at,
         last_heartbeat: r.received_at,
         rate_limit_per_minute: r.rate_limit_per_minute,
+        rate_limit_share_per_minute: r.rate_limit_share_per_minute,
+        rate_limit_state: r.rate_limit_state,
     }
+}
+
+/// The columns a heartbeat writes, in the order [`bind_heartbeat`] binds them.
+const COLUMNS: [&str; 15] = [
+    "id",
+    "tenant",
+    "host",
+    "pid",
+    "version",
+    "started_at",
+    "sent_at",
+    "seq",
+    "run",
+    "partitions",
+    "rate_limit_per_minute",
+    "rate_limit_share_per_minute",
+    "rate_limit_state",
+    "interval_secs",
+    "received_at",
+];
+
+/// Every kept worker, for [`worker_row`].
+pub(crate) const SELECT: &str = "SELECT id, tenant, host, pid, version, started_at, run, partitions, \
+     rate_limit_per_minute, rate_limit_share_per_minute, rate_limit_state, interval_secs, received_at \
+     FROM workers";
+
+/// The upsert of one heartbeat, kept only when its `seq` is newer; `placeholder(n)` is the
+/// engine's n-th parameter (`?` or `$n`).
+pub(crate) fn upsert_sql(placeholder: impl Fn(usize) -> String) -> String {
+    let values: Vec<String> = (1..=COLUMNS.len()).map(placeholder).collect();
+    let set: Vec<String> = COLUMNS[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO workers ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {} \
+         WHERE excluded.seq > workers.seq",
+        COLUMNS.join(", "),
+        values.join(", "),
+        set.join(", ")
+    )
+}
+
+/// Before which `received_at` a worker is forgotten, now.
+pub(crate) fn forget_before() -> String {
+    crate::audit::fixed(time::OffsetDateTime::now_utc() - FORGET_AFTER)
 }
 
 /// The partitions of `hb` as stored (a JSON array).
@@ -117,9 +211,24 @@ mod tests {
             run: run.into(),
             partitions: "[1,2]".into(),
             rate_limit_per_minute: Some(200.0),
+            rate_limit_share_per_minute: Some(200.0),
+            rate_limit_state: Some("full_share".into()),
             interval_secs: 5.0,
             received_at: received_at.into(),
         }
+    }
+
+    #[test]
+    fn the_upsert_names_each_column_once_and_keeps_only_newer_heartbeats() {
+        let sql = upsert_sql(|n| format!("${n}"));
+        assert!(sql.contains("VALUES ($1, $2, $3"), "{sql}");
+        assert!(sql.contains("$15)"), "{sql}");
+        assert!(!sql.contains("$16"), "{sql}");
+        assert!(sql.ends_with("WHERE excluded.seq > workers.seq"), "{sql}");
+        assert!(
+            !sql.contains("id = excluded.id"),
+            "the key is never updated: {sql}"
+        );
     }
 
     #[test]

@@ -6,11 +6,9 @@ use splashsync_protocol::admin::WorkerList;
 use splashsync_protocol::workers::WorkerHeartbeat;
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::{list, partitions_json, WorkerRow, WorkerStore, FORGET_AFTER};
-use crate::audit::{fixed, now_fixed};
+use super::{forget_before, list, upsert_sql, WorkerStore, SELECT};
 use crate::error::StoreError;
 use crate::postgres::PgDirectory;
-
 
 /// The workers table of a [`PgDirectory`]'s database.
 #[derive(Debug, Clone)]
@@ -28,64 +26,22 @@ impl PgWorkers {
 }
 
 async fn upsert(conn: &mut PgConnection, hb: &WorkerHeartbeat) -> Result<bool, StoreError> {
-    let now = time::OffsetDateTime::now_utc();
     sqlx::query("DELETE FROM workers WHERE received_at < $1")
-        .bind(fixed(now - FORGET_AFTER))
+        .bind(forget_before())
         .execute(&mut *conn)
         .await?;
-    let done = sqlx::query(
-        "INSERT INTO workers (id, tenant, host, pid, version, started_at, sent_at, seq, run, partitions, \
-         rate_limit_per_minute, interval_secs, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, host = excluded.host, pid = excluded.pid, \
-         version = excluded.version, started_at = excluded.started_at, sent_at = excluded.sent_at, \
-         seq = excluded.seq, run = excluded.run, partitions = excluded.partitions, \
-         rate_limit_per_minute = excluded.rate_limit_per_minute, interval_secs = excluded.interval_secs, \
-         received_at = excluded.received_at \
-         WHERE excluded.seq > workers.seq",
-    )
-    .bind(&hb.id)
-    .bind(&hb.tenant)
-    .bind(&hb.host)
-    .bind(i64::from(hb.pid))
-    .bind(&hb.version)
-    .bind(&hb.started_at)
-    .bind(&hb.at)
-    .bind(i64::try_from(hb.seq).unwrap_or(i64::MAX))
-    .bind(hb.run.as_str())
-    .bind(partitions_json(hb))
-    .bind(hb.rate_limit_per_minute)
-    .bind(hb.interval_secs)
-    .bind(now_fixed())
-    .execute(&mut *conn)
-    .await?;
+    let sql = upsert_sql(|n| format!("${n}"));
+    let done = bind_heartbeat!(sqlx::query(&sql), hb)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 
-async fn read(pool: &PgPool) -> Result<WorkerList, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, tenant, host, pid, version, started_at, run, partitions, rate_limit_per_minute, \
-         interval_secs, received_at FROM workers",
-    )
-    .fetch_all(pool)
-    .await?;
+async fn read(readers: &PgPool) -> Result<WorkerList, StoreError> {
+    let rows = sqlx::query(SELECT).fetch_all(readers).await?;
     let rows = rows
         .iter()
-        .map(|r| {
-            Ok(WorkerRow {
-                id: r.try_get("id")?,
-                tenant: r.try_get("tenant")?,
-                host: r.try_get("host")?,
-                pid: r.try_get("pid")?,
-                version: r.try_get("version")?,
-                started_at: r.try_get("started_at")?,
-                run: r.try_get("run")?,
-                partitions: r.try_get("partitions")?,
-                rate_limit_per_minute: r.try_get("rate_limit_per_minute")?,
-                interval_secs: r.try_get("interval_secs")?,
-                received_at: r.try_get("received_at")?,
-            })
-        })
+        .map(|r| Ok(worker_row!(r)))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(list(rows, time::OffsetDateTime::now_utc()))
 }

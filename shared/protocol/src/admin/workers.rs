@@ -31,6 +31,11 @@ pub struct WorkerInfo {
     /// The rate limiter's effective rate at its last heartbeat, in calls per minute
     /// (`None`: no rate limit).
     pub rate_limit_per_minute: Option<f64>,
+    /// Its share of the team's limit then, in calls per minute.
+    pub rate_limit_share_per_minute: Option<f64>,
+    /// Why the rate is what it is: `full_share`, `reduced_after_429`, `paused_after_429` or
+    /// `unlimited`.
+    pub rate_limit_state: Option<String>,
 }
 
 /// `GET /admin/workers`: every worker heard from in the last week, live ones first.

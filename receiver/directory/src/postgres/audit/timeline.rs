@@ -65,12 +65,7 @@ pub(crate) async fn timeline(pool: &PgPool, key: &str) -> Result<Vec<TimelineEnt
             r.try_get("at")?,
             "attempt",
             r.try_get("job_id")?,
-            crate::audit::humane::attempt_line(
-                attempt,
-                &detail,
-                code.as_deref(),
-                next.as_deref(),
-            ),
+            crate::audit::humane::attempt_line(attempt, &detail, code.as_deref(), next.as_deref()),
         );
         e.status = Some(r.try_get("status")?);
         e.http_status = r.try_get("http_status")?;
