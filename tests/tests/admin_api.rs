@@ -16,6 +16,10 @@ use splashsync_test_support::{
     SCIM_TOKEN,
 };
 
+#[path = "common/openapi.rs"]
+mod openapi;
+use openapi::conforms;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn app_without_worker() -> TestApp {
@@ -146,16 +150,6 @@ async fn metrics_count_scim_requests_and_readyz_checks_store_and_broker() {
 
 /// Checks `body`, the answer of `method path` (the document's template), against the
 /// OpenAPI document's schema for its 200 answer.
-fn conforms(doc: &Value, method: &str, path: &str, body: &Value) {
-    let schema =
-        &doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"];
-    assert!(schema.is_object(), "the document describes {method} {path}");
-    let root = json!({"components": doc["components"], "allOf": [schema]});
-    let validator = jsonschema::draft202012::new(&root).expect("a valid schema");
-    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{method} {path}: {errors:?}\n{body}");
-}
-
 /// The admin API's answer to `method path` with `body`: its status and JSON.
 async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut req = app.admin(method, path);

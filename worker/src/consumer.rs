@@ -36,10 +36,12 @@ pub use crate::config::DEFAULT_PREFETCH;
 use crate::config::{DeactivateMode, Settings};
 use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter, DEFAULT_MAX_RETRY_AFTER};
-use crate::metrics::{Metrics, RateReading};
+use crate::metrics::Metrics;
 use crate::ops::{BrokerLink, Ops};
 pub use crate::partitions::HEARTBEAT_TTL_FACTOR;
 use crate::partitions::{self, Member};
+use crate::presence::Presence;
+pub use crate::presence::DEFAULT_PRESENCE_EVERY;
 use crate::retry::RetryPolicy;
 use crate::state::{RedisStore, StateStore};
 use session::Session;
@@ -66,6 +68,7 @@ pub struct Worker {
     redis_url: String,
     redis_prefix: String,
     heartbeat: Duration,
+    presence_every: Duration,
     prefetch: u16,
     coalesce: bool,
     window_hold: Option<Duration>,
@@ -144,6 +147,7 @@ impl Worker {
             rate_limit_per_minute: 200,
             redis_url: DEFAULT_REDIS_URL.to_string(),
             heartbeat: DEFAULT_HEARTBEAT,
+            presence_every: DEFAULT_PRESENCE_EVERY,
             prefetch: DEFAULT_PREFETCH,
             coalesce: true,
             window_hold: None,
@@ -189,6 +193,13 @@ impl Worker {
     /// Overrides the heartbeat interval.
     pub fn with_heartbeat(mut self, every: Duration) -> Self {
         self.heartbeat = every;
+        self
+    }
+
+    /// Overrides how often the worker tells the receiver it is alive (its workers page);
+    /// it also does on every change of its partitions.
+    pub fn with_presence_every(mut self, every: Duration) -> Self {
+        self.presence_every = every;
         self
     }
 
@@ -285,11 +296,7 @@ impl BoundWorker {
         );
         w.api.observe_calls(Arc::new(metrics.api_calls()));
         let watched = limiter.clone();
-        metrics.watch_rate(move || RateReading {
-            effective: watched.rate(),
-            share: watched.share(),
-            paused: watched.throttled_for().map_or(0.0, |d| d.as_secs_f64()),
-        });
+        metrics.watch_rate(move || crate::presence::reading(&watched));
         let broker = Arc::new(BrokerLink::default());
         let rt = Arc::new(Runtime {
             api: Arc::new(RateLimitedApi::new(w.api.clone(), limiter.clone())),
@@ -325,6 +332,7 @@ impl BoundWorker {
             id: w.id.clone(),
             name: w.name.clone(),
             heartbeat: w.heartbeat,
+            presence: Arc::new(Presence::new(&w.id, w.tenant.as_str(), w.presence_every)),
         };
         let assignment = Arc::new(watch::channel(None).0);
         let session = Arc::new(Session {

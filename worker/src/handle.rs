@@ -175,10 +175,10 @@ impl Runtime {
             worker: &self.worker,
         };
         let before_wait = |error: &ApiError, delay: Duration, attempts: u32| {
-            tracing::warn!(attempts, status = ?error.status(), %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
+            tracing::warn!(attempts, status = error.status(), %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
             self.metrics.retry(kind, error);
             // Published before the wait, so operators see the job retrying meanwhile.
-            let event = report(attempts).retrying(error);
+            let event = report(attempts).retrying(error, delay);
             let (dead, topology) = (dead.clone(), self.topology.clone());
             let publishing: BoxFuture<'static, ()> =
                 Box::pin(async move { publish(&dead, &topology, &event).await });
@@ -200,7 +200,12 @@ impl Runtime {
                 self.metrics.job(kind, outcome);
             }
             Outcome::Dead(reason) => {
-                tracing::warn!(attempts, class = reason.reason.as_str(), status = ?reason.status, "dead-lettering job");
+                tracing::warn!(
+                    attempts,
+                    class = reason.reason.as_str(),
+                    status = reason.status,
+                    "dead-lettering job"
+                );
                 self.dead_letter(dead, delivery, &reason, attempts, first_attempt)
                     .await?;
                 self.metrics.dead_letter(

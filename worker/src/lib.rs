@@ -17,6 +17,8 @@
 //!   session that consumes them, each by a task, a job at a time.
 //! - `handle`: one delivery: version check, retries, dead letters, outcome events, ack.
 //! - `outcome`: the outcome event of each attempt, for the receiver's audit log.
+//! - `presence`: this worker's heartbeat to the receiver (id, host, pid, partitions held)
+//!   for its workers page.
 //! - [`metrics`]: the Prometheus metrics, a leaf every other part records into.
 //! - `ops`: `/healthz`, `/readyz` and `/metrics` on the worker's listener, with limits.
 //! - [`consumer`]: the worker process: its settings, its supervised tasks (the RabbitMQ
@@ -31,6 +33,7 @@ pub mod metrics;
 mod ops;
 mod outcome;
 mod partitions;
+mod presence;
 pub mod rebalance;
 pub mod retry;
 pub use splashtop_api as splashtop;

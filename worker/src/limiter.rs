@@ -201,7 +201,7 @@ impl RateLimiter {
             } if asked > self.max_pause => {
                 self.capped.inc();
                 tracing::warn!(
-                    status = ?status,
+                    status,
                     retry_after_secs = asked.as_secs(),
                     max_secs = self.max_pause.as_secs(),
                     "Splashtop asked to wait longer than SPLASHSYNC_MAX_RETRY_AFTER_SECS; waiting the maximum"

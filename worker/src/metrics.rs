@@ -26,7 +26,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use splashsync_runtime::exposition::{build_info_gauge, BUILD_INFO, BUILD_INFO_HELP};
 use splashsync_runtime::supervisor::Health;
-use splashtop_api::{ApiError, CallObserver, ErrorCode};
+use splashtop_api::{ApiError, CallObserver};
 
 pub use collectors::RateReading;
 use collectors::{RateCollector, RateSource, RuntimeCollector};
@@ -77,24 +77,7 @@ struct DeadLabels {
     code: String,
 }
 
-/// Splashtop's error code as a label: one of its contract's codes, `other` for a code the
-/// contract does not name, `none` when Splashtop gave none (no answer, or a transient
-/// answer without a body): a 429 or a 5xx without a code still count as `rate_limited`
-/// and `internal_error`.
-pub fn code_label(code: Option<&str>, status: Option<u16>) -> String {
-    let code = match code {
-        Some(c) => ErrorCode::from(c),
-        None => match status {
-            Some(429) => ErrorCode::RateLimited,
-            Some(500..=599) => ErrorCode::InternalError,
-            _ => return "none".into(),
-        },
-    };
-    match code {
-        ErrorCode::Other(_) => "other".into(),
-        known => known.as_str().to_string(),
-    }
-}
+pub use splashtop_api::error::code_label;
 
 /// Job ages: from a tenth of a second to a day (a job that waited out an outage).
 fn age_histogram() -> Histogram {

@@ -2,8 +2,10 @@
 //! receiver's audit log can tell operators what Splashtop answered (docs/DESIGN.md,
 //! invariant 7).
 
+use std::time::Duration;
+
 use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, Confirmation};
 use splashsync_protocol::events::{OutcomeEvent, OutcomeStatus};
 use splashsync_protocol::job::JobMeta;
 use splashsync_protocol::topology::Topology;
@@ -39,6 +41,7 @@ impl Attempt<'_> {
             reason: None,
             splashtop_id: None,
             worker: self.worker.to_string(),
+            next_attempt_at: None,
         }
     }
 
@@ -70,12 +73,13 @@ impl Attempt<'_> {
         )
     }
 
-    /// A transient failure; the worker retries.
-    pub(crate) fn retrying(&self, error: &ApiError) -> OutcomeEvent {
+    /// A transient failure; the worker retries after `delay`.
+    pub(crate) fn retrying(&self, error: &ApiError, delay: Duration) -> OutcomeEvent {
         let mut event = self.event(OutcomeStatus::Retrying, error.to_string());
         if let ApiError::Transient { status, .. } = error {
             event.http_status = *status;
         }
+        event.next_attempt_at = rfc3339_after(delay);
         event
     }
 
@@ -95,6 +99,35 @@ impl Attempt<'_> {
     }
 }
 
+/// `delay` from now, in RFC 3339 (milliseconds), as operators read it.
+fn rfc3339_after(delay: Duration) -> Option<String> {
+    let at = time::OffsetDateTime::now_utc() + delay;
+    let at = at
+        .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
+        .unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Publishes `payload` to the events exchange and waits for the broker's confirm.
+pub(crate) async fn to_events(
+    channel: &Channel,
+    topology: &Topology,
+    payload: &[u8],
+    props: BasicProperties,
+) -> lapin::Result<Confirmation> {
+    channel
+        .basic_publish(
+            topology.events_exchange().as_str().into(),
+            "".into(),
+            BasicPublishOptions::default(),
+            payload,
+            props,
+        )
+        .await?
+        .await
+}
+
 /// Publishes an event and waits for the broker's confirm. An event that cannot be
 /// published is logged, not retried: the job itself has already been handled, and the
 /// receiver still sees the key's state through the next event or the dead letter.
@@ -110,20 +143,7 @@ pub(crate) async fn publish(channel: &Channel, topology: &Topology, event: &Outc
         .with_message_id(event.event_id.as_str().into())
         .with_content_type("application/json".into())
         .with_delivery_mode(2);
-    let result = async {
-        channel
-            .basic_publish(
-                topology.events_exchange().as_str().into(),
-                "".into(),
-                BasicPublishOptions::default(),
-                &payload,
-                props,
-            )
-            .await?
-            .await
-    }
-    .await;
-    match result {
+    match to_events(channel, topology, &payload, props).await {
         Ok(confirm) if confirm.is_ack() => {}
         Ok(_) => tracing::warn!(
             event = event.status.as_str(),

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handle::Runtime;
 use crate::ops::BrokerLink;
+use crate::presence::{self, Presence};
 use consume::{consume, Ended};
 
 mod consume;
@@ -44,6 +45,8 @@ pub(crate) struct Member {
     pub(crate) name: String,
     /// How often it renews its heartbeat and rebalances.
     pub(crate) heartbeat: Duration,
+    /// Its heartbeat to the receiver (the workers page).
+    pub(crate) presence: Arc<Presence>,
 }
 
 /// The partitions this worker should consume, as its last heartbeat computed them; `None`
@@ -127,6 +130,12 @@ pub(crate) async fn session(
     let result = follow(rt, me, conn, &dead, assignment, stop, &mut held).await;
     held.stop_all().await;
     rt.metrics.set_partitions_held(0);
+    if stop.is_cancelled() {
+        // A graceful stop: the receiver shows this worker stopped, not gone quiet.
+        me.presence
+            .stopped(&dead, &rt.topology, presence::reading(&rt.limiter))
+            .await;
+    }
     // Closed, not dropped, like every channel of the session (see `consumer::session`).
     let _ = dead.close(200, "session ended".into()).await;
     result
@@ -211,6 +220,7 @@ async fn follow(
         }
         held.draining.retain(|(_, t)| !t.task.is_finished());
         let Some(mine) = assignment.borrow_and_update().clone() else {
+            beat(rt, me, dead, held).await;
             continue;
         };
         let released: Vec<u16> = held
@@ -242,7 +252,17 @@ async fn follow(
             tracing::info!(partitions = ?gained, "partitions gained");
         }
         rt.metrics.set_partitions_held(held.owned.len());
+        beat(rt, me, dead, held).await;
     }
+}
+
+/// Tells the receiver which partitions this worker holds, when they changed or the
+/// heartbeat is due.
+async fn beat(rt: &Runtime, me: &Member, channel: &Channel, held: &Held) {
+    let owned: Vec<u16> = held.owned.keys().copied().collect();
+    me.presence
+        .beat(channel, &rt.topology, owned, presence::reading(&rt.limiter))
+        .await;
 }
 
 /// Starts consuming partition `p`.

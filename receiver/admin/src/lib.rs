@@ -17,6 +17,7 @@
 //! - [`reconcile`]: drift reconciliation's admin routes and console page.
 //! - [`broker`]: RabbitMQ queue depths by passive declare, for stats and readiness.
 //! - [`samples`]: backlog and throughput sampled every few seconds for the console chart.
+//! - [`workers`]: the workers, from their heartbeats.
 //! - [`openapi`]: the OpenAPI description served at `/admin/openapi.json`.
 //! - [`console`]: the server-rendered HTML console.
 
@@ -32,6 +33,7 @@ pub mod reconcile;
 pub mod responses;
 pub mod samples;
 pub mod token;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -60,6 +62,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AdminState {
     /// The audit store.
     pub audit: Arc<dyn AuditStore>,
+    /// The workers' last heartbeats.
+    pub workers: Arc<dyn splashsync_directory::workers::WorkerStore>,
     /// Queue depths.
     pub broker: Arc<BrokerProbe>,
     /// Backlog and throughput history.
@@ -148,6 +152,7 @@ pub fn router(state: AdminState) -> Router {
         .route(route::INCIDENT, get(incidents::show))
         .route(route::REPLAY_INCIDENT, post(incidents::replay))
         .route(route::DISCARD_INCIDENT, post(incidents::discard))
+        .route(route::WORKERS, get(workers::list))
         .merge(reconcile::api_routes())
         .fallback(|| async { AdminError::not_found("no such admin endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {

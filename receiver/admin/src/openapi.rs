@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use splashsync_protocol::admin::{
     route, BulkAnswer, BulkRequest, DiscardBody, ErrorBody, FilterParams, IncidentDetail,
     IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery, IncidentReplayed,
+    WorkerList,
 };
 
 use splashsync_protocol::reconcile::{route as reconcile_route, ReconcileReport, ReconcileRequest};
@@ -207,6 +208,12 @@ pub fn document() -> Value {
         "requestBody": s.body::<IncidentDiscardBody>(),
         "responses": s.answer::<IncidentDiscarded>("the note kept")}}),
     );
+    add(
+        route::WORKERS,
+        json!({"get": {
+        "summary": "Every worker heard from in the last week (live, quiet or stopped), from its heartbeats: host, pid, partitions, last heartbeat",
+        "responses": s.answer::<WorkerList>("the workers, live first")}}),
+    );
     let mut started = s.answer::<ReconcileStarted>("the run started");
     if let Some(r) = started.as_object_mut() {
         // A run is accepted (202), not done; 503 when the receiver has no Splashtop settings.
@@ -245,7 +252,7 @@ pub fn document() -> Value {
             "title": "splashsync admin API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Incidents (one per failing person or group, with the cause and what to do), \
-                dead-letter records, provisioning status and timelines, queue statistics, drift reconciliation. \
+                dead-letter records, provisioning status and timelines, queue statistics, workers, drift reconciliation. \
                 Authenticate with the admin token (SPLASHSYNC_ADMIN_TOKEN) as a bearer token. \
                 This document itself is served without a token: it describes the API and holds no data.",
         },

@@ -24,6 +24,9 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
     let directory = SqliteDirectory::open(&url).await.unwrap();
     let state = AdminState {
         audit: Arc::new(SqliteAudit::new(&directory)),
+        workers: Arc::new(splashsync_directory::workers::sqlite::SqliteWorkers::new(
+            &directory,
+        )),
         broker: Arc::new(BrokerProbe::new(
             "amqp://127.0.0.1:1/%2f".into(),
             Topology::new("t-admin-unused", 1),

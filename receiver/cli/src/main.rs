@@ -78,6 +78,8 @@ enum Command {
     Queue(Queue),
     /// Drift reconciliation: compare the Splashtop team with the directory and fix it.
     Reconcile(reconcile::ReconcileArgs),
+    /// Workers: id, host, pid, partitions held, last heartbeat; live, quiet or stopped.
+    Workers,
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +249,7 @@ fn action_of(command: Command) -> Action {
             One(Call::get(admin::route::QUEUES.into()), View::Queues { all })
         }
         Command::Reconcile(args) => Action::Reconcile(args),
+        Command::Workers => One(Call::get(admin::route::WORKERS.into()), View::Workers),
     }
 }
 
@@ -336,6 +339,7 @@ mod tests {
             "/groups/Sales%20EU/status"
         );
         assert_eq!(call(&["queue", "stats"]).path, "/queues");
+        assert_eq!(call(&["workers"]).path, "/workers");
     }
 
     #[test]

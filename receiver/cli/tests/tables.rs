@@ -318,3 +318,56 @@ async fn incidents_list_show_replay_and_discard_with_the_api_s_confirmation() {
     let d: Value = serde_json::from_str(&discarded.1).unwrap();
     assert_eq!(d["note"], "left the company", "{d}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_print_as_a_table_or_as_the_api_s_json() {
+    let app = TestApp::spawn().await;
+    let base = app.base_url();
+    eventually(
+        WAIT,
+        "the worker's heartbeat with both partitions",
+        || async {
+            let (_, body) = get_json(&app, "/workers").await;
+            body["partitions_held"] == 2
+        },
+    )
+    .await;
+    let b = base.clone();
+    let (table, json_out, closed) = tokio::task::spawn_blocking(move || {
+        (
+            run(&b, &["workers", "-o", "table"]),
+            run(&b, &["workers", "--output", "json"]),
+            run_into_closed_pipe(&b, &["-o", "table", "workers"], 0),
+        )
+    })
+    .await
+    .unwrap();
+    app.shutdown().await;
+
+    assert!(table.0, "{}", table.2);
+    let t = &table.1;
+    assert!(
+        t.contains("PARTITIONS") && t.contains("LAST HEARTBEAT"),
+        "{t}"
+    );
+    assert!(
+        t.lines().any(|l| l.contains("live") && l.contains("0,1")),
+        "{t}"
+    );
+    assert!(
+        t.trim_end()
+            .ends_with("1 worker shown; 1 live, holding 2 partitions"),
+        "{t}"
+    );
+    assert!(json_out.0, "{}", json_out.2);
+    let answer: Value = serde_json::from_str(&json_out.1).expect("JSON");
+    assert_eq!(answer["workers"][0]["state"], "live", "{answer}");
+    assert_eq!(answer["workers"][0]["partitions"], json!([0, 1]));
+    assert_eq!(answer["workers"][0]["pid"], std::process::id());
+    assert_eq!(
+        closed.0,
+        Some(0),
+        "a closed pipe is no failure: {}",
+        closed.1
+    );
+}

@@ -12,6 +12,9 @@ use crate::reconcile::sqlite::SqliteReconcile;
 use crate::reconcile::ReconcileStore;
 use crate::sqlite::SqliteDirectory;
 use crate::store::Directory;
+use crate::workers::postgres::PgWorkers;
+use crate::workers::sqlite::SqliteWorkers;
+use crate::workers::WorkerStore;
 
 /// The engines a database URL can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,8 @@ pub struct Stores {
     /// Drift reconciliation's runs, views and fixes: SQLite only for now (`None` on
     /// PostgreSQL; the receiver refuses to reconcile there, docs/DESIGN.md).
     pub reconcile: Option<Arc<dyn ReconcileStore>>,
+    /// The workers' last heartbeats (the intake writes, operators read).
+    pub workers: Arc<dyn WorkerStore>,
 }
 
 /// Opens the stores at `url`, running the engine's migrations.
@@ -54,6 +59,7 @@ pub async fn open(url: &str) -> Result<Stores, StoreError> {
             Ok(Stores {
                 audit: Arc::new(SqliteAudit::new(&sqlite)),
                 reconcile: Some(Arc::new(SqliteReconcile::new(&sqlite))),
+                workers: Arc::new(SqliteWorkers::new(&sqlite)),
                 directory: Arc::new(sqlite),
             })
         }
@@ -62,6 +68,7 @@ pub async fn open(url: &str) -> Result<Stores, StoreError> {
             Ok(Stores {
                 audit: Arc::new(PgAudit::new(&pg)),
                 reconcile: None,
+                workers: Arc::new(PgWorkers::new(&pg)),
                 directory: Arc::new(pg),
             })
         }

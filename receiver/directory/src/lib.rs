@@ -21,6 +21,7 @@
 //! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
 //!   fixes through the outbox and the runs' reports.
 //! - [`audit`]: outcome events, dead letters and provisioning states ([`audit::AuditStore`]).
+//! - [`workers`]: the workers' last heartbeats ([`workers::WorkerStore`]).
 
 pub mod audit;
 pub mod engine;
@@ -35,6 +36,7 @@ pub mod reconcile;
 pub(crate) mod rows;
 pub mod sqlite;
 pub mod store;
+pub mod workers;
 
 pub use error::StoreError;
 pub use limits::{MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS};

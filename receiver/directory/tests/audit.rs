@@ -31,6 +31,7 @@ fn event(id: &str, version: i64, status: OutcomeStatus) -> OutcomeEvent {
         reason: None,
         splashtop_id: None,
         worker: "w1".into(),
+        next_attempt_at: None,
     }
 }
 

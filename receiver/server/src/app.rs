@@ -72,6 +72,7 @@ impl Application {
         let stores = splashsync_directory::engine::open(&settings.database_url).await?;
         let (directory, audit): (Arc<dyn Directory>, Arc<dyn AuditStore>) =
             (stores.directory, stores.audit);
+        let workers = stores.workers;
         let reconcile_store = match stores.reconcile {
             Some(store) => Some(store),
             None if settings.reconcile.enabled() => anyhow::bail!(
@@ -106,7 +107,7 @@ impl Application {
         link.claim_at_start().await?;
         let relay = Relay::new(directory, link.clone());
         let intake_metrics = IntakeMetrics::register(&metrics);
-        let intake = Intake::new(audit.clone(), link, intake_metrics.clone());
+        let intake = Intake::new(audit.clone(), workers.clone(), link, intake_metrics.clone());
         let reconcile_tenant = tenant.clone();
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {
@@ -119,6 +120,7 @@ impl Application {
             });
             AdminState {
                 audit: audit.clone(),
+                workers,
                 broker: broker.clone(),
                 samples,
                 token: token_of(admin_token),

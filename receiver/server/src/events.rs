@@ -12,7 +12,9 @@
 //! held across an `.await` (the task may resume on another thread, where the guard would
 //! enter, exit and close spans out of order).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+mod heartbeat;
+mod metrics;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,11 +22,8 @@ use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use splashsync_admin::samples::Finished;
 use splashsync_directory::audit::{AuditStore, NewDeadLetter};
+use splashsync_directory::workers::WorkerStore;
 use splashsync_directory::StoreError;
 use splashsync_protocol::events::OutcomeEvent;
 use splashsync_protocol::job::Job;
@@ -35,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::link::Link;
-use crate::metrics::Metrics;
+pub use metrics::IntakeMetrics;
 
 /// The intake's name in [`Health`], logs and metrics.
 pub const COMPONENT: &str = "intake";
@@ -43,86 +42,28 @@ pub const COMPONENT: &str = "intake";
 /// Deliveries in flight per queue (written concurrently, one group commit).
 const PREFETCH: u16 = 64;
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StatusLabels {
-    status: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: String,
-}
-
-/// What the intake counts: outcome events by status, dead letters by reason, and the
-/// jobs finished (the console's drain rate).
-#[derive(Debug)]
-pub struct IntakeMetrics {
-    outcomes: Family<StatusLabels, Counter>,
-    dead_letters: Family<ReasonLabels, Counter>,
-    finished: AtomicU64,
-}
-
-impl IntakeMetrics {
-    /// Creates the metrics and registers them into `metrics`.
-    pub fn register(metrics: &Metrics) -> Arc<Self> {
-        let this = Self {
-            outcomes: Family::default(),
-            dead_letters: Family::default(),
-            finished: AtomicU64::new(0),
-        };
-        metrics.register(
-            "splashsync_outcome_events",
-            "Outcome events taken in, by status",
-            this.outcomes.clone(),
-        );
-        metrics.register(
-            "splashsync_dead_letters_received",
-            "Dead letters taken in, by reason",
-            this.dead_letters.clone(),
-        );
-        Arc::new(this)
-    }
-
-    fn outcome(&self, status: &str) {
-        self.outcomes
-            .get_or_create(&StatusLabels {
-                status: status.to_string(),
-            })
-            .inc();
-        if status != "retrying" {
-            self.finished.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn dead_letter(&self, reason: &str) {
-        self.dead_letters
-            .get_or_create(&ReasonLabels {
-                reason: reason.to_string(),
-            })
-            .inc();
-    }
-}
-
-impl Finished for IntakeMetrics {
-    fn finished_jobs(&self) -> u64 {
-        self.finished.load(Ordering::Relaxed)
-    }
-}
-
 /// Consumes outcome events and dead letters into the audit store.
 #[derive(Debug, Clone)]
 pub struct Intake {
     audit: Arc<dyn AuditStore>,
+    workers: Arc<dyn WorkerStore>,
     topology: Topology,
     link: Link,
     metrics: Arc<IntakeMetrics>,
 }
 
 impl Intake {
-    /// Intake of the events and dead-letter queues of `link`'s prefix.
-    pub fn new(audit: Arc<dyn AuditStore>, link: Link, metrics: Arc<IntakeMetrics>) -> Self {
+    /// Intake of the events and dead-letter queues of `link`'s prefix: outcomes and dead
+    /// letters into `audit`, worker heartbeats into `workers`.
+    pub fn new(
+        audit: Arc<dyn AuditStore>,
+        workers: Arc<dyn WorkerStore>,
+        link: Link,
+        metrics: Arc<IntakeMetrics>,
+    ) -> Self {
         Self {
             audit,
+            workers,
             topology: link.topology().clone(),
             link,
             metrics,
@@ -222,6 +163,12 @@ impl Intake {
     }
 
     async fn take_event(&self, delivery: Delivery) {
+        if heartbeat::is_heartbeat(&delivery) {
+            if let Err(delivery) = heartbeat::take(self.workers.as_ref(), delivery).await {
+                self.requeue(&delivery).await;
+            }
+            return;
+        }
         let event: OutcomeEvent = match serde_json::from_slice(&delivery.data) {
             Ok(e) => e,
             Err(e) => {
@@ -242,12 +189,11 @@ impl Intake {
     }
 
     async fn record_event(&self, event: OutcomeEvent, delivery: Delivery) {
-        let status = event.status.as_str();
         let attempt = event.attempt;
-        match self.audit.record_outcome(event).await {
+        match self.audit.record_outcome(event.clone()).await {
             Ok(fresh) => {
                 if fresh {
-                    self.metrics.outcome(status);
+                    self.metrics.outcome(&event);
                 }
                 tracing::debug!(fresh, attempt, "outcome recorded");
                 let _ = delivery.acker.ack(BasicAckOptions::default()).await;
@@ -270,11 +216,11 @@ impl Intake {
     }
 
     async fn record_dead_letter(&self, dl: NewDeadLetter, delivery: Delivery) {
-        let reason = dl.reason.clone();
+        let (reason, code, status) = (dl.reason.clone(), dl.error_code.clone(), dl.http_status);
         match self.audit.record_dead_letter(dl).await {
             Ok(fresh) => {
                 if fresh {
-                    self.metrics.dead_letter(&reason);
+                    self.metrics.dead_letter(&reason, code.as_deref(), status);
                     tracing::warn!("job dead-lettered; stored for operators");
                 }
                 let _ = delivery.acker.ack(BasicAckOptions::default()).await;
@@ -285,6 +231,10 @@ impl Intake {
 
     async fn retry_later(&self, delivery: &Delivery, e: &StoreError) {
         tracing::error!(error = %e, "cannot store a delivery; it goes back to its queue");
+        self.requeue(delivery).await;
+    }
+
+    async fn requeue(&self, delivery: &Delivery) {
         // A short pause so that a failing store is not hammered by redeliveries.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let _ = delivery

@@ -31,6 +31,7 @@ async fn outcome(api: &common::Api, key: JobKey, version: i64, status: OutcomeSt
         reason: None,
         splashtop_id: Some("st-42".into()),
         worker: "w1".into(),
+        next_attempt_at: None,
     };
     assert!(audit.record_outcome(event).await.unwrap());
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 mod incidents;
 mod records;
+mod workers;
 
 pub use incidents::{
     cause_of, incident_state, what_to_do, BulkAnswer, BulkFailure, BulkRequest, CauseCount,
@@ -17,6 +18,7 @@ pub use incidents::{
     IncidentReplayed, RetryingKey, UserMatch,
 };
 pub use records::{Attempt, DeadLetter, TimelineEntry};
+pub use workers::{WorkerInfo, WorkerList};
 
 /// Where the admin API is mounted.
 pub const PREFIX: &str = "/admin";
@@ -51,6 +53,8 @@ pub mod route {
     pub const REPLAY_INCIDENT: &str = "/incidents/{id}/replay";
     /// Discard one incident with an [`super::IncidentDiscardBody`] (POST).
     pub const DISCARD_INCIDENT: &str = "/incidents/{id}/discard";
+    /// Every worker heard from, from its heartbeats (GET).
+    pub const WORKERS: &str = "/workers";
     /// The OpenAPI document, served without the token (GET).
     pub const OPENAPI: &str = "/openapi.json";
 }

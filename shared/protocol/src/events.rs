@@ -74,6 +74,9 @@ pub struct OutcomeEvent {
     /// The worker that made the attempt.
     #[serde(default)]
     pub worker: String,
+    /// When the worker tries again (RFC 3339), on a transient failure it retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
 }
 
 #[cfg(test)]
@@ -98,10 +101,26 @@ mod tests {
             reason: Some("permanent".into()),
             splashtop_id: None,
             worker: "w1".into(),
+            next_attempt_at: None,
         };
         let wire = serde_json::to_value(&e).unwrap();
         assert_eq!(wire["status"], "dead_lettered");
         assert_eq!(serde_json::from_value::<OutcomeEvent>(wire).unwrap(), e);
+    }
+
+    #[test]
+    fn an_event_of_an_older_worker_has_no_next_attempt() {
+        let wire = serde_json::json!({
+            "event_id": "e1", "job_id": "j1", "tenant": "default", "key": "default/user/u1",
+            "version": 1, "kind": "user", "attempt": 2, "at": "2026-01-01T00:00:00Z",
+            "status": "retrying"
+        });
+        let e: OutcomeEvent = serde_json::from_value(wire).unwrap();
+        assert_eq!(e.next_attempt_at, None);
+        let mut e = e;
+        e.next_attempt_at = Some("2026-01-01T00:00:03Z".into());
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["next_attempt_at"], "2026-01-01T00:00:03Z");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`events`]: outcome events workers send back for the receiver's audit log.
 //! - [`deadletter`]: why a job was dead-lettered ([`DeadReason`]) and the `x-splashsync-*`
 //!   headers that carry it, encoded and decoded in one place.
+//! - [`workers`]: the heartbeat each worker publishes beside its outcome events.
 //! - [`partition`]: the stable hash (FNV-1a 64) that maps a route to its partition.
 //! - [`reconcile`]: drift reconciliation's request and report, for the admin API and the CLI.
 //! - `topology` (feature `amqp`): every exchange and queue name and its arguments.
@@ -25,6 +26,7 @@ pub mod partition;
 pub mod reconcile;
 #[cfg(feature = "amqp")]
 pub mod topology;
+pub mod workers;
 
 pub use deadletter::{DeadLetterHeaders, DeadReason};
 pub use keys::{Email, JobKey, KeyKind, Tenant};

@@ -127,6 +127,25 @@ impl ErrorBody {
     }
 }
 
+/// Splashtop's error code as a label: one of its contract's codes, `other` for a code the
+/// contract does not name, `none` when Splashtop gave none (no answer, or a transient
+/// answer without a body): a 429 or a 5xx without a code still count as `rate_limited`
+/// and `internal_error`. A fixed label set for metrics: the worker's and the receiver's.
+pub fn code_label(code: Option<&str>, status: Option<u16>) -> String {
+    let code = match code {
+        Some(c) => ErrorCode::from(c),
+        None => match status {
+            Some(429) => ErrorCode::RateLimited,
+            Some(500..=599) => ErrorCode::InternalError,
+            _ => return "none".into(),
+        },
+    };
+    match code {
+        ErrorCode::Other(_) => "other".into(),
+        known => known.as_str().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

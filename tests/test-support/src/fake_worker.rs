@@ -159,5 +159,6 @@ pub fn outcome(job: &Job, attempt: u32, status: OutcomeStatus, detail: &str) -> 
         reason: None,
         splashtop_id: None,
         worker: "fake-worker".into(),
+        next_attempt_at: None,
     }
 }

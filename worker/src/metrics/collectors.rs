@@ -78,6 +78,14 @@ impl RateReading {
             ("full_share", !unlimited && !paused && !reduced),
         ]
     }
+
+    /// The current state of [`RateReading::states`]: why the rate is what it is.
+    pub fn state(&self) -> &'static str {
+        self.states()
+            .into_iter()
+            .find_map(|(name, on)| on.then_some(name))
+            .unwrap_or("full_share")
+    }
 }
 
 /// Where the collector reads the limiter from, once the worker has built it.

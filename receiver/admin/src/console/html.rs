@@ -120,7 +120,7 @@ pub fn page(title: &str, msg: Option<&str>, body: &str, csrf: Option<&Csrf>) -> 
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{t} · splashsync</title><style>{STYLE}</style></head><body>\
          <header><strong>splashsync</strong> &nbsp; <a href=\"/console\">Overview</a>\
-         <a href=\"/console/incidents\">Incidents</a><a href=\"/console/dead-letters\">Dead letters</a><a href=\"/console/users\">Users</a>\
+         <a href=\"/console/incidents\">Incidents</a><a href=\"/console/dead-letters\">Dead letters</a><a href=\"/console/users\">Users</a><a href=\"/console/workers\">Workers</a>\
          <a href=\"/console/reconcile\">Reconciliation</a>\
          {logout}</header><main><h1>{t}</h1>{flash}{body}</main></body></html>",
         t = esc(title)

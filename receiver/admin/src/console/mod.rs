@@ -15,6 +15,7 @@
 //! - [`pages`]: dead letters, one dead letter, user search.
 //! - [`actions`]: the replay and discard forms' handlers.
 //! - [`reconcile`]: the reconciliation page and its buttons.
+//! - [`workers`]: the workers, live, quiet or stopped, from their heartbeats.
 //! - [`session`]: sessions, CSRF tokens, cookies and the `Origin` check.
 //! - [`chart`]: the backlog and throughput chart as inline SVG.
 //! - [`html`]: escaping, layout, forms.
@@ -28,6 +29,7 @@ pub mod overview;
 pub mod pages;
 pub mod reconcile;
 pub mod session;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -215,6 +217,7 @@ pub fn router(admin: AdminState) -> Router {
         )
         .route("/console/dead-letters/{id}/discard", post(actions::discard))
         .route("/console/users", get(pages::users))
+        .route("/console/workers", get(workers::workers))
         .route("/console/logout", post(logout))
         .merge(reconcile::routes())
         .layer(axum::middleware::from_fn_with_state(

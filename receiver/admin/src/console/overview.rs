@@ -77,7 +77,7 @@ fn wrong(stats: &Stats) -> String {
                     .next_attempt
                     .as_deref()
                     .unwrap_or("not reported by the worker")),
-                esc(&r.worker)
+                super::pages::worker_link(&r.worker)
             ));
         }
         body.push_str("</table>");
@@ -155,6 +155,14 @@ pub async fn overview(
     };
     let w = chart::window(q.get("window").map(String::as_str));
     let mut body = wrong(&stats);
+    // The workers and their rate limits: why draining is slow after a burst of 429s.
+    match state.admin.workers.workers().await {
+        Ok(list) => body.push_str(&super::workers::overview_line(&list)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the workers for the overview");
+            body.push_str("<p class=\"msg err\">The workers could not be read.</p>");
+        }
+    }
     body.push_str(&format!(
         "<h2>Backlog and throughput, last {}</h2><p>",
         w.label

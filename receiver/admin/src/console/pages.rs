@@ -17,6 +17,18 @@ use crate::{api, AdminError};
 
 type Params = Query<HashMap<String, String>>;
 
+/// A worker id as a link to its row on the workers page (nothing for none).
+pub(crate) fn worker_link(id: &str) -> String {
+    if id.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<a class=\"worker\" href=\"{}\"><code>{}</code></a>",
+        esc(&crate::workers::console_href(id)),
+        esc(id)
+    )
+}
+
 pub(crate) fn error_page(title: &str, e: AdminError, csrf: &Csrf) -> Response {
     let msg = format!("error: {}", e.message);
     (e.status, Html(page(title, Some(&msg), "", Some(csrf)))).into_response()
@@ -153,7 +165,7 @@ pub async fn dead_letter(
             esc(&a.status),
             a.http_status.map(|s| s.to_string()).unwrap_or_default(),
             esc(&a.detail),
-            esc(&a.worker)
+            worker_link(&a.worker)
         ));
     }
     body.push_str("</table><h2>Job</h2>");

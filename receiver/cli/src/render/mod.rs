@@ -7,10 +7,12 @@
 //! - [`records`]: dead letters, a user's or group's status and timeline, actions' results.
 //! - [`queues`]: queue statistics, summarised.
 //! - [`incidents`]: incidents, one per person or group.
+//! - [`workers`]: the workers, from their heartbeats.
 
 mod incidents;
 mod queues;
 mod records;
+mod workers;
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use serde_json::Value;
@@ -39,6 +41,8 @@ pub(crate) enum View {
     Incident,
     /// What replaying or discarding incidents did.
     IncidentsActed,
+    /// `GET /workers`.
+    Workers,
 }
 
 /// `answer` as text for a terminal.
@@ -53,6 +57,7 @@ pub(crate) fn render(view: View, answer: &Value) -> String {
         View::Incidents => incidents::list(answer),
         View::Incident => incidents::show(answer),
         View::IncidentsActed => incidents::acted(answer),
+        View::Workers => workers::list(answer),
     }
 }
 

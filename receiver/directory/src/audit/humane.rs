@@ -19,6 +19,21 @@ fn applied(name: &str) -> Option<&'static str> {
     })
 }
 
+/// An attempt's line in a timeline: its number, what happened in words, Splashtop's
+/// code, and when the worker tries again when it said so (a transient failure).
+pub fn attempt_line(
+    attempt: i64,
+    detail_text: &str,
+    code: Option<&str>,
+    next_attempt_at: Option<&str>,
+) -> String {
+    let code = code.map(|c| format!(" [{c}]")).unwrap_or_default();
+    let next = next_attempt_at
+        .map(|at| format!("; next attempt at {at}"))
+        .unwrap_or_default();
+    format!("attempt {attempt}: {}{code}{next}", detail(detail_text))
+}
+
 /// `detail` in words (unchanged when it is words already).
 pub fn detail(detail: &str) -> String {
     let text = detail.trim();

@@ -38,7 +38,8 @@ pub(crate) const RETRYING: &str = "SELECT p.key, p.kind, p.last_error, p.updated
      COALESCE(u.user_name, g.display_name) AS name, \
      (SELECT e.attempt FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS attempt, \
      (SELECT e.at FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS at, \
-     (SELECT e.worker FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS worker \
+     (SELECT e.worker FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS worker, \
+     (SELECT e.next_attempt_at FROM audit_events e WHERE e.key = p.key ORDER BY e.at DESC LIMIT 1) AS next_attempt \
      FROM provisioning_status p \
      LEFT JOIN users u ON p.kind = 'user' AND u.id = substr(p.key, length(p.tenant) + 7) \
      LEFT JOIN groups g ON p.kind = 'group' AND g.id = substr(p.key, length(p.tenant) + 8) \
@@ -107,8 +108,7 @@ pub(crate) fn retrying_key(r: &impl Get) -> Result<RetryingKey, StoreError> {
         error: r
             .get::<Option<String>>("last_error")?
             .map(|e| super::humane::detail(&e)),
-        // Outcome events do not carry the worker's next attempt (yet).
-        next_attempt: None,
+        next_attempt: r.get("next_attempt")?,
         worker: r.get::<Option<String>>("worker")?.unwrap_or_default(),
     })
 }

@@ -41,8 +41,8 @@ pub(crate) async fn insert_outcome(
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT OR IGNORE INTO audit_events (event_id, job_id, tenant, key, version, kind, attempt, at, status, \
-         detail, http_status, error_code, reason, splashtop_id, worker, received_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         detail, http_status, error_code, reason, splashtop_id, worker, received_at, next_attempt_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&e.event_id)
     .bind(&e.job_id)
@@ -60,6 +60,7 @@ pub(crate) async fn insert_outcome(
     .bind(&e.splashtop_id)
     .bind(&e.worker)
     .bind(now_fixed())
+    .bind(&e.next_attempt_at)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {

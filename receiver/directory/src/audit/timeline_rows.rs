@@ -50,7 +50,8 @@ impl Source {
                  ORDER BY seq DESC LIMIT $2"
             }
             Source::Attempts => {
-                "SELECT job_id, attempt, at, status, detail, http_status, error_code FROM audit_events \
+                "SELECT job_id, attempt, at, status, detail, http_status, error_code, next_attempt_at \
+                 FROM audit_events \
                  WHERE key = $1 ORDER BY at DESC LIMIT $2"
             }
             Source::DeadLetters => {
@@ -135,14 +136,9 @@ fn asked(r: &impl Get) -> Result<TimelineEntry, StoreError> {
 fn attempt(r: &impl Get) -> Result<TimelineEntry, StoreError> {
     let attempt: i64 = r.get("attempt")?;
     let detail: String = r.get("detail")?;
-    let code = r
-        .get::<Option<String>>("error_code")?
-        .map(|c| format!(" [{c}]"))
-        .unwrap_or_default();
-    let detail = format!(
-        "attempt {attempt}: {}{code}",
-        super::humane::detail(&detail)
-    );
+    let code: Option<String> = r.get("error_code")?;
+    let next: Option<String> = r.get("next_attempt_at")?;
+    let detail = super::humane::attempt_line(attempt, &detail, code.as_deref(), next.as_deref());
     let mut e = line(r.get("at")?, "attempt", r.get("job_id")?, detail);
     e.status = Some(r.get("status")?);
     e.http_status = r.get("http_status")?;

@@ -209,6 +209,7 @@ WHERE state = 'open'
   AND incident_id IN (SELECT id FROM incidents WHERE state = 'resolved');
 "#,
     ),
+    (4, super::workers_schema::MIGRATION),
 ];
 
 /// The advisory lock migrations run under (another one than the relay lease's).

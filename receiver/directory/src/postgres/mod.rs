@@ -16,6 +16,7 @@
 //! - [`outbox`]: the jobs, written in the transaction of the change.
 //! - [`lease`]: the advisory lock that makes one relay at a time publish the outbox.
 //! - [`audit`]: the audit store on the same database.
+//! - [`workers_schema`]: the schema of the workers' last heartbeats.
 
 pub mod audit;
 pub(crate) mod groups;
@@ -26,6 +27,7 @@ pub(crate) mod outbox;
 pub(crate) mod read;
 pub(crate) mod status;
 pub(crate) mod users;
+pub(crate) mod workers_schema;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -238,6 +238,7 @@ WHERE state = 'open'
 "#,
     ),
     (7, super::reconcile_runs::MIGRATION),
+    (8, super::workers_schema::MIGRATION),
 ];
 
 /// Applies every migration newer than the database's version.

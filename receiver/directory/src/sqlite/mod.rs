@@ -11,6 +11,7 @@
 //!   light writes ahead of the heavy group writes queued before them.
 //! - [`migrations`]: schema migrations run at start-up.
 //! - [`reconcile_runs`]: the schema of drift reconciliation's runs.
+//! - [`workers_schema`]: the schema of the workers' last heartbeats.
 
 pub(crate) mod groups;
 pub(crate) mod memberships;
@@ -20,6 +21,7 @@ pub(crate) mod read;
 pub(crate) mod reconcile_runs;
 pub(crate) mod status;
 pub(crate) mod users;
+pub(crate) mod workers_schema;
 pub(crate) mod writer;
 
 use std::str::FromStr;

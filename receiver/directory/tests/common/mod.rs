@@ -21,6 +21,7 @@ use sqlx::{Connection, Row};
 pub struct Store {
     pub directory: Arc<dyn Directory>,
     pub audit: Arc<dyn AuditStore>,
+    pub workers: Arc<dyn splashsync_directory::workers::WorkerStore>,
     pub url: String,
     pub engine: Engine,
     _db: Database,
@@ -76,6 +77,7 @@ pub async fn store_on(engine: Engine) -> Store {
         .await;
         let audit = splashsync_directory::postgres::audit::PgAudit::new(&pg);
         return Store {
+            workers: Arc::new(splashsync_directory::workers::postgres::PgWorkers::new(&pg)),
             directory: Arc::new(pg),
             audit: Arc::new(audit),
             url,
@@ -87,6 +89,7 @@ pub async fn store_on(engine: Engine) -> Store {
     Store {
         directory: stores.directory,
         audit: stores.audit,
+        workers: stores.workers,
         url,
         engine,
         _db: db,

@@ -42,8 +42,8 @@ pub(crate) async fn insert_outcome(
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO audit_events (event_id, job_id, tenant, key, version, kind, attempt, at, status, \
-         detail, http_status, error_code, reason, splashtop_id, worker, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         detail, http_status, error_code, reason, splashtop_id, worker, received_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&e.event_id)
@@ -62,6 +62,7 @@ pub(crate) async fn insert_outcome(
     .bind(&e.splashtop_id)
     .bind(&e.worker)
     .bind(now_fixed())
+    .bind(&e.next_attempt_at)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {

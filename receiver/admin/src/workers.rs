@@ -1,0 +1,18 @@
+//! `GET /admin/workers`: every worker heard from in the last week, from the heartbeats
+//! the intake keeps: live, gone quiet or stopped, with the partitions each holds.
+
+use axum::extract::State;
+use axum::Json;
+use splashsync_protocol::admin::WorkerList;
+
+use crate::{AdminError, AdminState};
+
+/// `GET /admin/workers`.
+pub async fn list(State(state): State<AdminState>) -> Result<Json<WorkerList>, AdminError> {
+    Ok(Json(state.workers.workers().await?))
+}
+
+/// The console's anchor of worker `id` on the workers page, where attempts link to.
+pub fn console_href(id: &str) -> String {
+    format!("/console/workers#worker-{}", crate::console::html::enc(id))
+}
