@@ -8,9 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod floor;
 mod incidents;
 mod records;
 
+pub use floor::{FloorQuery, KeyFloor};
 pub use incidents::{
     cause_of, incident_state, what_to_do, BulkAnswer, BulkFailure, BulkRequest, CauseCount,
     Incident, IncidentDetail, IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery,
@@ -51,6 +53,9 @@ pub mod route {
     pub const REPLAY_INCIDENT: &str = "/incidents/{id}/replay";
     /// Discard one incident with an [`super::IncidentDiscardBody`] (POST).
     pub const DISCARD_INCIDENT: &str = "/incidents/{id}/discard";
+    /// What the directory knows of a key, for workers that lost their Redis state (GET)
+    /// with a [`super::FloorQuery`].
+    pub const FLOOR: &str = "/floor";
     /// The OpenAPI document, served without the token (GET).
     pub const OPENAPI: &str = "/openapi.json";
 }
