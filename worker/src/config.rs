@@ -117,6 +117,15 @@ pub struct Settings {
     #[arg(long, env = "SPLASHSYNC_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
 
+    /// The receiver's base URL (e.g. http://receiver:8080): after a Redis loss, jobs
+    /// committed before it are checked against the directory there (`GET /admin/floor`).
+    #[arg(long, env = "SPLASHSYNC_RECEIVER_URL")]
+    pub receiver_url: Option<String>,
+
+    /// The receiver's admin token, for `SPLASHSYNC_RECEIVER_URL`.
+    #[arg(long, env = "SPLASHSYNC_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<SecretString>,
+
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[arg(
         long,
@@ -150,6 +159,8 @@ impl std::fmt::Debug for Settings {
             .field("coalesce", &self.coalesce)
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
+            .field("receiver_url", &self.receiver_url)
+            .field("admin_token", &self.admin_token)
             .field("listen", &self.listen)
             .field("log_format", &self.log_format)
             .finish()
@@ -196,8 +207,19 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err("SPLASHTOP_MAX_BODY_BYTES must be at least 1024".into());
         }
-        if !self.redis_url.starts_with("redis://") {
-            return Err("SPLASHSYNC_REDIS_URL must start with redis://".into());
+        if !(self.redis_url.starts_with("redis://")
+            || self
+                .redis_url
+                .starts_with(crate::state::redis::connect::SENTINEL_SCHEME))
+        {
+            return Err(
+                "SPLASHSYNC_REDIS_URL must start with redis:// or redis+sentinel://".into(),
+            );
+        }
+        if self.receiver_url.is_some() != self.admin_token.is_some() {
+            return Err(
+                "SPLASHSYNC_RECEIVER_URL and SPLASHSYNC_ADMIN_TOKEN go together (the floor check after a Redis loss needs both)".into(),
+            );
         }
         if self.api_timeout_secs == 0 {
             return Err("SPLASHTOP_API_TIMEOUT_SECS must be at least 1".into());

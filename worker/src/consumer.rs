@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::config::DEFAULT_PREFETCH;
 use crate::config::{DeactivateMode, Settings};
+use crate::floors::{AdminFloors, FloorSource};
 use crate::handle::Runtime;
 use crate::limiter::{RateLimitedApi, RateLimiter, DEFAULT_MAX_RETRY_AFTER};
 use crate::metrics::Metrics;
@@ -72,6 +73,7 @@ pub struct Worker {
     prefetch: u16,
     coalesce: bool,
     window_hold: Option<Duration>,
+    floors: Option<Arc<dyn FloorSource>>,
     listen: Option<SocketAddr>,
     ops_limits: Limits,
     restarts: RestartPolicy,
@@ -121,9 +123,13 @@ impl Worker {
             .redis_prefix
             .clone()
             .unwrap_or_else(|| settings.amqp_prefix.clone());
-        Ok(worker
+        let mut worker = worker
             .with_redis(&settings.redis_url, &prefix)
-            .with_listen(settings.listen))
+            .with_listen(settings.listen);
+        if let (Some(url), Some(token)) = (&settings.receiver_url, &settings.admin_token) {
+            worker = worker.with_floors(Arc::new(AdminFloors::new(url, token.clone())?));
+        }
+        Ok(worker)
     }
 
     /// A worker over any [`TeamApi`] for the `default` tenant, with Redis keys under the
@@ -151,6 +157,7 @@ impl Worker {
             prefetch: DEFAULT_PREFETCH,
             coalesce: true,
             window_hold: None,
+            floors: None,
             listen: None,
             ops_limits: crate::ops::LIMITS,
             restarts: RestartPolicy::default(),
@@ -222,6 +229,13 @@ impl Worker {
     /// and one last attempt). Tests shorten it to see a window handed back.
     pub fn with_window_hold(mut self, hold: Duration) -> Self {
         self.window_hold = Some(hold);
+        self
+    }
+
+    /// Checks each job committed before the shared state's epoch against `floors` (the
+    /// receiver's directory), so that a Redis loss never lets an older job win.
+    pub fn with_floors(mut self, floors: Arc<dyn FloorSource>) -> Self {
+        self.floors = Some(floors);
         self
     }
 
@@ -310,6 +324,7 @@ impl BoundWorker {
             prefetch: w.prefetch,
             coalesce: w.coalesce,
             window_hold: w.window_hold,
+            floors: w.floors.clone(),
         });
         let ops = Ops {
             metrics,

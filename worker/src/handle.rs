@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use crate::apply::Applied;
 use crate::config::DeactivateMode;
+use crate::floors::FloorSource;
 use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::outcome::{publish, Attempt};
@@ -56,6 +57,9 @@ pub(crate) struct Runtime {
     /// How long a window may hold a job before it is handed back (`None`: derived from
     /// the retry budget and RabbitMQ's consumer timeout).
     pub(crate) window_hold: Option<Duration>,
+    /// Where a job committed before the shared state's epoch is checked (`None`: nowhere;
+    /// such a job is applied as if the state were whole).
+    pub(crate) floors: Option<Arc<dyn FloorSource>>,
 }
 
 impl Runtime {

@@ -11,6 +11,7 @@
 //! - [`state`]: what all workers share ([`state::StateStore`]): applied versions, account
 //!   incarnations, group intents, heartbeats; in Redis, or in memory for unit tests.
 //! - [`store`]: the Redis store under its former path.
+//! - [`floors`]: after a Redis loss, the directory's word on jobs committed before it.
 //! - [`apply`]: converging one user or group to the desired state a job carries.
 //! - [`rebalance`]: which partitions each live worker consumes.
 //! - `partitions`: the heartbeat that decides which partitions this worker owns, and the
@@ -27,6 +28,7 @@
 pub mod apply;
 pub mod config;
 pub mod consumer;
+pub mod floors;
 mod handle;
 pub mod limiter;
 pub mod metrics;

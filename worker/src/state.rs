@@ -84,4 +84,9 @@ pub trait StateStore: Mirror + Send + Sync + std::fmt::Debug + 'static {
     fn leave<'a>(&'a self, worker_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Whether the store answers.
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Since when the store holds every version, incarnation and intent recorded: the
+    /// start of its current epoch, in ms since the Unix epoch (docs/DESIGN.md, "Redis:
+    /// what the workers share, and what losing it does"). A job committed before it may
+    /// be older than one applied before the state was lost.
+    fn epoch_since(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
 }

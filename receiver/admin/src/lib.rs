@@ -10,6 +10,8 @@
 //! - [`error`]: [`AdminError`] and the mapping of store failures to it.
 //! - [`api`]: the handlers: dead letters (list, show, replay, replay matching, discard),
 //!   user and group status with timeline, queue statistics.
+//! - [`floor`]: what the directory knows of one job key, for workers that lost their
+//!   Redis state.
 //! - [`incidents`]: the incident handlers: list, show, replay, discard, and replay-all /
 //!   discard-all of a filter behind a counted confirmation.
 //! - [`responses`]: every answer as a type, from which the OpenAPI schemas are generated.
@@ -25,6 +27,7 @@ pub mod api;
 pub mod broker;
 pub mod console;
 pub mod error;
+pub mod floor;
 pub mod guard;
 pub mod incidents;
 pub mod openapi;
@@ -146,6 +149,7 @@ pub fn router(state: AdminState) -> Router {
         .route(route::USER_STATUS, get(api::user_status))
         .route(route::GROUP_STATUS, get(api::group_status))
         .route(route::QUEUES, get(api::queue_stats))
+        .route(route::FLOOR, get(floor::key_floor))
         .route(route::INCIDENTS, get(incidents::list))
         .route(route::REPLAY_INCIDENTS, post(incidents::replay_all))
         .route(route::DISCARD_INCIDENTS, post(incidents::discard_all))

@@ -11,9 +11,9 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 use splashsync_protocol::admin::{
-    route, BulkAnswer, BulkRequest, DiscardBody, ErrorBody, FilterParams, IncidentDetail,
-    IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery, IncidentReplayed,
-    WorkerList,
+    route, BulkAnswer, BulkRequest, DiscardBody, ErrorBody, FilterParams, FloorQuery,
+    IncidentDetail, IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery,
+    IncidentReplayed, KeyFloor, WorkerList,
 };
 
 use splashsync_protocol::reconcile::{route as reconcile_route, ReconcileReport, ReconcileRequest};
@@ -161,6 +161,13 @@ pub fn document() -> Value {
         "summary": "A group's provisioning state, open incident and timeline",
         "parameters": [path_param("id", "string")],
         "responses": s.answer::<GroupStatus>("the group's state")}}),
+    );
+    add(
+        route::FLOOR,
+        json!({"get": {
+        "summary": "A job key's newest directory version and its account's current holder (workers that lost their Redis state ask it)",
+        "parameters": s.query::<FloorQuery>(),
+        "responses": s.answer::<KeyFloor>("what the directory knows")}}),
     );
     add(
         route::QUEUES,

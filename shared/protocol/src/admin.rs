@@ -8,10 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+mod floor;
 mod incidents;
 mod records;
 mod workers;
 
+pub use floor::{FloorQuery, KeyFloor};
 pub use incidents::{
     cause_of, incident_state, what_to_do, BulkAnswer, BulkFailure, BulkRequest, CauseCount,
     Incident, IncidentDetail, IncidentDiscardBody, IncidentDiscarded, IncidentPage, IncidentQuery,
@@ -55,6 +57,9 @@ pub mod route {
     pub const DISCARD_INCIDENT: &str = "/incidents/{id}/discard";
     /// Every worker heard from, from its heartbeats (GET).
     pub const WORKERS: &str = "/workers";
+    /// What the directory knows of a key, for workers that lost their Redis state (GET)
+    /// with a [`super::FloorQuery`].
+    pub const FLOOR: &str = "/floor";
     /// The OpenAPI document, served without the token (GET).
     pub const OPENAPI: &str = "/openapi.json";
 }

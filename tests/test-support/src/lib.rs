@@ -18,6 +18,7 @@
 //! - `app` (stack): `TestApp`, simulator + receiver + worker for one test.
 //! - `cluster` (stack): `Cluster`, simulator + N workers fed straight from the broker.
 //! - `admin` (stack): reading the receiver's admin API.
+//! - `redis_servers` (stack): private Redis servers and sentinels, to lose or fail over.
 //! - `sim` (stack): reading the simulator's team and log.
 //!
 //! # Who may depend on this crate
@@ -44,6 +45,8 @@ mod app;
 #[cfg(feature = "stack")]
 mod cluster;
 #[cfg(feature = "stack")]
+mod redis_servers;
+#[cfg(feature = "stack")]
 mod sim;
 #[cfg(feature = "stack")]
 mod workers;
@@ -64,6 +67,8 @@ pub use admin::{get_json, outbox_pending, user_state};
 pub use app::{Options, TestApp, ADMIN_TOKEN, SCIM_TOKEN};
 #[cfg(feature = "stack")]
 pub use cluster::Cluster;
+#[cfg(feature = "stack")]
+pub use redis_servers::RedisProcess;
 #[cfg(feature = "stack")]
 pub use sim::{find_user, has_user, sim_reaches, users_in, versions_never_decrease};
 #[cfg(feature = "stack")]

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use splashsync_protocol::topology::Topology;
 use splashsync_worker::config::DeactivateMode;
 use splashsync_worker::consumer::Worker;
+use splashsync_worker::floors::AdminFloors;
 use splashsync_worker::splashtop::HttpTeamApi;
 use splashtop_sim::SimHandle;
 use tokio::sync::oneshot;
@@ -37,6 +38,12 @@ pub struct WorkerOptions {
     pub prefetch: Option<u16>,
     /// How long a partition's window may hold a job (`None`: the worker's default).
     pub window_hold: Option<Duration>,
+    /// The Redis this worker uses instead of the test Redis (a private server, or a
+    /// `redis+sentinel://` URL).
+    pub redis_url: Option<String>,
+    /// The receiver (base URL, admin token) whose directory it checks jobs committed
+    /// before a Redis loss against (`None`: none).
+    pub floors: Option<(String, String)>,
 }
 
 impl Default for WorkerOptions {
@@ -52,6 +59,8 @@ impl Default for WorkerOptions {
             coalesce: true,
             prefetch: None,
             window_hold: None,
+            redis_url: None,
+            floors: None,
         }
     }
 }
@@ -86,7 +95,10 @@ impl RunningWorker {
             options.amqp_url.unwrap_or_else(amqp_url),
             options.mode,
         )
-        .with_redis(&redis_url(), topology.prefix())
+        .with_redis(
+            options.redis_url.as_deref().unwrap_or(&redis_url()),
+            topology.prefix(),
+        )
         .with_retry_budget(options.retry_budget)
         .with_rate_limit(options.rate_limit_per_minute)
         .with_coalesce(options.coalesce);
@@ -98,6 +110,10 @@ impl RunningWorker {
         }
         if let Some(every) = options.heartbeat {
             worker = worker.with_heartbeat(every);
+        }
+        if let Some((url, token)) = options.floors {
+            let floors = AdminFloors::new(&url, SecretString::from(token)).expect("client builds");
+            worker = worker.with_floors(Arc::new(floors));
         }
         if let Some(listen) = options.listen {
             worker = worker.with_listen(listen);

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::Runtime;
 use crate::apply::{apply_group, apply_user, Applied, Env};
+use crate::floors::{account_of, committed_before, judge};
 use crate::retry::{retry, GaveUp};
 use splashtop_api::{ApiError, CallContext};
 
@@ -103,7 +104,8 @@ impl Runtime {
         // A relay re-publish or redelivery of an older state must never win
         // (docs/DESIGN.md, invariant 5); the same version again is already applied, so it
         // is skipped too.
-        if let Some(applied) = store.applied_version(&meta.key).await? {
+        let applied = store.applied_version(&meta.key).await?;
+        if let Some(applied) = applied {
             if applied >= meta.version {
                 return Ok(Applied::Skipped { newer: applied });
             }
@@ -118,11 +120,21 @@ impl Runtime {
             Job::UserV1(j) => Some((job.route(), j.state.account_incarnation())),
             Job::GroupV1(_) => None,
         };
+        let mut owner_known = true;
         if let Some((route, user_id)) = &account {
-            if let Some(owner) = store.account_owner(route).await? {
+            let owner = store.account_owner(route).await?;
+            owner_known = owner.is_some();
+            if let Some(owner) = owner {
                 if owner.as_str() > *user_id {
                     return Ok(Applied::Superseded { by: owner });
                 }
+            }
+        }
+        // Nothing recorded for the key or its account may mean the state was lost
+        // (docs/DESIGN.md, "Redis: what the workers share, and what losing it does").
+        if applied.is_none() || !owner_known {
+            if let Some(stale) = self.directory_check(job).await? {
+                return Ok(stale);
             }
         }
         let env = Env {
@@ -142,5 +154,25 @@ impl Runtime {
             store.claim_account(route, user_id).await?;
         }
         Ok(applied)
+    }
+
+    /// For a job committed before the shared state's epoch began, the directory's word on
+    /// whether it is superseded (`crate::floors`); `None` without a floor source, for a
+    /// job committed since, or when the directory shows nothing newer.
+    async fn directory_check(&self, job: &Job) -> Result<Option<Applied>, ApiError> {
+        let Some(floors) = &self.floors else {
+            return Ok(None);
+        };
+        let meta = job.meta();
+        let since = self.store.epoch_since().await?;
+        if !committed_before(&meta.created_at, since) {
+            return Ok(None);
+        }
+        let floor = floors.floor(&meta.key, account_of(job)).await?;
+        let stale = judge(job, &floor);
+        if let Some(stale) = &stale {
+            tracing::info!(directory_version = ?floor.version, holder = ?floor.holder, "committed before the shared state was lost, and superseded in the directory: {stale}");
+        }
+        Ok(stale)
     }
 }

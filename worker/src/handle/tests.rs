@@ -50,6 +50,7 @@ fn with_store(api: Arc<dyn TeamApi>, retry: RetryPolicy, store: Arc<MemoryStore>
         prefetch: 1,
         coalesce: false,
         window_hold: None,
+        floors: None,
     }
 }
 

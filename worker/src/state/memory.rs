@@ -28,12 +28,25 @@ struct Inner {
     workers: HashMap<String, Instant>,
     /// The team mirror of each tenant.
     mirrors: HashMap<String, mirror::TeamMirror>,
+    /// When the current epoch began (ms since the Unix epoch); 0 until a loss.
+    epoch_since: i64,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Loses everything but the live workers, as a Redis flush would, and begins a new
+    /// epoch at `now_ms`.
+    pub fn lose_state(&self, now_ms: i64) {
+        let mut inner = self.lock();
+        inner.versions.clear();
+        inner.accounts.clear();
+        inner.groups.clear();
+        inner.mirrors.clear();
+        inner.epoch_since = now_ms;
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -138,6 +151,10 @@ impl StateStore for MemoryStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         ready(())
+    }
+
+    fn epoch_since(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        ready(self.lock().epoch_since)
     }
 }
 
