@@ -28,7 +28,7 @@ pub enum DeactivateMode {
     about = "splashsync's Splashtop provisioning worker"
 )]
 pub struct Settings {
-    /// RabbitMQ URL.
+    /// RabbitMQ URL, or the URLs of a cluster's nodes, comma-separated (tried in turn).
     #[arg(
         long,
         env = "SPLASHSYNC_AMQP_URL",
@@ -182,9 +182,7 @@ impl Settings {
         if self.splashtop_team_id.is_empty() || self.splashtop_team_id.contains('/') {
             return Err("SPLASHTOP_TEAM_ID must be non-empty and contain no '/'".into());
         }
-        if !(self.amqp_url.starts_with("amqp://") || self.amqp_url.starts_with("amqps://")) {
-            return Err("SPLASHSYNC_AMQP_URL must start with amqp:// or amqps://".into());
-        }
+        splashsync_protocol::amqp::check_urls(&self.amqp_url)?;
         if self.retry_budget_secs == 0
             || self.retry_budget_secs > crate::retry::MAX_BUDGET.as_secs()
         {

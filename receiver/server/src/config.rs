@@ -30,7 +30,7 @@ pub struct Settings {
     )]
     pub database_url: String,
 
-    /// RabbitMQ URL.
+    /// RabbitMQ URL, or the URLs of a cluster's nodes, comma-separated (tried in turn).
     #[arg(
         long,
         env = "SPLASHSYNC_AMQP_URL",
@@ -215,9 +215,7 @@ impl Settings {
                 self.database_url.split(':').next().unwrap_or("")
             ));
         }
-        if !(self.amqp_url.starts_with("amqp://") || self.amqp_url.starts_with("amqps://")) {
-            return Err("SPLASHSYNC_AMQP_URL must start with amqp:// or amqps://".into());
-        }
+        splashsync_protocol::amqp::check_urls(&self.amqp_url)?;
         if self.amqp_prefix.is_empty() || self.amqp_prefix.len() > 100 {
             return Err("SPLASHSYNC_AMQP_PREFIX must be 1 to 100 characters".into());
         }

@@ -18,9 +18,6 @@ use splashsync_protocol::Tenant;
 use splashsync_runtime::supervisor::{Fatal, Health};
 use tokio_util::sync::CancellationToken;
 
-/// Longest one connection attempt may take (a black-holed host never answers).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Where the relay and the intake connect, and the tenant they claim the prefix for.
 #[derive(Debug, Clone)]
 pub struct Link {
@@ -57,18 +54,12 @@ impl Link {
     /// it; when RabbitMQ cannot be reached, fine (each component claims when it connects).
     pub async fn claim_at_start(&self) -> anyhow::Result<()> {
         let name = "splashsync-receiver-claim";
-        let attempt = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            splashsync_protocol::amqp::connect(&self.url, name),
-        );
-        let conn = match attempt.await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
+        // Each node's attempt is bounded by the handshake timeout (a black-holed host
+        // never answers).
+        let conn = match splashsync_protocol::amqp::connect(&self.url, name).await {
+            Ok(conn) => conn,
+            Err(e) => {
                 tracing::warn!(error = %e, "RabbitMQ unreachable at start-up; the relay and the intake claim the prefix when they connect");
-                return Ok(());
-            }
-            Err(_) => {
-                tracing::warn!("RabbitMQ did not answer at start-up; the relay and the intake claim the prefix when they connect");
                 return Ok(());
             }
         };
@@ -129,13 +120,9 @@ async fn connect(
 ) -> Option<Connection> {
     let mut delay = Duration::from_millis(100);
     loop {
-        let attempt = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            splashsync_protocol::amqp::connect(url, name),
-        );
         let problem = tokio::select! {
-            r = attempt => match r {
-                Ok(Ok(conn)) => {
+            r = splashsync_protocol::amqp::connect(url, name) => match r {
+                Ok(conn) => {
                     tracing::info!(
                         task = component,
                         amqp = %splashsync_protocol::amqp::redact_url(url),
@@ -144,8 +131,7 @@ async fn connect(
                     health.ready(component);
                     return Some(conn);
                 }
-                Ok(Err(e)) => format!("cannot reach RabbitMQ: {e}"),
-                Err(_) => "RabbitMQ did not answer in time".to_string(),
+                Err(e) => format!("cannot reach RabbitMQ: {e}"),
             },
             () = stop.cancelled() => return None,
         };

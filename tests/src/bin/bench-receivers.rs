@@ -10,15 +10,21 @@
 //! target/release/bench-receivers --engine sqlite                   # one receiver, SQLite
 //! target/release/bench-receivers --engine postgres --receivers 1   # PostgreSQL
 //! target/release/bench-receivers --engine postgres --receivers 3
+//! target/release/bench-receivers --engine postgres --receivers 3 --kill   # failover
 //! ```
 //! (`--connections 64 --seconds 10` by default; PostgreSQL at `SPLASHSYNC_TEST_PG_URL`,
-//! default `postgres://postgres@127.0.0.1:5432`, in a fresh database dropped afterwards.)
+//! default `postgres://postgres@127.0.0.1:5432`, in a fresh database dropped afterwards;
+//! `--receiver PATH` runs that receiver binary instead of the one next to this one.)
+//! `--kill`: `kill -9` of the lease holder half-way, timed and checked (`kill.rs`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use splashsync_test_support::{eventually, PgDatabase};
+
+#[path = "bench_receivers/kill.rs"]
+mod kill;
 
 const TOKEN: &str = "bench-receivers-token-0123456789";
 
@@ -61,10 +67,17 @@ fn cpu_secs(pid: u32) -> f64 {
 
 struct Receiver(Child);
 
-impl Drop for Receiver {
-    fn drop(&mut self) {
+impl Receiver {
+    /// SIGKILL, and reaped.
+    fn kill_now(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.kill_now();
     }
 }
 
@@ -76,12 +89,23 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i.min(last)].as_secs_f64() * 1000.0
 }
 
-fn spawn_receiver(database_url: &str, prefix: &str) -> anyhow::Result<(Receiver, u16)> {
+/// The receiver binary: `--receiver PATH`, or the one next to this binary.
+fn receiver_bin() -> anyhow::Result<std::path::PathBuf> {
+    match arg("--receiver") {
+        Some(path) => Ok(path.into()),
+        None => Ok(std::env::current_exe()?.with_file_name("splashsync-receiver")),
+    }
+}
+
+fn spawn_receiver(
+    bin: &std::path::Path,
+    database_url: &str,
+    prefix: &str,
+) -> anyhow::Result<(Receiver, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let bin = std::env::current_exe()?.with_file_name("splashsync-receiver");
-    let child = Command::new(&bin)
+    let child = Command::new(bin)
         .env("SPLASHSYNC_LISTEN", format!("127.0.0.1:{port}"))
         .env("SPLASHSYNC_DATABASE_URL", database_url)
         .env("SPLASHSYNC_AMQP_URL", splashsync_test_support::amqp_url())
@@ -98,6 +122,16 @@ fn spawn_receiver(database_url: &str, prefix: &str) -> anyhow::Result<(Receiver,
             )
         })?;
     Ok((Receiver(child), port))
+}
+
+/// Waits until the receiver on `port` answers `/healthz`.
+async fn wait_healthy(port: u16) {
+    let client = reqwest::Client::new();
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    eventually(Duration::from_secs(30), "the receiver to start", || async {
+        client.get(&healthz).send().await.map(drop)
+    })
+    .await;
 }
 
 #[tokio::main]
@@ -121,19 +155,32 @@ async fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("--engine {other}: use sqlite or postgres"),
     };
     let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let bin = receiver_bin()?;
+    if std::env::args().any(|a| a == "--kill") {
+        anyhow::ensure!(pg.is_some(), "--kill measures the PostgreSQL outbox lease");
+        let topology = splashsync_protocol::topology::Topology::new(prefix, 4);
+        let outcome = kill::run(kill::KillRun {
+            bin: &bin,
+            database_url: &database_url,
+            topology: &topology,
+            receivers,
+            connections,
+            seconds,
+        })
+        .await;
+        splashsync_test_support::delete_topology(&topology).await;
+        drop(pg);
+        return outcome;
+    }
     let mut running = Vec::new();
     for _ in 0..receivers {
-        running.push(spawn_receiver(&database_url, &prefix)?);
+        running.push(spawn_receiver(&bin, &database_url, &prefix)?);
     }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
     for (_, port) in &running {
-        let healthz = format!("http://127.0.0.1:{port}/healthz");
-        eventually(Duration::from_secs(30), "the receiver to start", || async {
-            client.get(&healthz).send().await.map(drop)
-        })
-        .await;
+        wait_healthy(*port).await;
     }
     let pids: Vec<u32> = running.iter().map(|(r, _)| r.0.id()).collect();
     let cpu_before: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();

@@ -1,9 +1,10 @@
 //! The test's own link to RabbitMQ: publish jobs as the relay does, drain and count the
 //! dead-letter queue, and delete a test's queues and exchanges when it is done.
 
+use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-    QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions,
+    ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
@@ -97,13 +98,59 @@ impl Publisher {
 
     /// Takes every message out of the dead-letter queue: (headers, body) pairs.
     pub async fn drain_dead_letters(&self) -> Vec<(FieldTable, Vec<u8>)> {
+        self.drain(&self.topology.dead_letter_queue()).await
+    }
+
+    /// Takes every job out of the partition queues: each partition's in queue order, the
+    /// partitions one after another. Consumes (single-active-consumer quorum queues refuse
+    /// `basic.get`) as many jobs as each queue holds when it is reached: call it once
+    /// nothing publishes any more.
+    pub async fn drain_jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for p in 0..self.topology.partitions() {
+            let queue = self.topology.partition_queue(p);
+            let channel = self.channel().await;
+            let waiting = channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .expect("the partition queue exists")
+                .message_count();
+            let mut consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "splashsync-test-drain".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("consume");
+            for _ in 0..waiting {
+                let delivery = consumer
+                    .next()
+                    .await
+                    .expect("a delivery")
+                    .expect("a delivery");
+                delivery.ack(BasicAckOptions::default()).await.expect("ack");
+                jobs.push(serde_json::from_slice(&delivery.data).expect("a job"));
+            }
+            let _ = channel.close(200, "drained".into()).await;
+        }
+        jobs
+    }
+
+    /// Takes every message out of `queue`: (headers, body) pairs, in queue order.
+    async fn drain(&self, queue: &str) -> Vec<(FieldTable, Vec<u8>)> {
         let channel = self.channel().await;
         let mut out = Vec::new();
         while let Some(msg) = channel
-            .basic_get(
-                self.topology.dead_letter_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
+            .basic_get(queue.into(), BasicGetOptions::default())
             .await
             .expect("basic_get")
         {
