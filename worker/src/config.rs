@@ -80,6 +80,13 @@ pub struct Settings {
     #[arg(long, env = "SPLASHTOP_RATE_LIMIT_PER_MINUTE", default_value_t = 200)]
     pub rate_limit_per_minute: u32,
 
+    /// The calls per minute of that limit the receiver's reconciler spends (set it to the
+    /// receiver's value; 0 when the receiver does not reconcile): the workers leave them
+    /// free, so that the two together stay within the team's limit.
+    #[arg(long, env = "SPLASHSYNC_RECONCILE_CALLS_PER_MINUTE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=6000))]
+    pub reconcile_calls_per_minute: u32,
+
     /// The longest Splashtop Retry-After honoured, in seconds: a longer one is cut down to
     /// this, both for the job's retry and for the rate limiter's pause.
     #[arg(long, env = "SPLASHSYNC_MAX_RETRY_AFTER_SECS", default_value_t = 300)]
@@ -152,6 +159,10 @@ impl std::fmt::Debug for Settings {
             .field("deactivate_mode", &self.deactivate_mode)
             .field("api_timeout_secs", &self.api_timeout_secs)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "reconcile_calls_per_minute",
+                &self.reconcile_calls_per_minute,
+            )
             .field("max_retry_after_secs", &self.max_retry_after_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("retry_budget_secs", &self.retry_budget_secs)
@@ -200,6 +211,14 @@ impl Settings {
             return Err(format!(
                 "SPLASHSYNC_MAX_RETRY_AFTER_SECS must be between 1 and {} (a longer wait would outlast any retry budget)",
                 crate::retry::MAX_BUDGET.as_secs()
+            ));
+        }
+        if self.rate_limit_per_minute > 0
+            && self.reconcile_calls_per_minute >= self.rate_limit_per_minute
+        {
+            return Err(format!(
+                "SPLASHSYNC_RECONCILE_CALLS_PER_MINUTE ({}) must be below SPLASHTOP_RATE_LIMIT_PER_MINUTE ({}): the workers share what the reconciler leaves",
+                self.reconcile_calls_per_minute, self.rate_limit_per_minute
             ));
         }
         if self.max_body_bytes < 1024 {
@@ -300,5 +319,20 @@ mod tests {
         let tiny = parse("--max-body-bytes=10").validate().unwrap_err();
         assert!(tiny.contains("SPLASHTOP_MAX_BODY_BYTES"), "{tiny}");
         assert_eq!(parse("--tenant=emea").validate(), Ok(()));
+        // The reconciler's share must leave the workers some of the team's limit.
+        let greedy = parse("--reconcile-calls-per-minute=200")
+            .validate()
+            .unwrap_err();
+        assert!(
+            greedy.contains("SPLASHSYNC_RECONCILE_CALLS_PER_MINUTE")
+                && greedy.contains("SPLASHTOP_RATE_LIMIT_PER_MINUTE"),
+            "{greedy}"
+        );
+        assert_eq!(parse("--tenant=emea").reconcile_calls_per_minute, 10);
+        assert_eq!(
+            parse("--reconcile-calls-per-minute=0").validate(),
+            Ok(()),
+            "a receiver that does not reconcile reserves nothing"
+        );
     }
 }

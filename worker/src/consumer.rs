@@ -66,6 +66,7 @@ pub struct Worker {
     retry: RetryPolicy,
     max_retry_after: Duration,
     rate_limit_per_minute: u32,
+    reconcile_reserve: u32,
     redis_url: String,
     redis_prefix: String,
     heartbeat: Duration,
@@ -88,6 +89,7 @@ impl std::fmt::Debug for Worker {
             .field("tenant", &self.tenant)
             .field("id", &self.id)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("reconcile_reserve", &self.reconcile_reserve)
             .field("max_retry_after", &self.max_retry_after)
             .field("listen", &self.listen)
             .finish_non_exhaustive()
@@ -117,6 +119,7 @@ impl Worker {
         .with_retry_budget(Duration::from_secs(settings.retry_budget_secs))
         .with_max_retry_after(Duration::from_secs(settings.max_retry_after_secs))
         .with_rate_limit(settings.rate_limit_per_minute)
+        .with_reconcile_reserve(settings.reconcile_calls_per_minute)
         .with_prefetch(settings.prefetch)
         .with_coalesce(settings.coalesce);
         let prefix = settings
@@ -151,6 +154,7 @@ impl Worker {
             retry: RetryPolicy::default(),
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             rate_limit_per_minute: 200,
+            reconcile_reserve: 0,
             redis_url: DEFAULT_REDIS_URL.to_string(),
             heartbeat: DEFAULT_HEARTBEAT,
             presence_every: DEFAULT_PRESENCE_EVERY,
@@ -187,6 +191,13 @@ impl Worker {
     /// Overrides the team's rate limit in calls per minute (0: unlimited).
     pub fn with_rate_limit(mut self, per_minute: u32) -> Self {
         self.rate_limit_per_minute = per_minute;
+        self
+    }
+
+    /// Leaves `per_minute` calls of the team's limit to the receiver's reconciler (its
+    /// `SPLASHSYNC_RECONCILE_CALLS_PER_MINUTE`; 0, the default here, leaves none).
+    pub fn with_reconcile_reserve(mut self, per_minute: u32) -> Self {
+        self.reconcile_reserve = per_minute;
         self
     }
 
@@ -305,6 +316,7 @@ impl BoundWorker {
         let metrics = Arc::new(Metrics::with_health(health.clone()));
         let limiter = Arc::new(
             RateLimiter::new(w.rate_limit_per_minute, metrics.limiter_wait())
+                .with_reserved(w.reconcile_reserve)
                 .with_max_pause(w.max_retry_after)
                 .with_instruments(metrics.limiter_waiting(), metrics.retry_after_capped()),
         );

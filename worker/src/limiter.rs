@@ -5,8 +5,10 @@
 //! capacity `C` refilling at `r` lets `C + 60 r` calls into one window, so the burst must
 //! stay minimal for the sustained rate to reach the limit without ever exceeding it.
 //!
-//! The configured limit is the team's; each process takes `limit / live workers` (from
-//! the heartbeat) times a small safety margin for network jitter. On a 429 the limiter
+//! The configured limit is the team's; the receiver's reconciler spends its own part of
+//! it (`SPLASHSYNC_RECONCILE_CALLS_PER_MINUTE`, reserved here so that the two together
+//! stay within the limit), and each process takes `(limit - reserved) / live workers` (from
+//! the heartbeat) times a small safety margin for network jitter ([`share_per_minute`]). On a 429 the limiter
 //! also adapts (AIMD): every partition pauses until Retry-After, the rate halves, and it
 //! climbs back additively with each success. That alone tames a worker whose limit was
 //! left unconfigured (or set too high).
@@ -60,6 +62,8 @@ struct State {
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
+    /// The calls per minute of the team's limit left to the reconciler.
+    reserved: u32,
     /// The longest Retry-After honoured.
     max_pause: Duration,
     state: Mutex<State>,
@@ -75,9 +79,10 @@ impl RateLimiter {
     /// A limiter for a team limit of `per_minute` calls (0: unlimited), one live worker,
     /// recording each call's wait into `wait`.
     pub fn new(per_minute: u32, wait: Histogram) -> Self {
-        let ceiling = share(per_minute, 1);
+        let ceiling = share(per_minute, 0, 1);
         Self {
             per_minute,
+            reserved: 0,
             max_pause: DEFAULT_MAX_RETRY_AFTER,
             state: Mutex::new(State {
                 next: Instant::now(),
@@ -89,6 +94,17 @@ impl RateLimiter {
             waiting: Gauge::default(),
             capped: Counter::default(),
         }
+    }
+
+    /// Leaves `per_minute` calls of the team's limit to the receiver's reconciler, whose
+    /// listing calls do not go through this limiter.
+    pub fn with_reserved(mut self, per_minute: u32) -> Self {
+        self.reserved = per_minute;
+        let ceiling = share(self.per_minute, per_minute, 1);
+        let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        s.ceiling = ceiling;
+        s.rate = ceiling;
+        self
     }
 
     /// Honours Retry-After up to `max` (at least one second).
@@ -142,7 +158,7 @@ impl RateLimiter {
     /// Divides the team's limit among `live` worker processes.
     pub fn set_workers(&self, live: usize) {
         let mut s = self.lock();
-        let ceiling = share(self.per_minute, live);
+        let ceiling = share(self.per_minute, self.reserved, live);
         if ceiling < s.ceiling && self.per_minute > 0 {
             // Another worker appeared: until now each of us spent a larger share, so the
             // next call waits one interval of the new share, which absorbs the overlap.
@@ -226,8 +242,17 @@ impl RateLimiter {
     }
 }
 
-fn share(per_minute: u32, live: usize) -> f64 {
-    (f64::from(per_minute) * SAFETY / 60.0 / live.max(1) as f64).max(FLOOR_PER_SEC)
+/// One worker process's share of the team's limit of `per_minute` calls, in calls per
+/// minute, when `reserved` of them are the reconciler's and `live` workers split the rest:
+/// all of them together, at most `(per_minute - reserved) x 0.97`, and the reconciler,
+/// at most `reserved`, stay within the limit.
+pub fn share_per_minute(per_minute: u32, reserved: u32, live: usize) -> f64 {
+    f64::from(per_minute.saturating_sub(reserved)) * SAFETY / live.max(1) as f64
+}
+
+/// [`share_per_minute`] in calls per second, never below the floor.
+fn share(per_minute: u32, reserved: u32, live: usize) -> f64 {
+    (share_per_minute(per_minute, reserved, live) / 60.0).max(FLOOR_PER_SEC)
 }
 
 /// A [`TeamApi`] whose every call first takes a token from a [`RateLimiter`].

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::handle::Runtime;
 use crate::ops::BrokerLink;
 use crate::presence::{self, Presence};
-use consume::{consume, Ended};
+use consume::{consume, Ended, Mode};
 
 mod consume;
 mod window;
@@ -205,9 +205,15 @@ async fn follow(
             // Out of `held` first: a finished task's handle cannot be awaited twice.
             if let Some(mut task) = held.owned.remove(&p) {
                 let ended = match (&mut task.task).await {
-                    Ok(Ok(Ended::HandedBack)) => {
-                        // Its jobs are back in the queue: consume it afresh, at once.
-                        let task = start_partition(rt, me, conn, dead, p).await?;
+                    Ok(Ok(Ended::HandedBack { jobs })) => {
+                        // Its jobs are back in the queue: catch up on them, one at a time.
+                        let mode = Mode::CatchUp(jobs);
+                        let task = start_partition(rt, me, conn, dead, p, mode).await?;
+                        held.owned.insert(p, task);
+                        continue;
+                    }
+                    Ok(Ok(Ended::CaughtUp)) => {
+                        let task = start_partition(rt, me, conn, dead, p, Mode::Window).await?;
                         held.owned.insert(p, task);
                         continue;
                     }
@@ -244,7 +250,7 @@ async fn follow(
             if held.owned.contains_key(&p) || held.draining.iter().any(|(d, _)| *d == p) {
                 continue;
             }
-            let task = start_partition(rt, me, conn, dead, p).await?;
+            let task = start_partition(rt, me, conn, dead, p, Mode::Window).await?;
             held.owned.insert(p, task);
             gained.push(p);
         }
@@ -265,17 +271,18 @@ async fn beat(rt: &Runtime, me: &Member, channel: &Channel, held: &Held) {
         .await;
 }
 
-/// Starts consuming partition `p`.
+/// Starts consuming partition `p` in `mode`.
 async fn start_partition(
     rt: &Arc<Runtime>,
     me: &Member,
     conn: &Connection,
     dead: &Arc<Channel>,
     p: u16,
+    mode: Mode,
 ) -> anyhow::Result<PartitionTask> {
     let queue = rt.topology.partition_queue(p);
     let tag = format!("{}-p{p:03}", me.name);
-    PartitionTask::start(rt, conn, &queue, &tag, dead).await
+    PartitionTask::start(rt, conn, (&queue, &tag), dead, mode).await
 }
 
 /// One partition being consumed by a task; dropping it aborts the task.
@@ -295,19 +302,19 @@ impl Drop for PartitionTask {
 }
 
 impl PartitionTask {
-    /// Starts consuming `queue` on a channel of its own, as consumer `tag`.
+    /// Starts consuming `queue` on a channel of its own, as consumer `tag`, in `mode`.
     async fn start(
         rt: &Arc<Runtime>,
         conn: &Connection,
-        queue: &str,
-        tag: &str,
+        (queue, tag): (&str, &str),
         dead: &Arc<Channel>,
+        mode: Mode,
     ) -> anyhow::Result<Self> {
         let channel = conn.create_channel().await?;
         // Jobs are handled one at a time, in order; the prefetch is the window in which a
-        // job may be superseded by a newer one of its key (`window`).
+        // job may be superseded by a newer one of its key (`window`), one while catching up.
         channel
-            .basic_qos(rt.prefetch, BasicQosOptions::default())
+            .basic_qos(mode.prefetch(rt.prefetch), BasicQosOptions::default())
             .await?;
         let consumer = channel
             .basic_consume(
@@ -324,6 +331,7 @@ impl PartitionTask {
             consumer,
             dead.clone(),
             stop_rx,
+            mode,
         ));
         Ok(Self { stop, task })
     }

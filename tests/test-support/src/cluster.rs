@@ -29,9 +29,22 @@ pub struct Cluster {
 impl Cluster {
     /// Starts the simulator and declares a fresh topology of `partitions` partitions.
     pub async fn new(sim: SimConfig, partitions: u16) -> Self {
-        install_crypto();
         let prefix = format!("tw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let topology = Topology::new(prefix.clone(), partitions);
+        Self::on(sim, Topology::new(prefix, partitions)).await
+    }
+
+    /// [`Cluster::new`] with partition queues that dead-letter a job delivered more than
+    /// `limit` times.
+    pub async fn with_delivery_limit(sim: SimConfig, partitions: u16, limit: i64) -> Self {
+        let prefix = format!("tw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let topology = Topology::new(prefix, partitions).with_delivery_limit(limit);
+        Self::on(sim, topology).await
+    }
+
+    /// Starts the simulator and declares `topology`.
+    async fn on(sim: SimConfig, topology: Topology) -> Self {
+        install_crypto();
+        let prefix = topology.prefix().to_string();
         let sim = splashtop_sim::spawn(sim).await.expect("simulator starts");
         let publisher = Publisher::connect(&topology, "splashsync-test-publisher").await;
         let store = Store::new(&redis_url(), &prefix).expect("redis url");

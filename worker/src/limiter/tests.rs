@@ -152,3 +152,43 @@ async fn every_listing_page_takes_one_slot() {
     let took = start.elapsed().as_secs_f64();
     assert!((took - 3.0 / 9.7).abs() < 0.01, "took {took}");
 }
+
+#[test]
+fn the_workers_and_the_reconciler_together_stay_within_the_team_limit() {
+    // The defaults: 200/min, 10 of them the reconciler's, one worker.
+    assert!((share_per_minute(200, 10, 1) - 184.3).abs() < 1e-9);
+    assert!((share_per_minute(200, 10, 2) - 92.15).abs() < 1e-9);
+    // Nothing reserved: the whole limit, less the margin.
+    assert!((share_per_minute(200, 0, 1) - 194.0).abs() < 1e-9);
+    for limit in [1, 60, 200, 6000] {
+        for reserved in [0, 1, 10, 300] {
+            for live in 1..=5 {
+                let workers = share_per_minute(limit, reserved, live) * live as f64;
+                let reconciler = f64::from(reserved.min(limit));
+                assert!(
+                    workers + reconciler <= f64::from(limit),
+                    "{limit}/min, {reserved} reserved, {live} workers: {workers} + {reconciler}"
+                );
+            }
+        }
+    }
+    // A reserve that takes the whole limit leaves the workers nothing (the worker's
+    // settings refuse it).
+    assert_eq!(share_per_minute(200, 200, 1), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_reconcilers_reserve_is_taken_off_before_the_limit_is_split() {
+    let limiter = RateLimiter::new(600, unobserved()).with_reserved(60);
+    assert!((limiter.share() - 540.0 * 0.97 / 60.0).abs() < 1e-9);
+    assert!((limiter.rate() - limiter.share()).abs() < 1e-9);
+    limiter.set_workers(2);
+    assert!((limiter.share() - 540.0 * 0.97 / 120.0).abs() < 1e-9);
+    let start = Instant::now();
+    for _ in 0..10 {
+        limiter.acquire().await.unwrap();
+    }
+    // The first call waited one interval (a worker joined), then nine more.
+    let took = start.elapsed().as_secs_f64();
+    assert!((took - 10.0 / limiter.share()).abs() < 0.01, "took {took}");
+}

@@ -86,17 +86,43 @@ pub(crate) async fn load(
     })
 }
 
-/// The newest incarnation (highest SCIM id, a UUIDv7) that the outbox holds a job of on
-/// each route, with that key's latest version; prune keys are no incarnation.
+/// A key that acted on an account: its latest version and the incarnation it acted under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Holder {
+    key: String,
+    version: i64,
+    incarnation: String,
+}
+
+impl Holder {
+    /// Whether it took the account after `other`: incarnations are UUIDv7s, so they sort
+    /// by when they took it (the workers' incarnation guard compares them the same way).
+    /// Two keys of one incarnation (a user and the retirement of its old account) are
+    /// ordered by version, the retirement being the later.
+    fn after(&self, other: &Holder) -> bool {
+        (&self.incarnation, self.version, &self.key)
+            > (&other.incarnation, other.version, &other.key)
+    }
+}
+
+/// The newest incarnation that the outbox holds a job of on each route, as the key of
+/// that incarnation's job with that key's latest version; prune keys are no incarnation.
+/// The incarnation is the one the key's latest job carries (`state.incarnation`, minted at
+/// a userName change, else the SCIM id), not the key's SCIM id: a user renamed onto an
+/// account took it after whoever held it, even a user created after it.
 pub(crate) async fn newest_incarnations(
     conn: &mut SqliteConnection,
     routes: &[String],
 ) -> Result<HashMap<String, (String, i64)>, StoreError> {
-    let mut newest: HashMap<String, (String, i64)> = HashMap::new();
+    let mut newest: HashMap<String, Holder> = HashMap::new();
     for chunk in routes.chunks(ROUTES_PER_QUERY) {
+        // SQLite takes a bare column of a MAX() aggregate from the row holding the maximum:
+        // the incarnation is the latest job's.
         let sql = format!(
-            "SELECT route, key, MAX(version) AS version FROM outbox \
-             WHERE kind = 'UserV1' AND route IN ({}) GROUP BY route, key",
+            "SELECT route, key, MAX(version) AS version, \
+             COALESCE(json_extract(payload, '$.state.incarnation'), \
+                      json_extract(payload, '$.state.user_id')) AS incarnation \
+             FROM outbox WHERE kind = 'UserV1' AND route IN ({}) GROUP BY route, key",
             vec!["?"; chunk.len()].join(", ")
         );
         let mut q = sqlx::query(&sql);
@@ -105,23 +131,29 @@ pub(crate) async fn newest_incarnations(
         }
         for row in q.fetch_all(&mut *conn).await? {
             let route: String = row.try_get("route")?;
-            let key: String = row.try_get("key")?;
-            let version: i64 = row.try_get("version")?;
-            let Some(parsed) = JobKey::parse(&key) else {
+            let holder = Holder {
+                key: row.try_get("key")?,
+                version: row.try_get("version")?,
+                incarnation: row.try_get("incarnation")?,
+            };
+            let Some(parsed) = JobKey::parse(&holder.key) else {
                 continue;
             };
             if is_prune_id(parsed.id()) {
                 continue;
             }
-            let entry = newest
-                .entry(route)
-                .or_insert_with(|| (key.clone(), version));
-            if key > entry.0 {
-                *entry = (key, version);
+            match newest.get(&route) {
+                Some(held) if !holder.after(held) => {}
+                _ => {
+                    newest.insert(route, holder);
+                }
             }
         }
     }
-    Ok(newest)
+    Ok(newest
+        .into_iter()
+        .map(|(route, h)| (route, (h.key, h.version)))
+        .collect())
 }
 
 /// The former owners of `emails`, by lower-case email.
