@@ -45,6 +45,11 @@ async fn take_events(broker: &Publisher) -> Vec<OutcomeEvent> {
         .expect("basic_get")
     {
         msg.ack(BasicAckOptions::default()).await.expect("ack");
+        // Workers' heartbeats share the queue; they carry their own AMQP type.
+        let kind = msg.properties.kind().as_ref().map(|k| k.as_str());
+        if kind == Some(splashsync_protocol::workers::HEARTBEAT_TYPE) {
+            continue;
+        }
         events.push(serde_json::from_slice(&msg.data).expect("an outcome event"));
     }
     let _ = channel.close(200, "done".into()).await;
