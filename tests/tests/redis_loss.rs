@@ -206,3 +206,44 @@ async fn a_failover_to_a_replica_that_missed_writes_never_moves_splashtop_back()
     worker.stop().await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_names_the_newest_version_and_holder_and_refuses_what_is_no_key() {
+    let app = TestApp::spawn().await;
+    let id = create(&app, "First").await;
+    let key = format!("default/user/{id}");
+    let floor = |query: &'static [(&'static str, &'static str)], key: Option<String>| {
+        let mut request = app.admin(Method::GET, "/floor").query(query);
+        if let Some(key) = key {
+            request = request.query(&[("key", key)]);
+        }
+        async move {
+            let answer = request.send().await.expect("GET /admin/floor");
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = floor(&[("account", "ADA@example.com")], Some(key.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"version": 1, "holder": id}));
+    let (status, body) = floor(&[], Some("default/user/nobody".into())).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"version": null, "holder": null}))
+    );
+    for bad in ["not a key", "other/user/x"] {
+        let (status, body) = floor(&[], Some(bad.into())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["status"], 400, "{body}");
+    }
+    let (status, _) = floor(&[], None).await;
+    assert_eq!(status, 400, "the key is required");
+    let anonymous = app
+        .http
+        .get(format!("{}/admin/floor?key={key}", app.base_url()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(anonymous.status(), 401);
+    app.shutdown().await;
+}

@@ -48,13 +48,7 @@ impl RedisProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server --sentinel starts");
-        let process = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        process.answers().await;
-        process
+        Self::answering(child, port, dir).await
     }
 
     async fn spawn(extra: &[&str]) -> Self {
@@ -70,20 +64,21 @@ impl RedisProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
+        Self::answering(child, port, dir).await
+    }
+
+    /// The process started as `child`, once it answers on `port`.
+    async fn answering(child: Child, port: u16, dir: tempfile::TempDir) -> Self {
         let process = Self {
             child,
             port,
             _dir: dir,
         };
-        process.answers().await;
-        process
-    }
-
-    async fn answers(&self) {
         eventually(Duration::from_secs(10), "redis-server answers", || async {
-            self.cmd::<String>(&redis::cmd("PING")).await.is_ok()
+            process.cmd::<String>(&redis::cmd("PING")).await.is_ok()
         })
         .await;
+        process
     }
 
     /// Its port.
