@@ -11,9 +11,15 @@
 //! 2. With `DRAIN_10K=1`: a 10,000-user onboarding: 10,000 creates, 200 groups of 50
 //!    members, 2,000 name changes, 1,000 deactivations.
 //!
-//! For each: Splashtop calls per change (reads and writes apart), mirror misses,
-//! coalesced jobs (superseded, when the worker reports them), time to drain, the share of
-//! the rate limit used, 429s, and the time the same calls take at 200 calls per minute.
+//! For each: Splashtop calls per change (reads and writes apart, and the calls by kind),
+//! mirror misses, coalesced jobs (superseded, when the worker reports them), time to
+//! drain, the share of the rate limit used, 429s, and the time the same calls take at 200
+//! calls per minute.
+//!
+//! Meanwhile the receiver reconciles, dry runs back to back, paced at
+//! `DRAIN_RECONCILE_RATE` calls per minute (default a twentieth of the limit, as 10 is of
+//! 200; 0: no reconciliation), a share the workers reserve: the 429s show whether the
+//! workers and the reconciler together stay within the limit.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +27,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use splashsync_test_support::{patch_op, ExtraWorker, Options, ScimUser, TestApp, WorkerOptions};
 use splashtop_sim::{Faults, SimConfig};
+
+#[path = "drain/reconcile.rs"]
+mod reconcile;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -125,11 +134,12 @@ async fn scrape(urls: &[String]) -> Vec<String> {
     texts
 }
 
-async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
+async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64, reconciling: bool) {
     let run = &w.name;
     let before = app.sim.stats();
     let texts_before = scrape(urls).await;
     let jobs_before = sum(&texts_before, "splashsync_worker_jobs_total", "");
+    let reconciler = reconciling.then(|| reconcile::Reconciling::start(app));
     let start = Instant::now();
     // 1. Creates.
     let creates = (0..w.users)
@@ -193,6 +203,7 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
     }
     let drained = start.elapsed();
     let after = app.sim.stats();
+    let tally = reconciler.map(reconcile::Reconciling::stop);
     let delta =
         |field: &str| after[field].as_u64().unwrap_or(0) - before[field].as_u64().unwrap_or(0);
     let by = |method: &str| {
@@ -208,7 +219,10 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
     };
     let reads = by("GET");
     let writes = by("POST") + by("PATCH") + by("DELETE");
+    // Every call the simulator answered, the reconciler's included; the workers' alone
+    // make the calls per change.
     let calls = delta("requests") as f64;
+    let worker_calls = reads + writes;
     let counter = |name: &str, has: &str| sum(&texts, name, has) - sum(&texts_before, name, has);
     let misses = counter("splashsync_worker_mirror_misses_total", "");
     let pages = counter("splashsync_worker_mirror_pages_total", "");
@@ -224,11 +238,23 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
         failed
     );
     println!(
-        "Splashtop calls {calls:.0}: {:.3} per change (reads {reads:.0} = {:.3}/change, of which listing pages {pages:.0}; writes {writes:.0} = {:.3}/change)",
-        calls / changes,
+        "worker Splashtop calls {worker_calls:.0}: {:.3} per change (reads {reads:.0} = {:.3}/change, of which listing pages {pages:.0}; writes {writes:.0} = {:.3}/change)",
+        worker_calls / changes,
         reads / changes,
         writes / changes
     );
+    println!(
+        "calls by kind (the reconciler's pages included): {}",
+        by_call(&before, &after)
+    );
+    if let Some(t) = tally {
+        println!(
+            "reconciler: {:.0} listing calls while draining ({} dry runs finished, {} pages)",
+            calls - worker_calls,
+            t.runs,
+            t.pages
+        );
+    }
     println!(
         "mirror misses {misses:.0}, reads the mirror could not spare {mirror_reads:.0}; jobs finished {jobs:.0}, coalesced (superseded) {coalesced:.0}; 429s {throttled}"
     );
@@ -256,14 +282,34 @@ async fn run(app: &TestApp, urls: &[String], w: &Workload, rate: u64) {
         accepted.as_secs_f64()
     );
     println!(
-        "projected at Splashtop's 200 calls/min: {:.1} min ({calls:.0} calls)",
-        calls / 200.0
+        "projected at Splashtop's 200 calls/min: {:.1} min ({worker_calls:.0} worker calls)",
+        worker_calls / 200.0
     );
 }
 
-async fn worker(app: &TestApp, rate: u64) -> (ExtraWorker, String) {
+/// The simulator's calls by kind between two of its stats, the most frequent first.
+fn by_call(before: &Value, after: &Value) -> String {
+    let mut calls: Vec<(String, u64)> = after["by_call"]
+        .as_object()
+        .map(|by| {
+            by.iter()
+                .map(|(call, n)| {
+                    let was = before["by_call"][call].as_u64().unwrap_or(0);
+                    (call.clone(), n.as_u64().unwrap_or(0) - was)
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    calls.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let calls: Vec<String> = calls.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    calls.join(", ")
+}
+
+async fn worker(app: &TestApp, rate: u64, reserve: u64) -> (ExtraWorker, String) {
     let options = WorkerOptions {
         rate_limit_per_minute: rate as u32,
+        reconcile_reserve_per_minute: reserve as u32,
         retry_budget: Duration::from_secs(600),
         listen: Some("127.0.0.1:0".parse().expect("addr")),
         ..WorkerOptions::default()
@@ -276,6 +322,7 @@ async fn worker(app: &TestApp, rate: u64) -> (ExtraWorker, String) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let rate = env_or("DRAIN_RATE", 6000);
+    let reserve = env_or("DRAIN_RECONCILE_RATE", rate / 20).min(rate.saturating_sub(1));
     let sim = SimConfig {
         faults: Faults {
             rate_limit_per_minute: rate as u32,
@@ -288,16 +335,18 @@ async fn main() {
         sim,
         // Enough partitions for the workers to keep the limit busy.
         partitions: env_or("DRAIN_PARTITIONS", 32) as u16,
+        reconcile_calls_per_minute: reserve.clamp(1, 6000) as u32,
         ..Options::default()
     })
     .await;
-    let (first, a) = worker(&app, rate).await;
-    let (second, b) = worker(&app, rate).await;
+    let (first, a) = worker(&app, rate, reserve).await;
+    let (second, b) = worker(&app, rate, reserve).await;
     let urls = [a, b];
     println!(
-        "== 2 in-process workers, {} partitions, simulator and workers limited to {rate} calls/min ==",
+        "== 2 in-process workers, {} partitions, simulator and workers limited to {rate} calls/min, {reserve} of them the reconciler's ==",
         app.topology.partitions()
     );
+    let reconciling = reserve > 0;
     let mix = Workload {
         name: "mix".into(),
         users: 100,
@@ -306,7 +355,7 @@ async fn main() {
         renames: 30,
         deactivations: 20,
     };
-    run(&app, &urls, &mix, rate).await;
+    run(&app, &urls, &mix, rate, reconciling).await;
     if std::env::var("DRAIN_10K").is_ok_and(|v| v == "1") {
         let big = Workload {
             name: "onboard10k".into(),
@@ -316,7 +365,7 @@ async fn main() {
             renames: 2_000,
             deactivations: 1_000,
         };
-        run(&app, &urls, &big, rate).await;
+        run(&app, &urls, &big, rate, reconciling).await;
     } else {
         println!("(the 10,000-user onboarding runs with DRAIN_10K=1)");
     }

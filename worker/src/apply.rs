@@ -140,7 +140,7 @@ pub async fn apply_user(
     if !state.active || state.deleted {
         return match existing {
             Some(user) => {
-                view.remove(&state.email, &user.id, mode == DeactivateMode::Delete)
+                view.remove(&state.email, &user, mode == DeactivateMode::Delete)
                     .await?;
                 Ok(Applied::Removed(user.id))
             }
@@ -189,7 +189,7 @@ async fn converge_user(
                 Err(e) => return Err(e),
             },
             Some(user) if profile.matches(&user) => return Ok(Applied::Unchanged(user.id)),
-            Some(user) => match view.update(email, &user.id, profile).await {
+            Some(user) => match view.update(email, &user, profile).await {
                 Ok(updated) => return Ok(Applied::Updated(updated.id)),
                 Err(e) if e.has_code(&ErrorCode::UserNotFound) => {
                     view.miss();

@@ -255,6 +255,20 @@ fn share(per_minute: u32, reserved: u32, live: usize) -> f64 {
     (share_per_minute(per_minute, reserved, live) / 60.0).max(FLOOR_PER_SEC)
 }
 
+/// What a call answers when its partition stopped while it waited for its slot.
+const NOT_MADE: &str = "stopped while waiting for a rate-limiter slot; the call was not made";
+
+/// The error of a call never sent: its partition stopped while it waited for its slot.
+pub(crate) fn not_made_error() -> ApiError {
+    ApiError::transient(NOT_MADE)
+}
+
+/// Whether `error` says the call was never sent (its wait for a slot was cut short), so
+/// Splashtop is as it was before it.
+pub fn not_made(error: &ApiError) -> bool {
+    matches!(error, ApiError::Transient { status: None, detail, .. } if detail == NOT_MADE)
+}
+
 /// A [`TeamApi`] whose every call first takes a token from a [`RateLimiter`].
 #[derive(Clone)]
 pub struct RateLimitedApi {
@@ -282,9 +296,7 @@ impl RateLimitedApi {
     ) -> Result<T, ApiError> {
         if self.limiter.acquire().await.is_err() {
             // The retry loop sees its stop given and hands the job back to its queue.
-            return Err(ApiError::transient(
-                "stopped while waiting for a rate-limiter slot; the call was not made",
-            ));
+            return Err(not_made_error());
         }
         let result = f.await.map_err(|e| self.limiter.cap_retry_after(e));
         match &result {

@@ -81,6 +81,9 @@ impl Faults {
 pub(crate) struct Stats {
     pub(crate) requests: u64,
     pub(crate) by_status: BTreeMap<String, u64>,
+    /// Requests by kind of call: method, route and query parameter names, e.g.
+    /// `GET /teams/{}/users?email` (a lookup) or `GET /teams/{}/users?cursor&limit` (a page).
+    pub(crate) by_call: BTreeMap<String, u64>,
     pub(crate) rejected_rate_limited: u64,
     pub(crate) throttled: u64,
     pub(crate) injected_errors: u64,
@@ -91,6 +94,11 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// Counts one API request by its kind of call.
+    pub(crate) fn count_call(&mut self, call: String) {
+        *self.by_call.entry(call).or_default() += 1;
+    }
+
     /// Counts one answered API request by status.
     pub(crate) fn count_status(&mut self, status: u16) {
         *self.by_status.entry(status.to_string()).or_default() += 1;

@@ -31,9 +31,11 @@ pub(crate) async fn gate(State(sim): State<Sim>, request: Request, next: Next) -
     let started = Instant::now();
     let method = request.method().clone();
     let path = format!("{API_PREFIX}{}", request.uri().path());
+    let call = call_kind(&method, request.uri());
     let latency = {
         let mut inner = sim.lock();
         inner.faults.stats.requests += 1;
+        inner.faults.stats.count_call(call);
         inner.faults.settings.latency_ms
     };
     if latency > 0 {
@@ -123,6 +125,31 @@ async fn garble(response: Response) -> Response {
     Response::from_parts(parts, Body::from(cut))
 }
 
+/// The kind of call a request is: its method, its route (the segment after `teams`,
+/// `users` or `groups` is an id) and its query parameters' names, sorted.
+fn call_kind(method: &Method, uri: &axum::http::Uri) -> String {
+    let mut route = String::new();
+    let mut id_next = false;
+    for segment in uri.path().split('/').filter(|s| !s.is_empty()) {
+        route.push('/');
+        route.push_str(if id_next { "{}" } else { segment });
+        id_next = !id_next && matches!(segment, "teams" | "users" | "groups");
+    }
+    let mut names: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .filter(|name| !name.is_empty())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.is_empty() {
+        true => format!("{method} {route}"),
+        false => format!("{method} {route}?{}", names.join("&")),
+    }
+}
+
 /// True when the request carries `Authorization: Bearer <token>` (compared in constant time).
 fn authorized(token: &str, headers: &HeaderMap) -> bool {
     let Some(value) = headers
@@ -152,6 +179,27 @@ fn reset_response() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_are_named_by_route_and_query_names() {
+        let kind = |m: Method, uri: &str| call_kind(&m, &uri.parse().unwrap());
+        assert_eq!(
+            kind(Method::GET, "/teams/t1/users?email=a%40b.com"),
+            "GET /teams/{}/users?email"
+        );
+        assert_eq!(
+            kind(Method::GET, "/teams/t1/users?limit=500&cursor=abc"),
+            "GET /teams/{}/users?cursor&limit"
+        );
+        assert_eq!(
+            kind(Method::PATCH, "/teams/t1/users/u-9"),
+            "PATCH /teams/{}/users/{}"
+        );
+        assert_eq!(
+            kind(Method::GET, "/groups/g-1/members"),
+            "GET /groups/{}/members"
+        );
+    }
 
     #[test]
     fn bearer_tokens() {

@@ -68,6 +68,9 @@ pub struct Options {
     pub rename_policy: splashsync_receiver::directory::model::RenamePolicy,
     /// Partitions of the topology (2 unless a test needs more concurrency).
     pub partitions: u16,
+    /// The receiver's `SPLASHSYNC_RECONCILE_CALLS_PER_MINUTE` (the most, 6000, unless a
+    /// test paces it).
+    pub reconcile_calls_per_minute: u32,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
             sim: SimConfig::default(),
             rename_policy: Default::default(),
             partitions: 2,
+            reconcile_calls_per_minute: 6000,
         }
     }
 }
@@ -108,8 +112,7 @@ impl TestApp {
             worker: None,
             _dir: dir,
         };
-        app.start_receiver(&options.receiver_amqp_url, options.rename_policy)
-            .await;
+        app.start_receiver(&options).await;
         if options.worker {
             let main = WorkerOptions {
                 retry_budget: Duration::from_secs(20),
@@ -121,12 +124,10 @@ impl TestApp {
         app
     }
 
-    /// Starts the receiver on this app's database with `amqp_url` for its relay and intake.
-    async fn start_receiver(
-        &mut self,
-        amqp_url: &str,
-        rename_policy: splashsync_receiver::directory::model::RenamePolicy,
-    ) {
+    /// Starts the receiver on this app's database with the options' AMQP URL for its relay
+    /// and intake.
+    async fn start_receiver(&mut self, options: &Options) {
+        let amqp_url = &options.receiver_amqp_url;
         let settings = splashsync_receiver::config::Settings {
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url: self.database_url(),
@@ -139,7 +140,7 @@ impl TestApp {
             page_size: 100,
             max_page_size: 1000,
             group_policy: Default::default(),
-            rename_policy,
+            rename_policy: options.rename_policy,
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),
             sample_interval_secs: 1,
             log_format: splashsync_runtime::telemetry::LogFormat::Text,
@@ -151,7 +152,7 @@ impl TestApp {
                 api_token: Some(SecretString::from(self.sim.token().to_string())),
                 team_id: Some(self.sim.team_id().to_string()),
                 interval: Duration::ZERO,
-                calls_per_minute: 6000,
+                calls_per_minute: options.reconcile_calls_per_minute,
                 page_size: 3,
                 ..Default::default()
             },

@@ -22,6 +22,8 @@ use crate::env::{amqp_url, redis_url};
 pub struct WorkerOptions {
     /// Team rate limit in calls per minute (0: unlimited).
     pub rate_limit_per_minute: u32,
+    /// The part of that limit left to the receiver's reconciler (0: none).
+    pub reconcile_reserve_per_minute: u32,
     /// Retry budget per job.
     pub retry_budget: Duration,
     /// Deactivation mode.
@@ -50,6 +52,7 @@ impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
             rate_limit_per_minute: 0,
+            reconcile_reserve_per_minute: 0,
             retry_budget: Duration::from_secs(60),
             mode: DeactivateMode::Remove,
             listen: None,
@@ -101,6 +104,7 @@ impl RunningWorker {
         )
         .with_retry_budget(options.retry_budget)
         .with_rate_limit(options.rate_limit_per_minute)
+        .with_reconcile_reserve(options.reconcile_reserve_per_minute)
         .with_coalesce(options.coalesce);
         if let Some(hold) = options.window_hold {
             worker = worker.with_window_hold(hold);

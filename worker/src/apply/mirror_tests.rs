@@ -176,6 +176,39 @@ async fn a_garbled_answer_leaves_the_user_unknown_and_the_next_job_reads_it() {
 }
 
 #[tokio::test]
+async fn a_write_never_sent_leaves_the_mirror_as_it_was_and_costs_no_read() {
+    let (sim, api) = sim(SimConfig::default()).await;
+    let (store, metrics, cx) = parts();
+    let ada = user_state("u-1", "ada@example.com", "Ada", None);
+    apply_user(env(api.as_ref(), &store, &cx, &metrics), &ada, MODE)
+        .await
+        .unwrap();
+    let known = store
+        .mirror_user(&tenant(), "ada@example.com")
+        .await
+        .unwrap();
+    // The partition stops while the update waits for its rate-limiter slot (partitions
+    // moving to another worker): the call is not made.
+    let stopped = Flaky::new(api.clone(), vec![crate::limiter::not_made_error()]);
+    let augusta = user_state("u-1", "ada@example.com", "Augusta", None);
+    let cut = apply_user(env(&stopped, &store, &cx, &metrics), &augusta, MODE).await;
+    assert!(crate::limiter::not_made(&cut.unwrap_err()));
+    assert_eq!(
+        store
+            .mirror_user(&tenant(), "ada@example.com")
+            .await
+            .unwrap(),
+        known,
+        "not left unknown"
+    );
+    // The job's next attempt writes at once: one call, no read.
+    let before = requests(&sim);
+    let again = apply_user(env(api.as_ref(), &store, &cx, &metrics), &augusta, MODE).await;
+    assert!(matches!(again, Ok(Applied::Updated(_))), "{again:?}");
+    assert_eq!(requests(&sim), before + 1);
+}
+
+#[tokio::test]
 async fn a_listing_failing_halfway_falls_back_to_reads_and_a_later_job_fills() {
     let (sim, api) = sim(SimConfig::default()).await;
     let (store, metrics, cx) = parts();

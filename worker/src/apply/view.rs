@@ -15,10 +15,13 @@
 
 use std::time::Duration;
 
-use splashtop_api::{ApiError, TeamGroup, TeamUser, UserProfile, MAX_PAGE_LIMIT};
+use splashtop_api::{ApiError, TeamGroup, TeamUser, UserProfile};
 
 use super::Env;
 use crate::state::{MirrorGroup, Mirrored};
+use fill::fill;
+
+mod fill;
 
 /// How long a fill may take before another job may start one: long enough for a large
 /// team's pages at Splashtop's 200 calls a minute (a killed filler's lease expires; a
@@ -68,6 +71,15 @@ impl<'a> View<'a> {
             }
             match fill(env).await {
                 Ok(complete) => complete,
+                Err(error) if crate::limiter::not_made(&error) => {
+                    // Its partition stopped (moving to another worker) while a page waited
+                    // for its slot: nothing failed, so the next job fills at once rather
+                    // than every job reading for the failed fill's backoff.
+                    store
+                        .mirror_fill_failed(tenant, &env.cx.job_id, Duration::ZERO)
+                        .await?;
+                    return Err(error);
+                }
                 Err(error) => {
                     tracing::warn!(%error, "the team listing failed; this job reads Splashtop instead of the mirror");
                     env.metrics.fill("failed");
@@ -165,6 +177,22 @@ impl<'a> View<'a> {
             .await?)
     }
 
+    /// A write that failed: when it was never sent (its partition stopped while it waited
+    /// for a rate-limiter slot, as when partitions move between workers), Splashtop is as
+    /// the mirror knew it, so the entry goes back to `before` instead of staying unknown
+    /// (which would cost the job's next attempt a read).
+    async fn failed_write(
+        &self,
+        email: &str,
+        before: Mirrored<TeamUser>,
+        error: ApiError,
+    ) -> Result<TeamUser, ApiError> {
+        if crate::limiter::not_made(&error) {
+            self.after_write(email, before).await?;
+        }
+        Err(error)
+    }
+
     /// Invites a user; the entry is unknown until the answer is recorded.
     pub(crate) async fn invite(
         &self,
@@ -172,47 +200,57 @@ impl<'a> View<'a> {
         profile: &UserProfile,
     ) -> Result<TeamUser, ApiError> {
         self.before_write(email).await?;
-        let user = self
-            .env
-            .api
-            .invite_user(self.env.cx, email, profile)
-            .await?;
+        let user = match self.env.api.invite_user(self.env.cx, email, profile).await {
+            Ok(user) => user,
+            Err(e) => return self.failed_write(email, Mirrored::Absent, e).await,
+        };
         self.after_write(email, Mirrored::Known(user.clone()))
             .await?;
         Ok(user)
     }
 
-    /// Updates a user; the entry is unknown until the answer is recorded.
+    /// Updates a user (as the view saw it: `user`); the entry is unknown until the answer
+    /// is recorded.
     pub(crate) async fn update(
         &self,
         email: &str,
-        user_id: &str,
+        user: &TeamUser,
         profile: &UserProfile,
     ) -> Result<TeamUser, ApiError> {
         self.before_write(email).await?;
-        let user = self
+        let user = match self
             .env
             .api
-            .update_user(self.env.cx, user_id, profile)
-            .await?;
+            .update_user(self.env.cx, &user.id, profile)
+            .await
+        {
+            Ok(updated) => updated,
+            Err(e) => {
+                return self
+                    .failed_write(email, Mirrored::Known(user.clone()), e)
+                    .await
+            }
+        };
         // The answer's email is the account's own spelling: record under the one asked.
         self.after_write(email, Mirrored::Known(user.clone()))
             .await?;
         Ok(user)
     }
 
-    /// Removes a user; the entry is unknown until the answer is recorded.
+    /// Removes a user (as the view saw it: `user`); the entry is unknown until the answer
+    /// is recorded.
     pub(crate) async fn remove(
         &self,
         email: &str,
-        user_id: &str,
+        user: &TeamUser,
         delete: bool,
     ) -> Result<(), ApiError> {
         self.before_write(email).await?;
-        self.env
-            .api
-            .remove_user(self.env.cx, user_id, delete)
-            .await?;
+        let removed = self.env.api.remove_user(self.env.cx, &user.id, delete);
+        if let Err(e) = removed.await {
+            let before = Mirrored::Known(user.clone());
+            return self.failed_write(email, before, e).await.map(drop);
+        }
         self.after_write(email, Mirrored::Absent).await
     }
 
@@ -426,43 +464,4 @@ impl<'a> View<'a> {
         }
         Ok(())
     }
-}
-
-/// Fills the tenant's mirror from the listing, one call per page: groups first, then
-/// users. True when it is complete (the lease was still held at the end).
-async fn fill(env: Env<'_>) -> Result<bool, ApiError> {
-    let Env { api, store, cx, .. } = env;
-    let tenant = env.tenant.as_str();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = api
-            .groups_page(cx, cursor.as_deref(), MAX_PAGE_LIMIT)
-            .await?;
-        env.metrics.page();
-        store.mirror_fill_groups(tenant, &page.groups).await?;
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    let mut cursor: Option<String> = None;
-    let mut users = 0;
-    loop {
-        let page = api
-            .users_page(cx, cursor.as_deref(), MAX_PAGE_LIMIT)
-            .await?;
-        env.metrics.page();
-        users += page.users.len();
-        store.mirror_fill_users(tenant, &page.users).await?;
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    let complete = store.mirror_filled(tenant, &cx.job_id).await?;
-    if complete {
-        env.metrics.fill("complete");
-        tracing::info!(users, "the team mirror is filled from the listing");
-    }
-    Ok(complete)
 }
