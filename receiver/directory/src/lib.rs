@@ -16,6 +16,7 @@
 //! - [`store`]: the [`store::Directory`] trait the SCIM side uses.
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
 //! - [`postgres`]: the PostgreSQL implementation, for several receivers on one database.
+//! - [`query`]: list filters, sorts and pages translated into SQL for either engine.
 //! - [`engine`]: opens the store a database URL names.
 //! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
 //!   fixes through the outbox and the runs' reports.
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod policy;
 pub mod postgres;
 pub mod provisioning;
+pub mod query;
 pub mod reconcile;
 pub mod sqlite;
 pub mod store;

@@ -209,6 +209,9 @@ WHERE state = 'open'
   AND incident_id IN (SELECT id FROM incidents WHERE state = 'resolved');
 "#,
     ),
+    // 4 is reserved for another change: merge it before any database applies 5 (the
+    // runner applies only versions above the latest applied).
+    (5, crate::query::indexes::POSTGRES),
 ];
 
 /// The advisory lock migrations run under (another one than the relay lease's).

@@ -238,6 +238,9 @@ WHERE state = 'open'
 "#,
     ),
     (7, super::reconcile_runs::MIGRATION),
+    // 8 is reserved for another change: merge it before any database applies 9 (the
+    // runner applies only versions above the latest applied).
+    (9, crate::query::indexes::SQLITE),
 ];
 
 /// Applies every migration newer than the database's version.
