@@ -40,6 +40,7 @@ fn settings(database_url: &str, topology: &Topology) -> splashsync_receiver::con
         public_url: None,
         page_size: 100,
         max_page_size: 1000,
+        filter_scan_limit: 10_000,
         group_policy: Default::default(),
         rename_policy: Default::default(),
         admin_token: None,

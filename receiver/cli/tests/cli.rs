@@ -49,6 +49,7 @@ async fn the_cli_answers_status_queue_stats_and_dead_letters_and_refuses_a_wrong
         public_url: None,
         page_size: 100,
         max_page_size: 1000,
+        filter_scan_limit: 10_000,
         group_policy: Default::default(),
         admin_token: Some(SecretString::from(ADMIN_TOKEN)),
         sample_interval_secs: 15,

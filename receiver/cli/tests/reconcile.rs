@@ -67,6 +67,7 @@ async fn the_cli_reconciles_reports_and_prunes() {
         public_url: None,
         page_size: 100,
         max_page_size: 1000,
+        filter_scan_limit: 10_000,
         group_policy: Default::default(),
         admin_token: Some(SecretString::from(ADMIN_TOKEN)),
         sample_interval_secs: 15,

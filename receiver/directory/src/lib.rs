@@ -17,6 +17,7 @@
 //! - `rows`: what both engines decode from a row (records, links, members, states).
 //! - [`sqlite`]: the SQLite implementation (WAL, one writer with group commit, migrations).
 //! - [`postgres`]: the PostgreSQL implementation, for several receivers on one database.
+//! - [`query`]: list filters, sorts and pages translated into SQL for either engine.
 //! - [`engine`]: opens the store a database URL names.
 //! - [`reconcile`]: drift reconciliation: the directory's view, the pure comparison, the
 //!   fixes through the outbox and the runs' reports.
@@ -32,6 +33,7 @@ pub mod plan;
 pub mod policy;
 pub mod postgres;
 pub mod provisioning;
+pub mod query;
 pub mod reconcile;
 pub(crate) mod rows;
 pub mod sqlite;

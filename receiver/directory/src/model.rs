@@ -219,6 +219,13 @@ pub struct Query {
     pub without_members: bool,
     /// Load each resource's provisioning state, its key in this tenant.
     pub status: Option<Tenant>,
+    /// The list filter, translated into SQL (see [`crate::query`]): exactly when `all` is
+    /// false, else as a superset of the rows it selects.
+    pub filter: Option<splashsync_scim::filter::Filter>,
+    /// Sort key and direction (true: descending); applied by the store when `all` is false.
+    pub sort: Option<(splashsync_scim::filter::AttrPath, bool)>,
+    /// When `all`: most candidate rows read (more is a 400 `tooMany`); 0: no limit.
+    pub scan_limit: u64,
 }
 
 /// A one-group conflict the policy resolved or refused, for the audit log.

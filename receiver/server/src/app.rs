@@ -92,6 +92,7 @@ impl Application {
             base_url: settings.base_url(addr).into(),
             page_size: settings.page_size,
             max_page_size: settings.max_page_size,
+            filter_scan_limit: settings.filter_scan_limit,
             group_policy: settings.group_policy,
             rename_policy: settings.rename_policy,
             caller: crate::routes::token_fingerprint(settings.scim_token.expose_secret()).into(),

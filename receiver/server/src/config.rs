@@ -67,6 +67,11 @@ pub struct Settings {
     #[arg(long, env = "SPLASHSYNC_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: u64,
 
+    /// Most resources a list request may evaluate in memory, for a filter or sort SQL
+    /// cannot answer (more: 400 tooMany); 0: no limit.
+    #[arg(long, env = "SPLASHSYNC_FILTER_SCAN_LIMIT", default_value_t = 10_000)]
+    pub filter_scan_limit: u64,
+
     /// What a second group for one user does: reject (409), move (latest wins) or first.
     #[arg(
         long,

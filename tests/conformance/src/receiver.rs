@@ -59,6 +59,7 @@ impl TestReceiver {
             public_url: None,
             page_size: 100,
             max_page_size: 1000,
+            filter_scan_limit: 10_000,
             group_policy: Default::default(),
             rename_policy: Default::default(),
             admin_token: None,

@@ -139,6 +139,7 @@ impl TestApp {
             public_url: None,
             page_size: 100,
             max_page_size: 1000,
+            filter_scan_limit: 10_000,
             group_policy: Default::default(),
             rename_policy: options.rename_policy,
             admin_token: Some(SecretString::from(ADMIN_TOKEN)),

@@ -210,6 +210,7 @@ WHERE state = 'open'
 "#,
     ),
     (4, super::workers_schema::MIGRATION),
+    (5, crate::query::indexes::POSTGRES),
 ];
 
 /// The advisory lock migrations run under (another one than the relay lease's).

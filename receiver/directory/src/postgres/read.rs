@@ -11,6 +11,7 @@ use super::status::{attach as attach_groups, attach as attach_users};
 use crate::error::StoreError;
 use crate::model::{GroupRecord, Indexed, Query, UserRecord};
 use crate::rows::{self, group as group_from_row, user as user_from_row};
+use crate::query::{self, Table};
 use splashsync_protocol::Tenant;
 
 const USER_COLUMNS: &str =
@@ -125,49 +126,6 @@ async fn one_group(
     Ok(Some(group))
 }
 
-/// Rows of `table` matching `query` (one page in creation order, or every match), and
-/// the total count.
-async fn query_rows(
-    conn: &mut PgConnection,
-    table: &str,
-    columns: &str,
-    name_key: &str,
-    query: &Query,
-) -> Result<(Vec<PgRow>, u64), StoreError> {
-    let (clause, arg) = match &query.lookup {
-        None => (String::new(), None),
-        Some((Indexed::Id, v)) => ("WHERE id = $1".to_string(), Some(v.clone())),
-        Some((Indexed::ExternalId, v)) => ("WHERE external_id = $1".into(), Some(v.clone())),
-        Some((Indexed::Name, v)) => (format!("WHERE {name_key} = $1"), Some(v.to_lowercase())),
-    };
-    let count_sql = format!("SELECT COUNT(*) FROM {table} {clause}");
-    let mut count_q = sqlx::query_scalar::<_, i64>(&count_sql);
-    if let Some(a) = &arg {
-        count_q = count_q.bind(a);
-    }
-    let total = count_q.fetch_one(&mut *conn).await? as u64;
-    if !query.all && query.limit == 0 {
-        return Ok((Vec::new(), total));
-    }
-    let next = if arg.is_some() { 2 } else { 1 };
-    let page = if query.all {
-        String::new()
-    } else {
-        format!("LIMIT ${next} OFFSET ${}", next + 1)
-    };
-    let sql = format!("SELECT {columns} FROM {table} {clause} ORDER BY row {page}");
-    let mut q = sqlx::query(&sql);
-    if let Some(a) = &arg {
-        q = q.bind(a);
-    }
-    if !query.all {
-        q = q
-            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-    }
-    Ok((q.fetch_all(&mut *conn).await?, total))
-}
-
 /// One user with its groups, and its provisioning state in `status`'s tenant if given.
 pub(crate) async fn user(
     conn: &mut PgConnection,
@@ -190,7 +148,7 @@ pub(crate) async fn users(
     conn: &mut PgConnection,
     query: &Query,
 ) -> Result<(Vec<UserRecord>, u64), StoreError> {
-    let (rows, total) = query_rows(conn, "users", USER_COLUMNS, "user_name_key", query).await?;
+    let (rows, total) = query::postgres::page(conn, Table::Users, USER_COLUMNS, query).await?;
     let mut users = rows
         .iter()
         .map(user_from_row)
@@ -224,8 +182,7 @@ pub(crate) async fn groups(
     conn: &mut PgConnection,
     query: &Query,
 ) -> Result<(Vec<GroupRecord>, u64), StoreError> {
-    let (rows, total) =
-        query_rows(conn, "groups", GROUP_COLUMNS, "display_name_key", query).await?;
+    let (rows, total) = query::postgres::page(conn, Table::Groups, GROUP_COLUMNS, query).await?;
     let mut groups = rows
         .iter()
         .map(group_from_row)

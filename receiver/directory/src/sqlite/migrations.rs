@@ -239,6 +239,7 @@ WHERE state = 'open'
     ),
     (7, super::reconcile_runs::MIGRATION),
     (8, super::workers_schema::MIGRATION),
+    (9, crate::query::indexes::SQLITE),
 ];
 
 /// Applies every migration newer than the database's version.

@@ -13,6 +13,7 @@ use super::decode_rows;
 use super::status::{attach as attach_groups, attach as attach_users};
 use crate::model::{GroupRecord, Indexed, Query, UserRecord};
 use crate::rows::{self, group as group_from_row, user as user_from_row};
+use crate::query::{self, Table};
 
 const USER_COLUMNS: &str = "id, user_name, resource, version, created, last_modified";
 const GROUP_COLUMNS: &str = "id, display_name, resource, version, created, last_modified";
@@ -103,51 +104,6 @@ pub(crate) async fn load_group(
     Ok(Some(group))
 }
 
-/// A WHERE clause and its argument for an index lookup.
-fn lookup_clause(lookup: &Option<(Indexed, String)>, name_key: &str) -> (String, Option<String>) {
-    match lookup {
-        None => (String::new(), None),
-        Some((Indexed::Id, v)) => ("WHERE id = ?".into(), Some(v.clone())),
-        Some((Indexed::ExternalId, v)) => ("WHERE external_id = ?".into(), Some(v.clone())),
-        Some((Indexed::Name, v)) => (format!("WHERE {name_key} = ?"), Some(v.to_lowercase())),
-    }
-}
-
-async fn query_rows(
-    conn: &mut SqliteConnection,
-    table: &str,
-    columns: &str,
-    name_key: &str,
-    query: &Query,
-) -> Result<(Vec<SqliteRow>, u64), StoreError> {
-    let (clause, arg) = lookup_clause(&query.lookup, name_key);
-    let count_sql = format!("SELECT COUNT(*) FROM {table} {clause}");
-    let mut count_q = sqlx::query_scalar::<_, i64>(&count_sql);
-    if let Some(a) = &arg {
-        count_q = count_q.bind(a);
-    }
-    let total = count_q.fetch_one(&mut *conn).await? as u64;
-    if !query.all && query.limit == 0 {
-        return Ok((Vec::new(), total));
-    }
-    let page = if query.all {
-        String::new()
-    } else {
-        "LIMIT ? OFFSET ?".into()
-    };
-    let sql = format!("SELECT {columns} FROM {table} {clause} ORDER BY row {page}");
-    let mut q = sqlx::query(&sql);
-    if let Some(a) = &arg {
-        q = q.bind(a);
-    }
-    if !query.all {
-        q = q
-            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-    }
-    Ok((q.fetch_all(&mut *conn).await?, total))
-}
-
 /// One user with its groups, and its provisioning state in `status`'s tenant if given.
 pub(crate) async fn user(
     conn: &mut SqliteConnection,
@@ -170,7 +126,7 @@ pub(crate) async fn users(
     conn: &mut SqliteConnection,
     query: &Query,
 ) -> Result<(Vec<UserRecord>, u64), StoreError> {
-    let (rows, total) = query_rows(conn, "users", USER_COLUMNS, "user_name_key", query).await?;
+    let (rows, total) = query::sqlite::page(conn, Table::Users, USER_COLUMNS, query).await?;
     let mut users = rows
         .iter()
         .map(user_from_row)
@@ -204,8 +160,7 @@ pub(crate) async fn groups(
     conn: &mut SqliteConnection,
     query: &Query,
 ) -> Result<(Vec<GroupRecord>, u64), StoreError> {
-    let (rows, total) =
-        query_rows(conn, "groups", GROUP_COLUMNS, "display_name_key", query).await?;
+    let (rows, total) = query::sqlite::page(conn, Table::Groups, GROUP_COLUMNS, query).await?;
     let mut groups = rows
         .iter()
         .map(group_from_row)

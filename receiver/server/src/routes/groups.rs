@@ -106,7 +106,7 @@ pub async fn list(
             .filter
             .as_ref()
             .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
-    let mut query = request.store_query("displayName", !with_members);
+    let mut query = request.store_query("displayName", !with_members, state.filter_scan_limit);
     if provisioning::wanted(raw.as_deref()) {
         query.status = Some(state.tenant.clone());
     }

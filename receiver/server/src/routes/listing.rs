@@ -58,13 +58,17 @@ fn with_members(request: &ListRequest) -> bool {
 }
 
 fn user_query(state: &AppState, request: &ListRequest, wanted: bool) -> Query {
-    let mut query = request.store_query("userName", true);
+    let mut query = request.store_query("userName", true, state.filter_scan_limit);
     query.status = wanted.then(|| state.tenant.clone());
     query
 }
 
 fn group_query(state: &AppState, request: &ListRequest, wanted: bool) -> Query {
-    let mut query = request.store_query("displayName", !with_members(request));
+    let mut query = request.store_query(
+        "displayName",
+        !with_members(request),
+        state.filter_scan_limit,
+    );
     query.status = wanted.then(|| state.tenant.clone());
     query
 }
@@ -136,10 +140,12 @@ pub async fn everything(
     wanted: bool,
 ) -> Result<Page, ScimError> {
     let members = with_members(request);
-    let users = user_query(state, request, wanted);
+    let mut users = user_query(state, request, wanted);
     let mut groups = group_query(state, request, wanted);
-    // Filtered or sorted (both queries read every matching row): over the combined rows.
-    if users.all {
+    // Sorted, or filtered beyond what SQL answers exactly: over the combined candidates.
+    if request.sort.is_some() || users.all || groups.all {
+        users.all = true;
+        groups.all = true;
         let (mut rows, _) = user_rows(state, users).await?;
         rows.extend(group_rows(state, groups, members).await?.0);
         let (resources, total) = request.finish(rows, 0, false);

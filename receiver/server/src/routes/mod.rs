@@ -57,6 +57,9 @@ pub struct AppState {
     pub page_size: u64,
     /// Largest page size.
     pub max_page_size: u64,
+    /// Most resources a list request may evaluate in memory (a filter or sort SQL cannot
+    /// answer); more is a 400 `tooMany`. 0: no limit.
+    pub filter_scan_limit: u64,
     /// What a second group for one user does.
     pub group_policy: GroupPolicy,
     /// What a userName change that changes the Splashtop account does.

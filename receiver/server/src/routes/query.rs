@@ -8,6 +8,7 @@ use splashsync_scim::list::Paging;
 use splashsync_scim::{schema, ScimError, ScimType};
 
 use splashsync_directory::model::{Indexed, Query};
+use splashsync_directory::query::{self, Table};
 
 use super::projection::Projection;
 
@@ -128,10 +129,31 @@ impl ListRequest {
         })
     }
 
-    /// The store query: one page when nothing needs all rows, else every row an index
-    /// lookup (or the whole table) yields.
-    pub fn store_query(&self, name_attr: &str, without_members: bool) -> Query {
-        let lookup = self.filter.as_ref().and_then(|f| {
+    /// The store query: one page when the store can filter and sort in SQL exactly, else
+    /// every candidate row (at most `scan_limit` of them) for [`ListRequest::finish`].
+    pub fn store_query(&self, name_attr: &str, without_members: bool, scan_limit: u64) -> Query {
+        let table = if name_attr == "userName" {
+            Table::Users
+        } else {
+            Table::Groups
+        };
+        let exact = query::is_exact(table, self.filter.as_ref(), self.sort.as_ref());
+        Query {
+            lookup: self.lookup(name_attr),
+            offset: self.paging.offset(),
+            limit: self.paging.count,
+            all: !exact,
+            without_members,
+            status: None,
+            filter: self.filter.clone(),
+            sort: self.sort.clone(),
+            scan_limit,
+        }
+    }
+
+    /// An index lookup the filter's root `and` chain implies (`id`, the name, externalId).
+    fn lookup(&self, name_attr: &str) -> Option<(Indexed, String)> {
+        self.filter.as_ref().and_then(|f| {
             f.eq_hints().into_iter().find_map(|(path, value)| {
                 let core =
                     path.urn.is_none() || path.is_schema_urn() || path.extension_urn().is_none();
@@ -149,16 +171,7 @@ impl ListRequest {
                 };
                 Some((index, value.to_string()))
             })
-        });
-        let all = self.filter.is_some() || self.sort.is_some();
-        Query {
-            lookup,
-            offset: self.paging.offset(),
-            limit: self.paging.count,
-            all,
-            without_members,
-            status: None,
-        }
+        })
     }
 
     /// Filters, sorts and pages rendered resources when the store returned all rows.

@@ -48,6 +48,7 @@ pub async fn api_with_policies(policy: GroupPolicy, rename: RenamePolicy) -> Api
         base_url: "http://scim.test/scim/v2".into(),
         page_size: 100,
         max_page_size: 1000,
+        filter_scan_limit: 10_000,
         group_policy: policy,
         rename_policy: rename,
         caller: splashsync_receiver::routes::token_fingerprint(TOKEN).into(),
