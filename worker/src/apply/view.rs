@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use splashtop_api::{ApiError, TeamGroup, TeamUser, UserProfile};
+use splashtop_api::{ApiError, TeamGroup, TeamUser, UserProfile, MAX_PAGE_LIMIT};
 
 use super::Env;
 use crate::state::{MirrorGroup, Mirrored};

@@ -3,13 +3,12 @@
 //! connection. The write path reads through the `_for_update` forms, which lock the row
 //! until the transaction ends: a write on another receiver waits and then sees this one.
 
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 // One generic attach serves both record kinds; the list functions name it per kind.
 use super::status::{attach as attach_groups, attach as attach_users};
 use crate::error::StoreError;
-use crate::model::{GroupRecord, Indexed, Query, UserRecord};
+use crate::model::{GroupRecord, Query, UserRecord};
 use crate::rows::{self, group as group_from_row, user as user_from_row};
 use crate::query::{self, Table};
 use splashsync_protocol::Tenant;

@@ -2,7 +2,6 @@
 //! memberships and (when asked) provisioning states loaded in a few batched statements
 //! on the same connection.
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
@@ -11,7 +10,7 @@ use splashsync_protocol::Tenant;
 use super::decode_rows;
 // One generic attach serves both record kinds; the list functions name it per kind.
 use super::status::{attach as attach_groups, attach as attach_users};
-use crate::model::{GroupRecord, Indexed, Query, UserRecord};
+use crate::model::{GroupRecord, Query, UserRecord};
 use crate::rows::{self, group as group_from_row, user as user_from_row};
 use crate::query::{self, Table};
 
