@@ -96,7 +96,7 @@ impl Presence {
         rate: RateReading,
     ) -> WorkerHeartbeat {
         // Per minute, as operators read rate limits; none when it is off.
-        let per_minute = |r: f64| r.is_finite().then(|| r * 60.0);
+        let per_minute = |r: f64| r.is_finite().then_some(r * 60.0);
         WorkerHeartbeat {
             id: self.id.clone(),
             tenant: self.tenant.clone(),

@@ -11,8 +11,3 @@ use crate::{AdminError, AdminState};
 pub async fn list(State(state): State<AdminState>) -> Result<Json<WorkerList>, AdminError> {
     Ok(Json(state.workers.workers().await?))
 }
-
-/// The console's anchor of worker `id` on the workers page, where attempts link to.
-pub fn console_href(id: &str) -> String {
-    format!("/console/workers#worker-{}", crate::console::html::enc(id))
-}

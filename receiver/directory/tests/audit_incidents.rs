@@ -343,16 +343,15 @@ async fn the_migration_files_existing_open_dead_letters_under_incidents() {
         .record_outcome(applied("u2", 1, "j-u2-fixed"))
         .await
         .unwrap();
-    // Back to a database of before the incidents (schema version 5, what the later
-    // migrations made dropped so that they run again): open dead letters, u2 applied since.
+    // Back to a database of before the incidents (schema version 5, what later migrations
+    // added undone too): open dead letters, u2 applied since.
     let url = s.url.clone();
     drop(audit);
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::raw_sql(
         "DROP INDEX dead_letters_incident; ALTER TABLE dead_letters DROP COLUMN incident_id; \
          DROP TABLE incidents; UPDATE dead_letters SET state = 'open', resolved_at = NULL; \
-         DROP TABLE reconcile_runs; DROP TABLE workers; \
-         ALTER TABLE audit_events DROP COLUMN next_attempt_at; \
+         DROP TABLE reconcile_runs; DROP TABLE workers; ALTER TABLE audit_events DROP COLUMN next_attempt_at; \
          DELETE FROM schema_migrations WHERE version >= 6;",
     )
     .execute(&mut conn)

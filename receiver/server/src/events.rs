@@ -1,5 +1,7 @@
 //! Intake of what workers report: outcome events from `<prefix>.events.receiver` into
-//! the audit log, dead letters from `<prefix>.dead-letters` into the dead-letters table.
+//! the audit log, dead letters from `<prefix>.dead-letters` into the dead-letters table,
+//! and the workers' heartbeats (same queue, AMQP `type` set) into the workers table
+//! (`heartbeat`); what it counts is `metrics`'s.
 //!
 //! Each delivery is acked only after its write committed (a crash in between redelivers
 //! it, and the store ignores what it already has: event ids and dead-letter delivery ids
@@ -164,7 +166,7 @@ impl Intake {
 
     async fn take_event(&self, delivery: Delivery) {
         if heartbeat::is_heartbeat(&delivery) {
-            if let Err(delivery) = heartbeat::take(self.workers.as_ref(), delivery).await {
+            if !heartbeat::take(self.workers.as_ref(), &delivery).await {
                 self.requeue(&delivery).await;
             }
             return;

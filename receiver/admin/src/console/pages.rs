@@ -24,7 +24,7 @@ pub(crate) fn worker_link(id: &str) -> String {
     }
     format!(
         "<a class=\"worker\" href=\"{}\"><code>{}</code></a>",
-        esc(&crate::workers::console_href(id)),
+        esc(&format!("/console/workers#worker-{}", enc(id))),
         esc(id)
     )
 }

@@ -16,14 +16,15 @@ pub(super) fn is_heartbeat(delivery: &Delivery) -> bool {
         .is_some_and(|k| k.as_str() == HEARTBEAT_TYPE)
 }
 
-/// Stores a heartbeat, then acks it; a store that fails sends it back to the queue.
-pub(super) async fn take(workers: &dyn WorkerStore, delivery: Delivery) -> Result<(), Delivery> {
+/// Stores a heartbeat, then acks it; `false` when the store failed (the caller sends it
+/// back to the queue).
+pub(super) async fn take(workers: &dyn WorkerStore, delivery: &Delivery) -> bool {
     let hb: WorkerHeartbeat = match serde_json::from_slice(&delivery.data) {
         Ok(hb) => hb,
         Err(e) => {
             tracing::warn!(error = %e, "undecodable worker heartbeat dropped");
             let _ = delivery.acker.ack(BasicAckOptions::default()).await;
-            return Ok(());
+            return true;
         }
     };
     let (worker, run, held) = (hb.id.clone(), hb.run, hb.partitions.len());
@@ -31,11 +32,11 @@ pub(super) async fn take(workers: &dyn WorkerStore, delivery: Delivery) -> Resul
         Ok(fresh) => {
             tracing::debug!(%worker, run = run.as_str(), partitions = held, fresh, "worker heartbeat");
             let _ = delivery.acker.ack(BasicAckOptions::default()).await;
-            Ok(())
+            true
         }
         Err(e) => {
             tracing::warn!(%worker, error = %e, "cannot store a worker heartbeat");
-            Err(delivery)
+            false
         }
     }
 }
