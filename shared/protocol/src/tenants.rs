@@ -203,6 +203,13 @@ fn check(entry: TenantEntry) -> Result<TenantSpec, TenantsError> {
     })
 }
 
+/// A tenant's AMQP prefix under the deployment's: `<prefix>.<tenant>`, its own partition
+/// queues, dead letters and events (docs/DESIGN.md, "Tenants": no head-of-line blocking
+/// across tenants).
+pub fn tenant_prefix(prefix: &str, tenant: &Tenant) -> String {
+    format!("{prefix}.{tenant}")
+}
+
 /// Whether `name` can be a tenant of the file.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
