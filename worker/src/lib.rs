@@ -19,6 +19,8 @@
 //! - `outcome`: the outcome event of each attempt, for the receiver's audit log.
 //! - [`metrics`]: the Prometheus metrics, a leaf every other part records into.
 //! - `ops`: `/healthz`, `/readyz` and `/metrics` on the worker's listener, with limits.
+//! - [`tenants`]: a worker per tenant of a tenants file, each with its own prefix,
+//!   Splashtop client, rate bucket and Redis prefix.
 //! - [`consumer`]: the worker process: its settings, its supervised tasks (the RabbitMQ
 //!   session with the tenant's claim on the prefix, the heartbeat), graceful stop.
 
@@ -35,6 +37,7 @@ pub mod rebalance;
 pub mod retry;
 pub use splashtop_api as splashtop;
 pub mod state;
+pub mod tenants;
 #[cfg(test)]
 mod testkit;
 
