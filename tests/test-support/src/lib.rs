@@ -46,6 +46,8 @@ mod cluster;
 #[cfg(feature = "stack")]
 mod sim;
 #[cfg(feature = "stack")]
+mod tenants;
+#[cfg(feature = "stack")]
 mod workers;
 
 pub use broker::{delete_topology, Publisher};
@@ -66,5 +68,7 @@ pub use app::{Options, TestApp, ADMIN_TOKEN, SCIM_TOKEN};
 pub use cluster::Cluster;
 #[cfg(feature = "stack")]
 pub use sim::{find_user, has_user, sim_reaches, users_in, versions_never_decrease};
+#[cfg(feature = "stack")]
+pub use tenants::{TenantSetup, TenantsStack};
 #[cfg(feature = "stack")]
 pub use workers::{ExtraWorker, WorkerOptions};
