@@ -45,16 +45,22 @@ pub struct Settings {
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub partitions: u16,
 
-    /// Base URL of the Splashtop API (e.g. https://my.splashtop.com).
-    #[arg(long, env = "SPLASHTOP_API_URL")]
+    /// Base URL of the Splashtop API (e.g. https://my.splashtop.com); required unless a
+    /// tenants file gives each tenant's.
+    #[arg(long, env = "SPLASHTOP_API_URL", default_value = "")]
     pub splashtop_api_url: String,
 
-    /// Splashtop API token (required).
-    #[arg(long, env = "SPLASHTOP_API_TOKEN", hide_env_values = true)]
+    /// Splashtop API token (required, unless a tenants file gives each tenant's).
+    #[arg(
+        long,
+        env = "SPLASHTOP_API_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
     pub splashtop_api_token: SecretString,
 
-    /// Splashtop team id.
-    #[arg(long, env = "SPLASHTOP_TEAM_ID")]
+    /// Splashtop team id (required, unless a tenants file gives each tenant's).
+    #[arg(long, env = "SPLASHTOP_TEAM_ID", default_value = "")]
     pub splashtop_team_id: String,
 
     /// The tenant (Splashtop team) this worker serves; the AMQP prefix must belong to it

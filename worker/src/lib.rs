@@ -22,6 +22,8 @@
 //!   for its workers page.
 //! - [`metrics`]: the Prometheus metrics, a leaf every other part records into.
 //! - `ops`: `/healthz`, `/readyz` and `/metrics` on the worker's listener, with limits.
+//! - [`tenants`]: a worker per tenant of a tenants file, each with its own prefix,
+//!   Splashtop client, rate bucket and Redis prefix.
 //! - [`consumer`]: the worker process: its settings, its supervised tasks (the RabbitMQ
 //!   session with the tenant's claim on the prefix, the heartbeat), graceful stop.
 
@@ -40,6 +42,7 @@ pub mod rebalance;
 pub mod retry;
 pub use splashtop_api as splashtop;
 pub mod state;
+pub mod tenants;
 #[cfg(test)]
 mod testkit;
 

@@ -13,19 +13,19 @@ pub struct BearerToken(pub Arc<SecretString>);
 impl BearerToken {
     /// Whether an `Authorization` header value carries this token.
     pub fn accepts(&self, header_value: Option<&[u8]>) -> bool {
-        let Some(value) = header_value else {
-            return false;
-        };
-        let Some(scheme_end) = value.iter().position(|b| *b == b' ') else {
-            return false;
-        };
-        let (scheme, rest) = value.split_at(scheme_end);
-        if !scheme.eq_ignore_ascii_case(b"bearer") {
-            return false;
-        }
-        let presented = rest.trim_ascii();
-        bool::from(presented.ct_eq(self.0.expose_secret().as_bytes()))
+        presented(header_value)
+            .is_some_and(|t| bool::from(t.ct_eq(self.0.expose_secret().as_bytes())))
     }
+}
+
+/// The token of an `Authorization: Bearer …` header value (scheme in any case), or `None`.
+pub fn presented(header_value: Option<&[u8]>) -> Option<&[u8]> {
+    let value = header_value?;
+    let scheme_end = value.iter().position(|b| *b == b' ')?;
+    let (scheme, rest) = value.split_at(scheme_end);
+    scheme
+        .eq_ignore_ascii_case(b"bearer")
+        .then(|| rest.trim_ascii())
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! - [`render`]: answers as tables.
 //! - [`replay`]: replay of every matching dead letter, with a progress bar.
 //! - [`incidents`]: the incident commands, and bulk actions behind the API's confirmation.
+//! - [`tenants`]: `splashsync tenants hash-token | check`, offline tenants-file helpers
+//!   (parsed before the rest: they need no admin token).
 
 mod client;
 mod incidents;
@@ -18,6 +20,7 @@ mod output;
 mod reconcile;
 mod render;
 mod replay;
+mod tenants;
 
 use std::process::ExitCode;
 
@@ -33,7 +36,8 @@ use render::View;
 #[command(
     name = "splashsync",
     version,
-    about = "splashsync operators' CLI (talks to the receiver's admin API)"
+    about = "splashsync operators' CLI (talks to the receiver's admin API)",
+    after_help = "Tenants file helpers, offline: `splashsync tenants --help`."
 )]
 struct Cli {
     /// The receiver's base URL.
@@ -255,7 +259,11 @@ fn action_of(command: Command) -> Action {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if tenants::wanted(&args) {
+        return tenants::run(&args);
+    }
+    let cli = Cli::parse_from(args);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let format = Format::resolve(cli.output);
     let api = Api::new(&cli.url, cli.token.clone());

@@ -14,7 +14,7 @@ use splashsync_admin::broker::BrokerProbe;
 use splashsync_admin::samples::{run_sampler, Finished, Samples};
 use splashsync_admin::AdminState;
 use splashsync_directory::audit::AuditStore;
-use splashsync_directory::Directory;
+use splashsync_protocol::tenants::TenantSpec;
 use splashsync_protocol::topology::Topology;
 use splashsync_protocol::Tenant;
 use splashsync_runtime::supervisor::{supervise, Health, RestartPolicy};
@@ -22,27 +22,56 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::BearerToken;
+use crate::auth::{BearerToken, ScimDoor};
 use crate::config::Settings;
 use crate::events::{Intake, IntakeMetrics};
-use crate::link::Link;
 use crate::metrics::Metrics;
 use crate::relay::Relay;
-use crate::routes::{router, AppState, Services};
+use crate::routes::{router, Services};
+use crate::tenancy::TenantPlan;
 
 /// A receiver bound to its port, ready to run.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    relay: Relay,
-    intake: Intake,
+    tenants: Vec<TenantTasks>,
     sampler: Option<Sampler>,
     broker: Arc<BrokerProbe>,
     health: Health,
     limits: splashsync_runtime::http::Limits,
     addr: SocketAddr,
     schedule: Option<crate::reconcile::Schedule>,
+}
+
+/// One tenant's relay and intake, and the names they run under.
+#[derive(Debug)]
+struct TenantTasks {
+    relay: Relay,
+    intake: Intake,
+    relay_name: &'static str,
+    intake_name: &'static str,
+}
+
+impl TenantTasks {
+    /// `relay` and `intake` alone, `relay:<tenant>` and `intake:<tenant>` among several.
+    fn named(relay: Relay, intake: Intake, several: bool, tenant: &Tenant) -> Self {
+        // The supervisor names components with `&'static str`; a receiver names each
+        // tenant's once at start-up, so the leak is bounded by the tenants file.
+        let name = |component: &'static str| -> &'static str {
+            if several {
+                Box::leak(format!("{component}:{tenant}").into_boxed_str())
+            } else {
+                component
+            }
+        };
+        Self {
+            relay_name: name(crate::relay::COMPONENT),
+            intake_name: name(crate::events::COMPONENT),
+            relay,
+            intake,
+        }
+    }
 }
 
 /// What the console's sampler task needs.
@@ -68,12 +97,42 @@ impl Application {
     /// intake claim it when they connect), binds the listener and wires the routes.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
-        // SQLite or PostgreSQL, by the URL's scheme.
-        let stores = splashsync_directory::engine::open(&settings.database_url).await?;
-        let (directory, audit): (Arc<dyn Directory>, Arc<dyn AuditStore>) =
-            (stores.directory, stores.audit);
-        let workers = stores.workers;
-        let reconcile_store = match stores.reconcile {
+        let plan = crate::tenancy::single(&settings, token_of(&settings.scim_token))?;
+        Self::build_for(settings, vec![plan]).await
+    }
+
+    /// The same for the tenants of a tenants file: a directory, a prefix, a relay and an
+    /// intake per tenant, each tenant's SCIM requests recognised by its token's hash.
+    pub async fn build_tenants(settings: Settings, specs: &[TenantSpec]) -> anyhow::Result<Self> {
+        settings
+            .validate_with_tenants_file()
+            .map_err(anyhow::Error::msg)?;
+        let plans = crate::tenancy::from_file(&settings, specs)?;
+        Self::build_for(settings, plans).await
+    }
+
+    async fn build_for(settings: Settings, plans: Vec<TenantPlan>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let metrics = Arc::new(Metrics::new());
+        let health = metrics.health().clone();
+        let intake_metrics = IntakeMetrics::register(&metrics);
+        let shared = crate::tenancy::Shared {
+            settings: &settings,
+            base_url: settings.base_url(addr).into(),
+            intake_metrics: intake_metrics.clone(),
+        };
+        let several = plans.len() > 1;
+        let mut opened = Vec::with_capacity(plans.len());
+        for plan in plans {
+            opened.push(crate::tenancy::open(plan, &shared).await?);
+        }
+        let first = opened
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no tenant to serve"))?;
+        let (audit, tenant) = (first.audit.clone(), first.door.1.tenant.clone());
+        let workers = first.workers.clone();
+        let reconcile_store = match first.reconcile.clone() {
             Some(store) => Some(store),
             None if settings.reconcile.enabled() => anyhow::bail!(
                 "drift reconciliation needs the SQLite store for now (docs/DESIGN.md, \"PostgreSQL\"): \
@@ -82,34 +141,11 @@ impl Application {
             ),
             None => None,
         };
-        let listener = TcpListener::bind(settings.listen).await?;
-        let addr = listener.local_addr()?;
-        let tenant = Tenant::parse(&settings.tenant)
-            .ok_or_else(|| anyhow::anyhow!("SPLASHSYNC_TENANT must be non-empty, without '/'"))?;
-        let scim = AppState {
-            directory: directory.clone(),
-            tenant: tenant.clone(),
-            base_url: settings.base_url(addr).into(),
-            page_size: settings.page_size,
-            max_page_size: settings.max_page_size,
-            filter_scan_limit: settings.filter_scan_limit,
-            group_policy: settings.group_policy,
-            rename_policy: settings.rename_policy,
-            caller: crate::routes::token_fingerprint(settings.scim_token.expose_secret()).into(),
-        };
         let topology = Topology::new(settings.amqp_prefix.clone(), settings.partitions);
-        let metrics = Arc::new(Metrics::new());
-        let health = metrics.health().clone();
         let broker = Arc::new(BrokerProbe::new(
             settings.amqp_url.clone(),
             topology.clone(),
         ));
-        let link = Link::new(settings.amqp_url.clone(), topology, tenant.clone());
-        link.claim_at_start().await?;
-        let relay = Relay::new(directory, link.clone());
-        let intake_metrics = IntakeMetrics::register(&metrics);
-        let intake = Intake::new(audit.clone(), workers.clone(), link, intake_metrics.clone());
-        let reconcile_tenant = tenant.clone();
         let mut sampler = None;
         let admin = settings.admin_token.as_ref().map(|admin_token| {
             let samples = Arc::new(Samples::default());
@@ -121,11 +157,11 @@ impl Application {
             });
             AdminState {
                 audit: audit.clone(),
-                workers,
+                workers: workers.clone(),
                 broker: broker.clone(),
                 samples,
                 token: token_of(admin_token),
-                tenant,
+                tenant: tenant.clone(),
                 group_policy: settings.group_policy,
                 public_url: settings.public_url.clone(),
             }
@@ -146,7 +182,7 @@ impl Application {
                 &settings.reconcile,
                 store,
                 splashsync_directory::WriteCtx {
-                    tenant: reconcile_tenant,
+                    tenant,
                     origin: "reconciliation".into(),
                     policy: settings.group_policy,
                     verify: false,
@@ -155,9 +191,19 @@ impl Application {
             )?,
             None => None,
         };
+        let mut doors = Vec::with_capacity(opened.len());
+        let mut links = Vec::with_capacity(opened.len());
+        for tenant in opened {
+            links.push(TenantTasks::named(
+                tenant.relay,
+                tenant.intake,
+                several,
+                &tenant.door.1.tenant,
+            ));
+            doors.push(tenant.door);
+        }
         let mut app = router(Services {
-            scim,
-            scim_token: token_of(&settings.scim_token),
+            scim: ScimDoor::new(doors),
             audit,
             broker: broker.clone(),
             metrics,
@@ -175,8 +221,7 @@ impl Application {
         Ok(Self {
             listener,
             router: app,
-            relay,
-            intake,
+            tenants: links,
             sampler,
             broker,
             health,
@@ -224,22 +269,24 @@ impl Application {
         let policy = RestartPolicy::default();
         let health = &self.health;
         let mut tasks = Vec::new();
-        let (relay, on) = (self.relay.clone(), health.clone());
-        tasks.push(tokio::spawn(supervise(
-            crate::relay::COMPONENT,
-            health.clone(),
-            policy,
-            stop.clone(),
-            move |stop| relay.clone().run(on.clone(), stop),
-        )));
-        let (intake, on) = (self.intake.clone(), health.clone());
-        tasks.push(tokio::spawn(supervise(
-            crate::events::COMPONENT,
-            health.clone(),
-            policy,
-            stop.clone(),
-            move |stop| intake.clone().run(on.clone(), stop),
-        )));
+        for tenant in &self.tenants {
+            let (relay, on) = (tenant.relay.clone(), health.clone());
+            tasks.push(tokio::spawn(supervise(
+                tenant.relay_name,
+                health.clone(),
+                policy,
+                stop.clone(),
+                move |stop| relay.clone().run(on.clone(), stop),
+            )));
+            let (intake, on) = (tenant.intake.clone(), health.clone());
+            tasks.push(tokio::spawn(supervise(
+                tenant.intake_name,
+                health.clone(),
+                policy,
+                stop.clone(),
+                move |stop| intake.clone().run(on.clone(), stop),
+            )));
+        }
         if let Some(schedule) = self.schedule.clone() {
             tasks.push(tokio::spawn(schedule.run(stop.clone())));
         }

@@ -47,8 +47,14 @@ pub struct Settings {
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub partitions: u16,
 
-    /// Bearer token the identity provider sends (required).
-    #[arg(long, env = "SPLASHSYNC_SCIM_TOKEN", hide_env_values = true)]
+    /// Bearer token the identity provider sends (required, unless a tenants file gives
+    /// each tenant's token hash).
+    #[arg(
+        long,
+        env = "SPLASHSYNC_SCIM_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
     pub scim_token: SecretString,
 
     /// Tenant name (one Splashtop team) this receiver serves.
@@ -200,6 +206,9 @@ impl Settings {
     /// Checks what clap cannot, with a message that says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
         use secrecy::ExposeSecret;
+        if self.scim_token.expose_secret().is_empty() {
+            return Err("SPLASHSYNC_SCIM_TOKEN is required (or SPLASHSYNC_TENANTS_FILE)".into());
+        }
         if self.scim_token.expose_secret().len() < 16 {
             return Err("SPLASHSYNC_SCIM_TOKEN must be at least 16 characters".into());
         }
@@ -214,6 +223,27 @@ impl Settings {
                 );
             }
         }
+        self.validate_rest()
+    }
+
+    /// Checks the settings beside a tenants file: the file holds the SCIM tokens' hashes,
+    /// and the admin API, console and reconciliation serve one tenant only for now.
+    pub fn validate_with_tenants_file(&self) -> Result<(), String> {
+        use secrecy::ExposeSecret;
+        if !self.scim_token.expose_secret().is_empty() {
+            return Err("SPLASHSYNC_SCIM_TOKEN is not used with SPLASHSYNC_TENANTS_FILE (each tenant's token hash is in the file): unset it".into());
+        }
+        if self.admin_token.is_some() {
+            return Err("the admin API and console serve one tenant for now: unset SPLASHSYNC_ADMIN_TOKEN when using SPLASHSYNC_TENANTS_FILE".into());
+        }
+        if self.reconcile.enabled() {
+            return Err("drift reconciliation serves one tenant for now: unset SPLASHTOP_API_URL, SPLASHTOP_API_TOKEN and SPLASHTOP_TEAM_ID when using SPLASHSYNC_TENANTS_FILE".into());
+        }
+        self.validate_rest()
+    }
+
+    /// What both modes check.
+    fn validate_rest(&self) -> Result<(), String> {
         if splashsync_directory::engine::Engine::of(&self.database_url).is_none() {
             return Err(format!(
                 "SPLASHSYNC_DATABASE_URL must start with sqlite: or postgres:// (got {:?})",

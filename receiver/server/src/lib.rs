@@ -13,7 +13,9 @@
 //!   runs until stopped.
 //! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
 //!   endpoints under `/scim/v2`.
-//! - [`auth`]: the SCIM bearer-token middleware.
+//! - [`auth`]: the SCIM bearer-token middleware: the token opens its tenant's state.
+//! - [`tenancy`]: several tenants in one receiver: each its directory, AMQP prefix,
+//!   relay and intake.
 //! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
 //! - [`request_limits`]: URI, header and declared body sizes, checked before any route.
 //! - [`error_shape`]: every error under `/scim/` a SCIM error, under `/admin` an admin
@@ -51,6 +53,7 @@ pub mod relay;
 pub mod request_limits;
 pub mod routes;
 pub mod splashtop_rules;
+pub mod tenancy;
 pub mod user;
 
 /// The directory crate, re-exported so that callers that hold the receiver (the

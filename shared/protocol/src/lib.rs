@@ -14,6 +14,7 @@
 //! - [`reconcile`]: drift reconciliation's request and report, for the admin API and the CLI.
 //! - `topology` (feature `amqp`): every exchange and queue name and its arguments.
 //! - `amqp` (feature `amqp`): connecting to RabbitMQ with retries.
+//! - `tenants` (feature `tenants`): the tenants file and the SCIM token hashes in it.
 
 pub mod admin;
 #[cfg(feature = "amqp")]
@@ -24,6 +25,8 @@ pub mod job;
 pub mod keys;
 pub mod partition;
 pub mod reconcile;
+#[cfg(feature = "tenants")]
+pub mod tenants;
 #[cfg(feature = "amqp")]
 pub mod topology;
 pub mod workers;

@@ -49,6 +49,8 @@ mod redis_servers;
 #[cfg(feature = "stack")]
 mod sim;
 #[cfg(feature = "stack")]
+mod tenants;
+#[cfg(feature = "stack")]
 mod workers;
 
 pub use broker::{delete_topology, Publisher};
@@ -71,5 +73,7 @@ pub use cluster::Cluster;
 pub use redis_servers::RedisProcess;
 #[cfg(feature = "stack")]
 pub use sim::{find_user, has_user, sim_reaches, users_in, versions_never_decrease};
+#[cfg(feature = "stack")]
+pub use tenants::{TenantSetup, TenantsStack};
 #[cfg(feature = "stack")]
 pub use workers::{ExtraWorker, WorkerOptions};

@@ -1,9 +1,10 @@
 //! Discovery endpoints (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes`,
 //! `/Schemas`, each accurate about what this server supports.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use serde_json::{json, Value};
 use splashsync_scim::schema::{self, Mutability, Resource, SchemaDef};
 use splashsync_scim::{ListResponse, ScimError};
@@ -21,7 +22,7 @@ const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 /// PATCH holds at most [`splashsync_scim::patch::MAX_OPERATIONS`] operations (400
 /// `invalidValue` beyond), and how many members one request may change is enforced by the
 /// group write path, which answers a request over its limit with a SCIM error.
-pub async fn service_provider_config(State(state): State<AppState>) -> Response {
+pub async fn service_provider_config(Extension(state): Extension<AppState>) -> Response {
     scim_json(
         StatusCode::OK,
         &json!({
@@ -91,13 +92,13 @@ fn one_of(all: Vec<Value>, id: &str, kind: &str) -> Result<Response, ScimError> 
 }
 
 /// `GET /ResourceTypes`.
-pub async fn list_resource_types(State(state): State<AppState>) -> Response {
+pub async fn list_resource_types(Extension(state): Extension<AppState>) -> Response {
     list_of(resource_types(&state.base_url))
 }
 
 /// `GET /ResourceTypes/{id}`.
 pub async fn get_resource_type(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
     one_of(resource_types(&state.base_url), &id, "ResourceType")
@@ -147,13 +148,13 @@ fn schema_json(def: &SchemaDef, base: &str, rename: RenamePolicy) -> Value {
 }
 
 /// `GET /Schemas`.
-pub async fn list_schemas(State(state): State<AppState>) -> Response {
+pub async fn list_schemas(Extension(state): Extension<AppState>) -> Response {
     list_of(schemas(&state.base_url, state.rename_policy))
 }
 
 /// `GET /Schemas/{id}`.
 pub async fn get_schema(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
     one_of(schemas(&state.base_url, state.rename_policy), &id, "Schema")

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::Value;
 use splashsync_scim::patch::{self, DefaultRules};
 use splashsync_scim::{now_rfc3339, ListResponse, ScimError};
@@ -32,7 +33,7 @@ async fn refused(state: &AppState, err: StoreError) -> ScimError {
 
 /// `POST /Groups`.
 pub async fn create(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     RawQuery(raw): RawQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
@@ -71,7 +72,7 @@ pub async fn create(
 
 /// `GET /Groups/{id}`.
 pub async fn get_one(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
     RawQuery(raw): RawQuery,
@@ -96,7 +97,7 @@ pub async fn get_one(
 
 /// `GET /Groups?filter=…` (with `excludedAttributes=members`, members are not even loaded).
 pub async fn list(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Query(params): Query<ListParams>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ScimError> {
@@ -145,7 +146,7 @@ pub async fn list(
 /// `PUT /Groups/{id}`: a full replace, members included ("Push Now" works: the member
 /// list is diffed against the directory).
 pub async fn replace(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -177,7 +178,7 @@ pub async fn replace(
 /// `PATCH /Groups/{id}`: rename and membership changes; all operations apply, or none.
 /// Answers 200 with the group, or 204 when the client asked for no attributes back.
 pub async fn patch(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
@@ -230,7 +231,7 @@ pub async fn patch(
 
 /// `DELETE /Groups/{id}`.
 pub async fn delete(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {

@@ -39,7 +39,7 @@ use splashsync_directory::{Directory, GroupPolicy, WriteCtx};
 use splashsync_scim::ScimError;
 use tower::ServiceExt as _;
 
-use crate::auth::{require_token, BearerToken};
+use crate::auth::{require_token, ScimDoor};
 use crate::extract::MAX_BODY_BYTES;
 use crate::http_metrics::RequestMetrics;
 use crate::metrics::Metrics;
@@ -104,10 +104,9 @@ pub fn token_fingerprint(token: &str) -> String {
 /// Everything the HTTP surface serves from.
 #[derive(Debug, Clone)]
 pub struct Services {
-    /// What the SCIM handlers need.
-    pub scim: AppState,
-    /// The SCIM bearer token.
-    pub scim_token: BearerToken,
+    /// The tenants the SCIM endpoints serve, each behind its token; a request's handlers
+    /// get the [`AppState`] of the tenant its token opens.
+    pub scim: ScimDoor,
     /// The audit store (provisioning states, `/metrics`, `/readyz`).
     pub audit: Arc<dyn AuditStore>,
     /// Queue depths and broker readiness.
@@ -149,15 +148,13 @@ fn harden(router: Router, guard: Arc<splashsync_admin::guard::AuthGuard>) -> Rou
 fn routes(services: Services) -> Router {
     let Services {
         scim,
-        scim_token,
         audit,
         broker,
         metrics,
         admin,
         auth_guard: _,
     } = services;
-    let mut app =
-        scim_router(scim, scim_token).merge(crate::ops::router(audit, broker, metrics.clone()));
+    let mut app = scim_router(scim).merge(crate::ops::router(audit, broker, metrics.clone()));
     if let Some(admin) = admin {
         app = app.merge(splashsync_admin::router(admin));
     }
@@ -167,8 +164,8 @@ fn routes(services: Services) -> Router {
     ))
 }
 
-/// `/scim/v2/...` behind the bearer token, `/healthz` open.
-fn scim_router(state: AppState, token: BearerToken) -> Router {
+/// `/scim/v2/...` behind the bearer tokens, `/healthz` open.
+fn scim_router(door: ScimDoor) -> Router {
     let scim = Router::new()
         .route("/.search", post(search::root))
         .route("/Users", get(users::list).post(users::create))
@@ -199,9 +196,8 @@ fn scim_router(state: AppState, token: BearerToken) -> Router {
         .route("/Schemas/{id}", get(discovery::get_schema))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(token, require_token))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state);
+        .layer(axum::middleware::from_fn_with_state(door, require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(|| async { "ok" }))

@@ -3,8 +3,8 @@
 //! they mean in a GET query (filter, paging, sorting, projection), so it is read into the
 //! same [`ListParams`] and answered by the same listing.
 
-use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use serde_json::{Map, Value};
 use splashsync_scim::{ScimError, ScimType};
 
@@ -116,7 +116,7 @@ fn request(state: &AppState, body: &Value) -> Result<(ListRequest, bool), ScimEr
 
 /// `POST /Users/.search`.
 pub async fn users(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let (request, wanted) = request(&state, &body)?;
@@ -127,7 +127,7 @@ pub async fn users(
 
 /// `POST /Groups/.search`.
 pub async fn groups(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let (request, wanted) = request(&state, &body)?;
@@ -138,7 +138,7 @@ pub async fn groups(
 
 /// `POST /.search`: users then groups.
 pub async fn root(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let (request, wanted) = request(&state, &body)?;

@@ -1,8 +1,9 @@
 //! `/Users`: create, read, list, replace, patch, delete.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::Value;
 use splashsync_scim::filter::AttrPath;
 use splashsync_scim::password;
@@ -22,7 +23,7 @@ use splashsync_directory::plan::admit_user_name;
 
 /// `POST /Users`.
 pub async fn create(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Query(params): Query<ListParams>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
@@ -57,7 +58,7 @@ pub async fn create(
 
 /// `GET /Users/{id}`.
 pub async fn get_one(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ScimError> {
@@ -75,7 +76,7 @@ pub async fn get_one(
 
 /// `GET /Users?filter=…&startIndex=…&count=…&sortBy=…&attributes=…`.
 pub async fn list(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ScimError> {
     let request = ListRequest::parse(&params, state.page_size, state.max_page_size)?;
@@ -85,7 +86,7 @@ pub async fn list(
 
 /// `PUT /Users/{id}`: replaces every attribute the client may set.
 pub async fn replace(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
@@ -170,7 +171,7 @@ fn user_patch_error(e: PatchError) -> ScimError {
 /// `reject`); password operations are dropped, answered as if applied; the result passes
 /// the same door as a PUT, the rename policy included.
 pub async fn patch(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
@@ -206,7 +207,7 @@ pub async fn patch(
 
 /// `DELETE /Users/{id}`: a hard delete; the Splashtop user is removed too.
 pub async fn delete(
-    State(state): State<AppState>,
+    Extension(state): Extension<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {

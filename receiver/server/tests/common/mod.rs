@@ -14,7 +14,7 @@ use splashsync_directory::model::RenamePolicy;
 use splashsync_directory::sqlite::SqliteDirectory;
 use splashsync_directory::{Directory, GroupPolicy};
 use splashsync_protocol::topology::Topology;
-use splashsync_receiver::auth::BearerToken;
+use splashsync_receiver::auth::{BearerToken, ScimDoor};
 use splashsync_receiver::metrics::Metrics;
 use splashsync_receiver::routes::{router, AppState, Services};
 use tower::ServiceExt;
@@ -54,8 +54,7 @@ pub async fn api_with_policies(policy: GroupPolicy, rename: RenamePolicy) -> Api
         caller: splashsync_receiver::routes::token_fingerprint(TOKEN).into(),
     };
     let services = Services {
-        scim: state,
-        scim_token: BearerToken(Arc::new(SecretString::from(TOKEN))),
+        scim: ScimDoor::single(state, BearerToken(Arc::new(SecretString::from(TOKEN)))),
         audit: Arc::new(SqliteAudit::new(&directory)),
         broker: Arc::new(BrokerProbe::new(
             "amqp://127.0.0.1:1/%2f".into(),
