@@ -8,25 +8,25 @@
 
 /// SQLite migration 9.
 pub(crate) const SQLITE: &str = "
-CREATE INDEX users_given_name ON users(lower(replace(replace(CASE WHEN json_type(resource, '$.name.givenName') = 'text' THEN json_extract(resource, '$.name.givenName') END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}')));
-CREATE INDEX users_family_name ON users(lower(replace(replace(CASE WHEN json_type(resource, '$.name.familyName') = 'text' THEN json_extract(resource, '$.name.familyName') END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}')));
-CREATE INDEX users_display_name ON users(lower(replace(replace(display_name, '\u{212A}', 'k'), '\u{130}', 'i\u{307}')));
-CREATE INDEX users_active ON users(json_type(resource, '$.active'));
-CREATE INDEX users_last_modified ON users(last_modified);
-CREATE INDEX groups_last_modified ON groups(last_modified);
+CREATE INDEX IF NOT EXISTS users_given_name ON users(lower(replace(replace(CASE WHEN json_type(resource, '$.name.givenName') = 'text' THEN json_extract(resource, '$.name.givenName') END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}')));
+CREATE INDEX IF NOT EXISTS users_family_name ON users(lower(replace(replace(CASE WHEN json_type(resource, '$.name.familyName') = 'text' THEN json_extract(resource, '$.name.familyName') END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}')));
+CREATE INDEX IF NOT EXISTS users_display_name ON users(lower(replace(replace(display_name, '\u{212A}', 'k'), '\u{130}', 'i\u{307}')));
+CREATE INDEX IF NOT EXISTS users_active ON users(json_type(resource, '$.active'));
+CREATE INDEX IF NOT EXISTS users_last_modified ON users(last_modified);
+CREATE INDEX IF NOT EXISTS groups_last_modified ON groups(last_modified);
 ";
 
 /// PostgreSQL migration 5. The "C" collation indexes serve sorting and ranges (the
 /// translation compares in byte order); equality uses the existing unique keys.
 pub(crate) const POSTGRES: &str = "
-CREATE INDEX users_given_name ON users((lower(replace(replace(CASE WHEN jsonb_typeof(resource #> '{name,givenName}') = 'string' THEN resource #>> '{name,givenName}' END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}') COLLATE \"C\")));
-CREATE INDEX users_family_name ON users((lower(replace(replace(CASE WHEN jsonb_typeof(resource #> '{name,familyName}') = 'string' THEN resource #>> '{name,familyName}' END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}') COLLATE \"C\")));
-CREATE INDEX users_display_name ON users((lower(replace(replace(display_name, '\u{212A}', 'k'), '\u{130}', 'i\u{307}') COLLATE \"C\")));
-CREATE INDEX users_active ON users((resource #> '{active}'));
-CREATE INDEX users_user_name_order ON users(user_name_key COLLATE \"C\");
-CREATE INDEX users_last_modified ON users(last_modified COLLATE \"C\");
-CREATE INDEX groups_display_name_order ON groups(display_name_key COLLATE \"C\");
-CREATE INDEX groups_last_modified ON groups(last_modified COLLATE \"C\");
+CREATE INDEX IF NOT EXISTS users_given_name ON users((lower(replace(replace(CASE WHEN jsonb_typeof(resource #> '{name,givenName}') = 'string' THEN resource #>> '{name,givenName}' END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}') COLLATE \"C\")));
+CREATE INDEX IF NOT EXISTS users_family_name ON users((lower(replace(replace(CASE WHEN jsonb_typeof(resource #> '{name,familyName}') = 'string' THEN resource #>> '{name,familyName}' END, '\u{212A}', 'k'), '\u{130}', 'i\u{307}') COLLATE \"C\")));
+CREATE INDEX IF NOT EXISTS users_display_name ON users((lower(replace(replace(display_name, '\u{212A}', 'k'), '\u{130}', 'i\u{307}') COLLATE \"C\")));
+CREATE INDEX IF NOT EXISTS users_active ON users((resource #> '{active}'));
+CREATE INDEX IF NOT EXISTS users_user_name_order ON users(user_name_key COLLATE \"C\");
+CREATE INDEX IF NOT EXISTS users_last_modified ON users(last_modified COLLATE \"C\");
+CREATE INDEX IF NOT EXISTS groups_display_name_order ON groups(display_name_key COLLATE \"C\");
+CREATE INDEX IF NOT EXISTS groups_last_modified ON groups(last_modified COLLATE \"C\");
 ";
 
 #[cfg(test)]
