@@ -18,7 +18,7 @@ pub use splashsync_admin::token::BearerToken;
 use splashsync_protocol::tenants::TokenHash;
 use splashsync_scim::ScimError;
 
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// What a tenant's requests must carry.
 #[derive(Debug, Clone)]

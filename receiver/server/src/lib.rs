@@ -14,6 +14,7 @@
 //! - [`routes`]: the one router constructor (SCIM, admin, ops, every layer) and the SCIM
 //!   endpoints under `/scim/v2`.
 //! - [`auth`]: the SCIM bearer-token middleware: the token opens its tenant's state.
+//! - [`state`]: [`state::AppState`], what every SCIM handler serves from.
 //! - [`tenancy`]: several tenants in one receiver: each its directory, AMQP prefix,
 //!   relay and intake.
 //! - [`extract`]: the JSON body extractor that answers malformed input with SCIM errors.
@@ -53,6 +54,7 @@ pub mod relay;
 pub mod request_limits;
 pub mod routes;
 pub mod splashtop_rules;
+pub mod state;
 pub mod tenancy;
 pub mod user;
 

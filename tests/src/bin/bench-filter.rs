@@ -87,7 +87,7 @@ fn person(i: usize) -> (String, String, String, String, String) {
         "userName": name, "externalId": format!("ext-{i}"), "displayName": display,
         "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{}", i % 1000)},
         "emails": [{"value": format!("u{i}@mail.example.com"), "type": "work", "primary": true}],
-        "active": i % 10 != 0,
+        "active": !i.is_multiple_of(10),
     });
     (
         uuid::Uuid::new_v4().to_string(),

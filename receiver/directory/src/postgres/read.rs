@@ -9,8 +9,8 @@ use sqlx::{PgConnection, Row};
 use super::status::{attach as attach_groups, attach as attach_users};
 use crate::error::StoreError;
 use crate::model::{GroupRecord, Query, UserRecord};
-use crate::rows::{self, group as group_from_row, user as user_from_row};
 use crate::query::{self, Table};
+use crate::rows::{self, group as group_from_row, user as user_from_row};
 use splashsync_protocol::Tenant;
 
 const USER_COLUMNS: &str =

@@ -11,8 +11,8 @@ use super::decode_rows;
 // One generic attach serves both record kinds; the list functions name it per kind.
 use super::status::{attach as attach_groups, attach as attach_users};
 use crate::model::{GroupRecord, Query, UserRecord};
-use crate::rows::{self, group as group_from_row, user as user_from_row};
 use crate::query::{self, Table};
+use crate::rows::{self, group as group_from_row, user as user_from_row};
 
 const USER_COLUMNS: &str = "id, user_name, resource, version, created, last_modified";
 const GROUP_COLUMNS: &str = "id, display_name, resource, version, created, last_modified";
