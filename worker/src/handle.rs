@@ -91,13 +91,7 @@ impl Runtime {
                     .await;
             }
         };
-        let meta = job.meta();
-        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind(), email = tracing::field::Empty, group = tracing::field::Empty);
-        // Operators search logs by person or group, not by key.
-        match &job {
-            Job::UserV1(j) => span.record("email", tracing::field::display(&j.state.email)),
-            Job::GroupV1(j) => span.record("group", tracing::field::display(&j.state.display_name)),
-        };
+        let span = job_span(&job);
         let result = self
             .handle_job(&job, delivery, dead, stop, first_attempt)
             .instrument(span.clone())
@@ -122,13 +116,14 @@ impl Runtime {
     ) -> anyhow::Result<()> {
         let meta = job.meta();
         let kind = job.kind();
-        let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind);
+        let span = job_span(job);
         async {
             let attempt = Attempt {
                 meta,
                 kind,
                 attempt: 1,
                 worker: &self.worker,
+                name: job.name(),
             };
             publish(dead, &self.topology, &attempt.superseded(by)).await;
             tracing::info!(by = %by.job_id, by_version = by.version, "superseded by a newer job of its key already delivered; acked unapplied");
@@ -177,6 +172,7 @@ impl Runtime {
             kind,
             attempt,
             worker: &self.worker,
+            name: job.name(),
         };
         let before_wait = |error: &ApiError, delay: Duration, attempts: u32| {
             tracing::warn!(attempts, status = error.status(), %error, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
@@ -284,4 +280,17 @@ fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// The span of every log line about `job`: its id, key, version, and who it is about, as
+/// operators search for it (a user job's email, a group job's name), not by key.
+fn job_span(job: &Job) -> tracing::Span {
+    let meta = job.meta();
+    let span = tracing::info_span!("job", job_id = %meta.job_id, key = %meta.key, tenant = %meta.tenant, version = meta.version, kind = job.kind(), email = tracing::field::Empty, group = tracing::field::Empty);
+    let field = match job {
+        Job::UserV1(_) => "email",
+        Job::GroupV1(_) => "group",
+    };
+    span.record(field, tracing::field::display(job.name()));
+    span
 }

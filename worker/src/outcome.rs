@@ -21,6 +21,8 @@ pub(crate) struct Attempt<'a> {
     pub(crate) kind: &'static str,
     pub(crate) attempt: u32,
     pub(crate) worker: &'a str,
+    /// The account email (user job) or group name (group job), for operators' logs.
+    pub(crate) name: &'a str,
 }
 
 impl Attempt<'_> {
@@ -42,6 +44,7 @@ impl Attempt<'_> {
             splashtop_id: None,
             worker: self.worker.to_string(),
             next_attempt_at: None,
+            name: Some(self.name.to_owned()),
         }
     }
 

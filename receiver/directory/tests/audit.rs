@@ -32,6 +32,7 @@ fn event(id: &str, version: i64, status: OutcomeStatus) -> OutcomeEvent {
         splashtop_id: None,
         worker: "w1".into(),
         next_attempt_at: None,
+        name: None,
     }
 }
 

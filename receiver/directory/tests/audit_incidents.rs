@@ -63,6 +63,7 @@ fn applied(id: &str, version: i64, job: &str) -> OutcomeEvent {
         splashtop_id: Some("u_1".into()),
         worker: "w1".into(),
         next_attempt_at: None,
+        name: None,
     }
 }
 

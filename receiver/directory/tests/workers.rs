@@ -92,6 +92,7 @@ async fn a_retrying_attempt_s_next_attempt_shows_in_retrying_now_and_the_timelin
         splashtop_id: None,
         worker: "w1".into(),
         next_attempt_at: Some(next.into()),
+        name: None,
     };
     assert!(s.audit.record_outcome(event).await.unwrap());
     let retrying = s.audit.retrying_now(10).await.unwrap();

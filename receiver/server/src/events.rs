@@ -185,8 +185,19 @@ impl Intake {
             job_id = %event.job_id,
             key = %event.key,
             tenant = %event.tenant,
-            status = event.status.as_str()
+            status = event.status.as_str(),
+            email = tracing::field::Empty,
+            group = tracing::field::Empty,
         );
+        // Operators search logs by person or group, not by key (older workers sent no name).
+        if let Some(name) = &event.name {
+            let field = if event.kind == "group" {
+                "group"
+            } else {
+                "email"
+            };
+            span.record(field, tracing::field::display(name));
+        }
         self.record_event(event, delivery).instrument(span).await;
     }
 

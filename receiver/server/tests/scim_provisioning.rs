@@ -32,6 +32,7 @@ async fn outcome(api: &common::Api, key: JobKey, version: i64, status: OutcomeSt
         splashtop_id: Some("st-42".into()),
         worker: "w1".into(),
         next_attempt_at: None,
+        name: None,
     };
     assert!(audit.record_outcome(event).await.unwrap());
 }

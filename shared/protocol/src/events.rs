@@ -77,6 +77,10 @@ pub struct OutcomeEvent {
     /// When the worker tries again (RFC 3339), on a transient failure it retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
+    /// Who the job is about, for operators' logs: the account email of a user job, the
+    /// name of a group job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[cfg(test)]
@@ -102,6 +106,7 @@ mod tests {
             splashtop_id: None,
             worker: "w1".into(),
             next_attempt_at: None,
+            name: None,
         };
         let wire = serde_json::to_value(&e).unwrap();
         assert_eq!(wire["status"], "dead_lettered");

@@ -161,6 +161,15 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         self.meta().key.kind().as_str()
     }
+
+    /// Who the job is about, as operators search for it: a user job's account email, a
+    /// group job's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Job::UserV1(j) => j.state.email.as_str(),
+            Job::GroupV1(j) => &j.state.display_name,
+        }
+    }
 }
 
 #[cfg(test)]

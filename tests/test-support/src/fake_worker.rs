@@ -160,5 +160,6 @@ pub fn outcome(job: &Job, attempt: u32, status: OutcomeStatus, detail: &str) -> 
         splashtop_id: None,
         worker: "fake-worker".into(),
         next_attempt_at: None,
+        name: Some(job.name().to_owned()),
     }
 }

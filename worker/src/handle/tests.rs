@@ -220,3 +220,50 @@ async fn a_stop_while_waiting_for_a_retry_leaves_the_job_unfinished() {
     assert_eq!((stopped, attempts), (Outcome::Stopped, 1));
     assert!(users(&sim).is_empty());
 }
+
+/// A `MakeWriter` into a shared buffer, to read what a log line printed.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_line_about_a_job_names_its_person_or_group_beside_its_id_and_key() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let user = user_job(user_state("u-1", "ada@example.com", "Ada", None), 3);
+    let group = group_job(group_state("g-1", "Sales", &[], false), 2);
+    tracing::subscriber::with_default(subscriber, || {
+        super::job_span(&user).in_scope(|| tracing::warn!("about the user"));
+        super::job_span(&group).in_scope(|| tracing::warn!("about the group"));
+    });
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let meta = user.meta();
+    for needle in [
+        format!("job_id={}", meta.job_id),
+        format!("key={}", meta.key),
+        "email=ada@example.com".to_owned(),
+        "about the user".to_owned(),
+    ] {
+        assert!(lines[0].contains(&needle), "{needle} in {}", lines[0]);
+    }
+    assert!(
+        lines[1].contains("group=Sales") && !lines[1].contains("email="),
+        "{}",
+        lines[1]
+    );
+}
