@@ -189,14 +189,23 @@ impl Publisher {
 /// Deletes every queue and exchange of `topology` (the broker wedges under leftover quorum
 /// queues, so every test cleans up, even after a panic).
 pub async fn delete_topology(topology: &Topology) {
-    if let Ok(conn) =
-        splashsync_protocol::amqp::connect(&amqp_url(), "splashsync-test-cleanup").await
-    {
-        if let Ok(channel) = conn.create_channel().await {
-            if let Err(e) = topology.delete(&channel).await {
-                eprintln!("cleanup of {} failed: {e}", topology.prefix());
-            }
+    let Ok(conn) = splashsync_protocol::amqp::connect(&amqp_url(), "splashsync-test-cleanup").await
+    else {
+        return;
+    };
+    // A failed delete closes its channel and stops the rest (e.g. the tenant queue still
+    // held by a connection of a process that is closing): try again on a fresh channel,
+    // since deleting what is already gone succeeds; leftovers pile up on the broker.
+    for attempt in 1..=20 {
+        let result = match conn.create_channel().await {
+            Ok(channel) => topology.delete(&channel).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => break,
+            Err(e) if attempt == 20 => eprintln!("cleanup of {} failed: {e}", topology.prefix()),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
         }
-        let _ = conn.close(200, "done".into()).await;
     }
+    let _ = conn.close(200, "done".into()).await;
 }
