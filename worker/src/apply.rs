@@ -325,34 +325,47 @@ pub async fn apply_group(
         }
         return Ok(deleted.map_or(Applied::AlreadyAbsent, Applied::GroupDeleted));
     }
-    let current = mine(view.group_named(&state.display_name).await?);
+    match converge_group(view, state, mine).await {
+        // The mirror was wrong: a group it knows is gone (an earlier attempt's merge or
+        // delete applied but its answer was lost), or a name it thinks free is taken (a
+        // member's job created it, answer lost). The retry decides afresh from what this
+        // read of the listing put in the mirror.
+        Err(e) if e.has_code(&ErrorCode::GroupExists) || e.has_code(&ErrorCode::GroupNotFound) => {
+            view.miss();
+            let names: Vec<&str> = std::iter::once(&state.display_name)
+                .chain(&state.former_names)
+                .map(String::as_str)
+                .collect();
+            view.refresh_groups_named(&names).await?;
+            Err(transient("the group's names changed behind the mirror"))
+        }
+        other => other,
+    }
+}
+
+/// Converges a group that exists in the directory: renamed from a former name, folded
+/// into a group its members' jobs created, or created.
+async fn converge_group(
+    view: View<'_>,
+    state: &GroupState,
+    mine: impl Fn(Option<MirrorGroup>) -> Option<MirrorGroup>,
+) -> Result<Applied, ApiError> {
+    let owner = state.group_id.as_str();
+    let mut current = mine(view.group_named(&state.display_name).await?);
     // Names it had before: a rename in flight leaves no stray group behind.
-    let mut current = current;
     let mut renamed = None;
     for former in &state.former_names {
         let Some(old) = mine(view.group_named(former).await?) else {
             continue;
         };
         match &current {
-            None => match view.rename_group(&old.id, &state.display_name, owner).await {
-                Ok(group) => {
-                    renamed = Some(group.id.clone());
-                    current = Some(group);
-                }
-                // The mirror was wrong: an earlier attempt's rename applied but its answer
-                // was lost (the group already has the new name), or the old group is gone.
-                // The retry decides afresh from what these reads put in the mirror.
-                Err(e)
-                    if e.has_code(&ErrorCode::GroupExists)
-                        || e.has_code(&ErrorCode::GroupNotFound) =>
-                {
-                    view.miss();
-                    view.refresh_groups_named(&[state.display_name.as_str(), former.as_str()])
-                        .await?;
-                    return Err(transient("the group's names changed behind the mirror"));
-                }
-                Err(e) => return Err(e),
-            },
+            None => {
+                let group = view
+                    .rename_group(&old.id, &state.display_name, owner)
+                    .await?;
+                renamed = Some(group.id.clone());
+                current = Some(group);
+            }
             // A member's job created the new name first: fold the old group into it.
             Some(_) => {
                 merge_group(view, &old, &state.display_name, owner).await?;

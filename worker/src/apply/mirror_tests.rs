@@ -471,3 +471,35 @@ async fn a_delete_with_many_former_names_reads_the_listing_once() {
     assert_eq!(requests(&sim) - before, 2, "{:?}", sim.log());
     assert!(api.find_group(&cx, "N0").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_fold_into_a_group_whose_old_half_is_already_gone_retries_from_a_fresh_read() {
+    let (sim, api) = sim(SimConfig::default()).await;
+    let (store, metrics, cx) = parts();
+    crate::testkit::fill_mirror(&store, api.as_ref()).await;
+    let env = env(api.as_ref(), &store, &cx, &metrics);
+    let key = JobKey::group(&Tenant::default(), "g-1");
+    apply_group(env, &key, 1, &group_state("g-1", "Old", &[], false))
+        .await
+        .unwrap();
+    apply_group(env, &key, 2, &group_state("g-1", "New", &[], false))
+        .await
+        .unwrap();
+    // An earlier attempt folded "Old" into "New" and lost the answer of its delete: the
+    // mirror still knows "Old", which Splashtop no longer has.
+    let old = api.find_group(&cx, "Old").await.unwrap().unwrap();
+    api.delete_group(&cx, &old.id).await.unwrap();
+    let job = group_state("g-1", "New", &["Old"], false);
+    let first = apply_group(env, &key, 3, &job).await;
+    assert!(
+        matches!(first, Err(ApiError::Transient { .. })),
+        "{first:?}"
+    );
+    assert_eq!(metrics.misses(), 1);
+    let new = api.find_group(&cx, "New").await.unwrap().unwrap();
+    assert_eq!(
+        apply_group(env, &key, 3, &job).await.unwrap(),
+        Applied::Unchanged(new.id)
+    );
+    assert!(sim.log().iter().all(|e| e.op != "rename_group"));
+}
