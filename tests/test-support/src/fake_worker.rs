@@ -60,20 +60,29 @@ impl FakeWorker {
     pub async fn take_job(&self, route: &str, timeout: Duration) -> Option<Job> {
         let topology = self.link.topology();
         let queue = topology.partition_queue(topology.partition_of(route));
-        let channel = self.link.channel().await;
-        channel
-            .basic_qos(1, BasicQosOptions::default())
-            .await
-            .expect("qos");
-        let mut consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "fake-worker".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("consume");
+        // RabbitMQ 3.10 was seen to answer a consume on a fresh quorum queue with
+        // INTERNAL_ERROR once under load: that channel is closed, so try a new one.
+        let mut tries = 0;
+        let (channel, mut consumer) = loop {
+            tries += 1;
+            let channel = self.link.channel().await;
+            let started = async {
+                channel.basic_qos(1, BasicQosOptions::default()).await?;
+                channel
+                    .basic_consume(
+                        queue.as_str().into(),
+                        "fake-worker".into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+            };
+            match started.await {
+                Ok(consumer) => break (channel, consumer),
+                Err(e) if tries >= 5 => panic!("consume: {e:?}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
         let job = match tokio::time::timeout(timeout, consumer.next()).await {
             Ok(Some(Ok(d))) => {
                 d.ack(BasicAckOptions::default()).await.expect("ack");
