@@ -312,12 +312,8 @@ pub async fn apply_group(
         // A delete reads Splashtop, not the mirror: a member's create whose answer was lost
         // (applied, then an error) left a group the mirror never heard of, and a delete that
         // trusted the mirror would leave it behind. Deletes are rare: one listing read.
-        let names: Vec<&str> = std::iter::once(&state.display_name)
-            .chain(&state.former_names)
-            .map(String::as_str)
-            .collect();
         let mut deleted = None;
-        for group in view.refresh_groups_named(&names).await? {
+        for group in view.refresh_groups_named(&all_names(state)).await? {
             if let Some(group) = mine(Some(group)) {
                 view.delete_group(&group.id).await?;
                 deleted = Some(group.id);
@@ -332,15 +328,19 @@ pub async fn apply_group(
         // read of the listing put in the mirror.
         Err(e) if e.has_code(&ErrorCode::GroupExists) || e.has_code(&ErrorCode::GroupNotFound) => {
             view.miss();
-            let names: Vec<&str> = std::iter::once(&state.display_name)
-                .chain(&state.former_names)
-                .map(String::as_str)
-                .collect();
-            view.refresh_groups_named(&names).await?;
+            view.refresh_groups_named(&all_names(state)).await?;
             Err(transient("the group's names changed behind the mirror"))
         }
         other => other,
     }
+}
+
+/// Every name a group job covers: its current one, then those it had before.
+fn all_names(state: &GroupState) -> Vec<&str> {
+    std::iter::once(&state.display_name)
+        .chain(&state.former_names)
+        .map(String::as_str)
+        .collect()
 }
 
 /// Converges a group that exists in the directory: renamed from a former name, folded

@@ -196,16 +196,15 @@ pub async fn delete_topology(topology: &Topology) {
     // A failed delete closes its channel and stops the rest (e.g. the tenant queue still
     // held by a connection of a process that is closing): try again on a fresh channel,
     // since deleting what is already gone succeeds; leftovers pile up on the broker.
-    for attempt in 1..=20 {
-        let result = match conn.create_channel().await {
-            Ok(channel) => topology.delete(&channel).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => break,
-            Err(e) if attempt == 20 => eprintln!("cleanup of {} failed: {e}", topology.prefix()),
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
-        }
+    let delete = || async {
+        let channel = conn.create_channel().await?;
+        topology.delete(&channel).await
+    };
+    let every = backon::ConstantBuilder::default()
+        .with_delay(std::time::Duration::from_millis(250))
+        .with_max_times(19);
+    if let Err(e) = backon::Retryable::retry(delete, every).await {
+        eprintln!("cleanup of {} failed: {e}", topology.prefix());
     }
     let _ = conn.close(200, "done".into()).await;
 }

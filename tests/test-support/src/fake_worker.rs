@@ -62,27 +62,25 @@ impl FakeWorker {
         let queue = topology.partition_queue(topology.partition_of(route));
         // RabbitMQ 3.10 was seen to answer a consume on a fresh quorum queue with
         // INTERNAL_ERROR once under load: that channel is closed, so try a new one.
-        let mut tries = 0;
-        let (channel, mut consumer) = loop {
-            tries += 1;
+        let start = || async {
             let channel = self.link.channel().await;
-            let started = async {
-                channel.basic_qos(1, BasicQosOptions::default()).await?;
-                channel
-                    .basic_consume(
-                        queue.as_str().into(),
-                        "fake-worker".into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await
-            };
-            match started.await {
-                Ok(consumer) => break (channel, consumer),
-                Err(e) if tries >= 5 => panic!("consume: {e:?}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
+            channel.basic_qos(1, BasicQosOptions::default()).await?;
+            let consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "fake-worker".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok::<_, lapin::Error>((channel, consumer))
         };
+        let every = backon::ConstantBuilder::default()
+            .with_delay(Duration::from_millis(200))
+            .with_max_times(4);
+        let (channel, mut consumer) = backon::Retryable::retry(start, every)
+            .await
+            .expect("consume");
         let job = match tokio::time::timeout(timeout, consumer.next()).await {
             Ok(Some(Ok(d))) => {
                 d.ack(BasicAckOptions::default()).await.expect("ack");
