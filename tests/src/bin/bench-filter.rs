@@ -12,70 +12,30 @@
 //! (PostgreSQL at `SPLASHSYNC_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432`,
 //! in a fresh database dropped afterwards; RabbitMQ as for the tests, its queues deleted.)
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
-use splashsync_test_support::{eventually, PgDatabase};
+use splashsync_test_support::bench::{self, arg, ReceiverProcess};
+use splashsync_test_support::PgDatabase;
 use sqlx::Connection;
 
 const TOKEN: &str = "bench-filter-token-0123456789";
 /// Users inserted per statement while seeding.
 const BATCH: usize = 500;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1).cloned()
+/// Starts the receiver on the bench's database and waits until it answers.
+async fn spawn_receiver(database_url: &str, prefix: &str) -> anyhow::Result<ReceiverProcess> {
+    let bin = bench::receiver_bin()?;
+    Ok(
+        ReceiverProcess::spawn(&bin, database_url, prefix, 2, TOKEN, &[])?
+            .healthy()
+            .await,
+    )
 }
 
-/// A /proc/<pid>/status field in MiB.
+/// A `/proc/<pid>/status` field in MiB.
 fn status_mib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        / 1024
-}
-
-struct Receiver(Child);
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn spawn_receiver(database_url: &str, prefix: &str) -> anyhow::Result<(Receiver, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let bin = std::env::current_exe()?.with_file_name("splashsync-receiver");
-    let child = Command::new(&bin)
-        .env("SPLASHSYNC_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SPLASHSYNC_DATABASE_URL", database_url)
-        .env("SPLASHSYNC_AMQP_URL", splashsync_test_support::amqp_url())
-        .env("SPLASHSYNC_AMQP_PREFIX", prefix)
-        .env("SPLASHSYNC_PARTITIONS", "2")
-        .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {}: {e} (build it first)", bin.display()))?;
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let healthz = format!("{base}/healthz");
-    eventually(Duration::from_secs(60), "the receiver to start", || async {
-        client.get(&healthz).send().await.map(drop)
-    })
-    .await;
-    Ok((Receiver(child), base))
+    bench::status_kib(pid, field) / 1024
 }
 
 /// One seeded user: (id, userName, externalId, displayName, body).
@@ -174,8 +134,8 @@ async fn measure(client: &reqwest::Client, base: &str, query: &str, repeat: usiz
     times.sort();
     format!(
         "p50 {:>8.2} ms  max {:>8.2} ms  ({status})",
-        times[times.len() / 2].as_secs_f64() * 1000.0,
-        times[times.len() - 1].as_secs_f64() * 1000.0
+        bench::ms(bench::percentile(&times, 0.5)),
+        bench::ms(bench::percentile(&times, 1.0))
     )
 }
 
@@ -217,8 +177,8 @@ async fn main() -> anyhow::Result<()> {
         seed(&database_url, postgres, seeded, size.max(seeded)).await?;
         seeded = size.max(seeded);
         let seeding = t.elapsed().as_secs_f64();
-        let (receiver, base) = spawn_receiver(&database_url, &prefix).await?;
-        let pid = receiver.0.id();
+        let receiver = spawn_receiver(&database_url, &prefix).await?;
+        let (base, pid) = (receiver.base(), receiver.pid());
         let idle = status_mib(pid, "VmRSS:");
         let probe = seeded / 2;
         println!(

@@ -9,33 +9,13 @@
 //! target/release/bench-membership [--sizes 5000,10000,20000] [--connections 32]
 //! ```
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use splashsync_test_support::eventually;
+use splashsync_test_support::bench::{self, arg, ms, ReceiverProcess};
 
 const TOKEN: &str = "bench-membership-token-0123456789";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1).cloned()
-}
-
-struct Receiver(Child);
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// Creates `n` users over `connections` connections; returns their ids in order.
 async fn create_users(
@@ -153,41 +133,22 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(32);
     splashsync_test_support::install_crypto();
     let dir = tempfile::tempdir()?;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
     let prefix = format!("benchm-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let bin = std::env::current_exe()?.with_file_name("splashsync-receiver");
-    let child = Command::new(&bin)
-        .env("SPLASHSYNC_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "SPLASHSYNC_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-        )
-        .env("SPLASHSYNC_AMQP_URL", splashsync_test_support::amqp_url())
-        .env("SPLASHSYNC_AMQP_PREFIX", &prefix)
-        .env("SPLASHSYNC_PARTITIONS", "4")
-        .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot start {}: {e} (build it with --release first)",
-                bin.display()
-            )
-        })?;
-    let receiver = Receiver(child);
-    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let receiver = ReceiverProcess::spawn(
+        &bench::receiver_bin()?,
+        &database_url,
+        &prefix,
+        4,
+        TOKEN,
+        &[],
+    )?
+    .healthy()
+    .await;
+    let base = format!("{}/scim/v2", receiver.base());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections + 4)
         .build()?;
-    let healthz = format!("http://127.0.0.1:{port}/healthz");
-    eventually(Duration::from_secs(30), "the receiver to start", || async {
-        client.get(&healthz).send().await.map(drop)
-    })
-    .await;
 
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     // One spare user for the one-member PATCH to the biggest group.

@@ -17,10 +17,12 @@
 //! `--receiver PATH` runs that receiver binary instead of the one next to this one.)
 //! `--kill`: `kill -9` of the lease holder half-way, timed and checked (`kill.rs`).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use splashsync_test_support::bench::{
+    arg, cpu_secs, ms, num, percentile, receiver_bin, status_kib, switch, ReceiverProcess,
+};
 use splashsync_test_support::{eventually, PgDatabase};
 
 #[path = "bench_receivers/kill.rs"]
@@ -28,110 +30,13 @@ mod kill;
 
 const TOKEN: &str = "bench-receivers-token-0123456789";
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1).cloned()
-}
-
-fn num(name: &str, default: u64) -> u64 {
-    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// A /proc/<pid>/status field in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) the process has used.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<f64> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    // utime and stime: fields 14 and 15, the 12th and 13th after the command; 100 Hz.
-    (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
-}
-
-struct Receiver(Child);
-
-impl Receiver {
-    /// SIGKILL, and reaped.
-    fn kill_now(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.kill_now();
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let Some(last) = sorted.len().checked_sub(1) else {
-        return 0.0;
-    };
-    let i = ((last as f64) * p).round() as usize;
-    sorted[i.min(last)].as_secs_f64() * 1000.0
-}
-
-/// The receiver binary: `--receiver PATH`, or the one next to this binary.
-fn receiver_bin() -> anyhow::Result<std::path::PathBuf> {
-    match arg("--receiver") {
-        Some(path) => Ok(path.into()),
-        None => Ok(std::env::current_exe()?.with_file_name("splashsync-receiver")),
-    }
-}
-
+/// Starts a receiver of the bench (4 partitions); `healthy()` waits until it answers.
 fn spawn_receiver(
     bin: &std::path::Path,
     database_url: &str,
     prefix: &str,
-) -> anyhow::Result<(Receiver, u16)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(bin)
-        .env("SPLASHSYNC_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SPLASHSYNC_DATABASE_URL", database_url)
-        .env("SPLASHSYNC_AMQP_URL", splashsync_test_support::amqp_url())
-        .env("SPLASHSYNC_AMQP_PREFIX", prefix)
-        .env("SPLASHSYNC_PARTITIONS", "4")
-        .env("SPLASHSYNC_SCIM_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot start {}: {e} (build it with --release first)",
-                bin.display()
-            )
-        })?;
-    Ok((Receiver(child), port))
-}
-
-/// Waits until the receiver on `port` answers `/healthz`.
-async fn wait_healthy(port: u16) {
-    let client = reqwest::Client::new();
-    let healthz = format!("http://127.0.0.1:{port}/healthz");
-    eventually(Duration::from_secs(30), "the receiver to start", || async {
-        client.get(&healthz).send().await.map(drop)
-    })
-    .await;
+) -> anyhow::Result<ReceiverProcess> {
+    ReceiverProcess::spawn(bin, database_url, prefix, 4, TOKEN, &[])
 }
 
 #[tokio::main]
@@ -156,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let bin = receiver_bin()?;
-    if std::env::args().any(|a| a == "--kill") {
+    if switch("--kill") {
         anyhow::ensure!(pg.is_some(), "--kill measures the PostgreSQL outbox lease");
         let topology = splashsync_protocol::topology::Topology::new(prefix, 4);
         let outcome = kill::run(kill::KillRun {
@@ -174,15 +79,16 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut running = Vec::new();
     for _ in 0..receivers {
-        running.push(spawn_receiver(&bin, &database_url, &prefix)?);
+        running.push(
+            spawn_receiver(&bin, &database_url, &prefix)?
+                .healthy()
+                .await,
+        );
     }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
-    for (_, port) in &running {
-        wait_healthy(*port).await;
-    }
-    let pids: Vec<u32> = running.iter().map(|(r, _)| r.0.id()).collect();
+    let pids: Vec<u32> = running.iter().map(ReceiverProcess::pid).collect();
     let cpu_before: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
@@ -192,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         // Connections spread round robin over the receivers.
         let url = format!(
             "http://127.0.0.1:{}/scim/v2/Users",
-            running[c % receivers].1
+            running[c % receivers].port()
         );
         let run_id = run_id.clone();
         tasks.push(tokio::spawn(async move {
@@ -234,9 +140,9 @@ async fn main() -> anyhow::Result<()> {
         "  throughput   {:.0} creates/s",
         all.len() as f64 / seconds as f64
     );
-    println!("  latency p50  {:.2} ms", percentile(&all, 0.50));
-    println!("  latency p99  {:.2} ms", percentile(&all, 0.99));
-    println!("  latency max  {:.2} ms", percentile(&all, 1.0));
+    println!("  latency p50  {:.2} ms", ms(percentile(&all, 0.50)));
+    println!("  latency p99  {:.2} ms", ms(percentile(&all, 0.99)));
+    println!("  latency max  {:.2} ms", ms(percentile(&all, 1.0)));
     println!(
         "  receivers' CPU {cpu:.1} s ({:.0} µs per create, relay included)",
         cpu * 1e6 / all.len().max(1) as f64

@@ -18,6 +18,8 @@
 //! - `app` (stack): `TestApp`, simulator + receiver + worker for one test.
 //! - `cluster` (stack): `Cluster`, simulator + N workers fed straight from the broker.
 //! - `admin` (stack): reading the receiver's admin API.
+//! - `bench` (stack): what the benchmark binaries share (flags, the receiver as a child
+//!   process, `/proc` readings).
 //! - `redis_servers` (stack): private Redis servers and sentinels, to lose or fail over.
 //! - `sim` (stack): reading the simulator's team and log.
 //!
@@ -42,6 +44,8 @@ mod scim;
 mod admin;
 #[cfg(feature = "stack")]
 mod app;
+#[cfg(feature = "stack")]
+pub mod bench;
 #[cfg(feature = "stack")]
 mod cluster;
 #[cfg(feature = "stack")]

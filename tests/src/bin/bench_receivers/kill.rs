@@ -20,7 +20,9 @@ use splashsync_protocol::{JobKey, Tenant};
 use splashsync_test_support::{eventually, Publisher};
 use sqlx::PgPool;
 
-use super::{spawn_receiver, wait_healthy, Receiver, TOKEN};
+use splashsync_test_support::bench::ReceiverProcess;
+
+use super::{spawn_receiver, TOKEN};
 
 /// How long each failover step may take before the run fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -197,9 +199,11 @@ pub(super) async fn run(run: KillRun<'_>) -> anyhow::Result<()> {
     anyhow::ensure!(run.receivers >= 2, "--kill needs --receivers 2 or more");
     let pool = PgPool::connect(run.database_url).await?;
     let prefix = run.topology.prefix();
-    let mut running: Vec<(Receiver, u16)> =
-        vec![spawn_receiver(run.bin, run.database_url, prefix)?];
-    wait_healthy(running[0].1).await;
+    let mut running: Vec<ReceiverProcess> = vec![
+        spawn_receiver(run.bin, run.database_url, prefix)?
+            .healthy()
+            .await,
+    ];
     let victim = eventually(
         Duration::from_secs(30),
         "the first receiver to take the lease",
@@ -210,15 +214,22 @@ pub(super) async fn run(run: KillRun<'_>) -> anyhow::Result<()> {
     )
     .await;
     for _ in 1..run.receivers {
-        let (r, port) = spawn_receiver(run.bin, run.database_url, prefix)?;
-        wait_healthy(port).await;
-        running.push((r, port));
+        running.push(
+            spawn_receiver(run.bin, run.database_url, prefix)?
+                .healthy()
+                .await,
+        );
     }
     anyhow::ensure!(
         lease_holder(&pool).await? == Some(victim),
         "the lease moved before the kill"
     );
-    let ports = Arc::new(running.iter().map(|(_, p)| *p).collect::<Vec<_>>());
+    let ports = Arc::new(
+        running
+            .iter()
+            .map(ReceiverProcess::port)
+            .collect::<Vec<_>>(),
+    );
     let dead = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + Duration::from_secs(run.seconds);
     let writers: Vec<_> = (0..run.connections)
@@ -227,7 +238,7 @@ pub(super) async fn run(run: KillRun<'_>) -> anyhow::Result<()> {
     // Half-way through the load, SIGKILL: no graceful close, no last publish.
     tokio::time::sleep(Duration::from_secs(run.seconds) / 2).await;
     let killed = Instant::now();
-    running[0].0.kill_now();
+    running[0].kill_now();
     dead.store(true, Ordering::SeqCst);
     let [lease, first, backlog] = failover(&pool, victim, killed).await?;
     let (mut answered, mut failed) = (Vec::new(), 0);
